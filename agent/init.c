@@ -1,0 +1,105 @@
+/*
+ * Early boot, as PID 1 of the guest: the filesystems every container needs,
+ * the kernel modules, a root that pivot_root accepts, and the sandbox share.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "cleanup.h"
+#include "fsutil.h"
+
+struct early_mount {
+        const char *source, *target, *type;
+        unsigned long flags;
+        const char *data;
+};
+
+static int mount_all(const struct early_mount *m, size_t n, cocoon_error **err)
+{
+        for (size_t i = 0; i < n; i++) {
+                int r = mkdir_p(m[i].target, 0755);
+                if (r < 0)
+                        return error_sys(err, -r, "creating %s", m[i].target);
+                if (mount(m[i].source, m[i].target, m[i].type, m[i].flags, m[i].data) < 0 && errno != EBUSY)
+                        return error_sys(err, errno, "mounting %s on %s", m[i].type, m[i].target);
+        }
+        return 0;
+}
+
+/*
+ * pivot_root refuses to leave the initramfs (it is the absolute root mount),
+ * so, like switch_root, move a tmpfs over / once. Containers can then pivot.
+ */
+static int leave_initramfs(cocoon_error **err)
+{
+        static const char *const keep[] = {"/dev", "/proc", "/sys"};
+        if (mkdir("/newroot", 0755) < 0 && errno != EEXIST)
+                return error_sys(err, errno, "creating /newroot");
+        if (mount("root", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+                return error_sys(err, errno, "mounting the guest root tmpfs");
+        for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
+                _cleanup_free_ char *target = path_join("/newroot", keep[i]);
+                if (!target)
+                        return -ENOMEM;
+                if (mkdir(target, 0755) < 0 && errno != EEXIST)
+                        return error_sys(err, errno, "creating %s", target);
+                if (mount(keep[i], target, NULL, MS_MOVE, NULL) < 0)
+                        return error_sys(err, errno, "moving %s", keep[i]);
+        }
+        if (chdir("/newroot") < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+                return error_sys(err, errno, "switching to the guest root");
+        return 0;
+}
+
+int agent_early_init(cocoon_error **err)
+{
+        static const struct early_mount first[] = {
+                {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"},
+                {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+                {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+        };
+        static const struct early_mount then[] = {
+                {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"},
+                {"shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
+                {"run", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
+                {"tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
+                {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+        };
+
+        int r = mount_all(first, ARRAY_SIZE(first), err);
+        if (r < 0)
+                return r;
+
+        struct utsname u;
+        (void) uname(&u);
+        _cleanup_free_ char *moddir = path_join("/lib/modules", u.release);
+        if (!moddir)
+                return -ENOMEM;
+        r = modules_load_all(moddir, err);
+        if (r < 0)
+                return error_wrap(err, "loading kernel modules");
+
+        r = leave_initramfs(err);
+        if (r < 0)
+                return r;
+        r = mount_all(then, ARRAY_SIZE(then), err);
+        if (r < 0)
+                return r;
+        /* /dev/ptmx must be the new devpts instance's. */
+        (void) unlink("/dev/ptmx");
+        if (symlink("pts/ptmx", "/dev/ptmx") < 0)
+                return error_sys(err, errno, "creating /dev/ptmx");
+
+        r = mkdir_p(AGENT_SHARED_DIR, 0755);
+        if (r < 0)
+                return error_sys(err, -r, "creating %s", AGENT_SHARED_DIR);
+        if (mount(AGENT_VIRTIOFS_TAG, AGENT_SHARED_DIR, "virtiofs", 0, NULL) < 0)
+                return error_sys(err, errno, "mounting the sandbox share (virtio-fs tag %s)", AGENT_VIRTIOFS_TAG);
+        return 0;
+}

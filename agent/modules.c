@@ -1,0 +1,143 @@
+/*
+ * Loads every module of the initramfs, each after its dependencies, from the
+ * modules.dep that guest-image/mkinitrd.sh regenerated for exactly that set.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "cleanup.h"
+#include "fsutil.h"
+
+#define MAX_MODULES 128
+
+struct module {
+        char *path; /* relative to the modules dir */
+        char *deps; /* space-separated relative paths */
+        bool loaded, loading;
+};
+
+/*
+ * The kernel applies "module.param=value" from its command line only to
+ * built-in code; for a loadable module it is the loader's job (modprobe does
+ * it). virtio_mmio depends on it: QEMU's microvm names the devices that way.
+ */
+static char *cmdline_params(const char *cmdline, const char *path)
+{
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        size_t n = strcspn(base, ".");
+        char name[64];
+        if (n >= sizeof(name) - 1)
+                return strdup("");
+        for (size_t i = 0; i < n; i++)
+                name[i] = base[i] == '-' ? '_' : base[i];
+        name[n] = '.';
+        name[n + 1] = '\0';
+
+        size_t len = 0;
+        char *out = calloc(1, strlen(cmdline) + 1);
+        if (!out)
+                return NULL;
+        for (const char *p = cmdline; *p;) {
+                p += strspn(p, " \t\n");
+                size_t w = strcspn(p, " \t\n");
+                if (w > n + 1 && strncmp(p, name, n + 1) == 0) {
+                        if (len)
+                                out[len++] = ' ';
+                        memcpy(out + len, p + n + 1, w - n - 1);
+                        len += w - n - 1;
+                }
+                p += w;
+        }
+        out[len] = '\0';
+        return out;
+}
+
+static struct module *find(struct module *mods, size_t n, const char *path)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(mods[i].path, path) == 0)
+                        return &mods[i];
+        return NULL;
+}
+
+static int load(struct module *mods, size_t n, struct module *m, const char *dir, const char *cmdline,
+                cocoon_error **err)
+{
+        if (m->loaded)
+                return 0;
+        if (m->loading)
+                return error_set(err, ELOOP, "module %s: dependency cycle", m->path);
+        m->loading = true;
+
+        _cleanup_free_ char *deps = strdup(m->deps);
+        if (!deps)
+                return -ENOMEM;
+        char *save = NULL;
+        for (char *d = strtok_r(deps, " \t", &save); d; d = strtok_r(NULL, " \t", &save)) {
+                struct module *dep = find(mods, n, d);
+                if (!dep)
+                        return error_set(err, ENOENT, "module %s needs %s, which the image lacks", m->path, d);
+                int r = load(mods, n, dep, dir, cmdline, err);
+                if (r < 0)
+                        return r;
+        }
+
+        _cleanup_free_ char *full = path_join(dir, m->path);
+        if (!full)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(full, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return error_sys(err, errno, "opening module %s", full);
+        _cleanup_free_ char *params = cmdline_params(cmdline, m->path);
+        if (!params)
+                return -ENOMEM;
+        if (syscall(SYS_finit_module, fd, params, 0) < 0 && errno != EEXIST)
+                return error_sys(err, errno, "loading module %s", m->path);
+        m->loaded = true;
+        return 0;
+}
+
+int modules_load_all(const char *dir, cocoon_error **err)
+{
+        _cleanup_free_ char *dep_path = path_join(dir, "modules.dep");
+        _cleanup_free_ char *text = NULL;
+        if (!dep_path)
+                return -ENOMEM;
+        int r = read_file(dep_path, 1 << 20, &text, NULL);
+        if (r == -ENOENT)
+                return 0; /* a kernel with everything built in */
+        if (r < 0)
+                return error_sys(err, -r, "reading %s", dep_path);
+
+        _cleanup_free_ char *cmdline = NULL;
+        if (read_file("/proc/cmdline", 64 << 10, &cmdline, NULL) < 0)
+                cmdline = strdup("");
+        if (!cmdline)
+                return -ENOMEM;
+
+        struct module mods[MAX_MODULES];
+        size_t n = 0;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *colon = strchr(line, ':');
+                if (!colon)
+                        continue;
+                if (n == MAX_MODULES)
+                        return error_set(err, E2BIG, "more than %d modules in %s", MAX_MODULES, dep_path);
+                *colon = '\0';
+                mods[n++] = (struct module) {.path = line, .deps = colon + 1};
+        }
+        for (size_t i = 0; i < n; i++) {
+                r = load(mods, n, &mods[i], dir, cmdline, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

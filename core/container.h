@@ -1,0 +1,44 @@
+/*
+ * Creating a container process from a parsed spec: namespaces, rootfs,
+ * mounts, identity. Used by the agent inside the guest (and, later, by the
+ * host-mode developer tool).
+ *
+ * container_create() forks the container's init. The child sets everything
+ * up, reports "ready" and then blocks until container_start() releases it to
+ * exec the spec's process, the split that OCI's create/start needs.
+ */
+#pragma once
+
+#include <sys/types.h>
+
+#include "error.h"
+#include "spec.h"
+
+struct container_stdio {
+        int in, out, err; /* fds the process gets as 0, 1, 2 */
+};
+
+struct container_init {
+        pid_t pid;
+        int start_fd;  /* write end: one byte releases the child to exec */
+        int status_fd; /* read end: error reports from the child; EOF after a successful exec */
+};
+
+/*
+ * rootfs is the absolute path of the root filesystem (it replaces
+ * spec->root_path). On success the child is set up and waiting; its pid is in
+ * ret->pid. On failure the child has been reaped and *err says what failed in
+ * it, for example "mounting proc on /proc: Permission denied".
+ */
+int container_create(const struct oci_spec *spec, const char *rootfs, const struct container_stdio *stdio,
+                     struct container_init *ret, cocoon_error **err);
+
+/*
+ * Releases the child to exec. Returns once the exec has happened (0) or
+ * failed (negative, with *err such as "exec: \"foo\": executable file not
+ * found in $PATH"); in that case the child exits with status 127.
+ */
+int container_start(struct container_init *init, cocoon_error **err);
+
+/* Closes the fds of a container_init that was not started. */
+void container_init_release(struct container_init *init);

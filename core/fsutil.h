@@ -1,0 +1,21 @@
+/* Small filesystem helpers shared by the core, the agent and the runtime. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* "a" + "/" + "b" with exactly one slash between them; malloc'd, NULL on ENOMEM. */
+char *path_join(const char *a, const char *b);
+/* mkdir -p; 0 or -errno. */
+int mkdir_p(const char *path, mode_t mode);
+/* Creates an empty file (and its parents) if it does not exist; 0 or -errno. */
+int touch_p(const char *path);
+/* Reads a whole file up to max bytes into a NUL-terminated buffer; -EFBIG past max. */
+int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* Writes a file atomically: temp file in the same directory, fsync, rename. */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Writes all of buf, retrying on EINTR; 0 or -errno. */
+int write_all(int fd, const void *buf, size_t len);
+/* rm -rf that does not cross mount points; 0 or -errno. */
+int remove_tree(const char *path);

@@ -1,0 +1,261 @@
+#include "mount.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fsutil.h"
+
+static const struct {
+        const char *name;
+        bool clear;
+        unsigned long flag;
+} mount_flags[] = {
+        {"ro", false, MS_RDONLY},          {"rw", true, MS_RDONLY},         {"nosuid", false, MS_NOSUID},
+        {"suid", true, MS_NOSUID},         {"nodev", false, MS_NODEV},      {"dev", true, MS_NODEV},
+        {"noexec", false, MS_NOEXEC},      {"exec", true, MS_NOEXEC},       {"sync", false, MS_SYNCHRONOUS},
+        {"async", true, MS_SYNCHRONOUS},   {"dirsync", false, MS_DIRSYNC},  {"remount", false, MS_REMOUNT},
+        {"mand", false, MS_MANDLOCK},      {"nomand", true, MS_MANDLOCK},   {"atime", true, MS_NOATIME},
+        {"noatime", false, MS_NOATIME},    {"diratime", true, MS_NODIRATIME}, {"nodiratime", false, MS_NODIRATIME},
+        {"relatime", false, MS_RELATIME},  {"norelatime", true, MS_RELATIME}, {"strictatime", false, MS_STRICTATIME},
+        {"nostrictatime", true, MS_STRICTATIME}, {"bind", false, MS_BIND},  {"rbind", false, MS_BIND | MS_REC},
+};
+
+static const struct {
+        const char *name;
+        unsigned long flag;
+} propagation_flags[] = {
+        {"private", MS_PRIVATE},         {"rprivate", MS_PRIVATE | MS_REC},     {"shared", MS_SHARED},
+        {"rshared", MS_SHARED | MS_REC}, {"slave", MS_SLAVE},                   {"rslave", MS_SLAVE | MS_REC},
+        {"unbindable", MS_UNBINDABLE},   {"runbindable", MS_UNBINDABLE | MS_REC},
+};
+
+int mount_parse_options(char *const *options, size_t n, unsigned long *ret_flags, unsigned long *ret_propagation,
+                        char **ret_data, cocoon_error **err)
+{
+        unsigned long flags = 0, propagation = 0;
+        size_t data_len = 0;
+        _cleanup_free_ char *data = calloc(1, 1);
+        if (!data)
+                return error_set(err, ENOMEM, "out of memory");
+
+        for (size_t i = 0; i < n; i++) {
+                const char *o = options[i];
+                bool known = false;
+                for (size_t j = 0; j < ARRAY_SIZE(mount_flags) && !known; j++)
+                        if (strcmp(o, mount_flags[j].name) == 0) {
+                                if (mount_flags[j].clear)
+                                        flags &= ~mount_flags[j].flag;
+                                else
+                                        flags |= mount_flags[j].flag;
+                                known = true;
+                        }
+                for (size_t j = 0; j < ARRAY_SIZE(propagation_flags) && !known; j++)
+                        if (strcmp(o, propagation_flags[j].name) == 0) {
+                                propagation = propagation_flags[j].flag;
+                                known = true;
+                        }
+                if (known)
+                        continue;
+                /* Anything else is filesystem data, passed through as the kernel expects it. */
+                size_t len = strlen(o);
+                char *d = realloc(data, data_len + len + 2);
+                if (!d)
+                        return error_set(err, ENOMEM, "out of memory");
+                data = d;
+                if (data_len)
+                        data[data_len++] = ',';
+                memcpy(data + data_len, o, len + 1);
+                data_len += len;
+        }
+        *ret_flags = flags;
+        *ret_propagation = propagation;
+        *ret_data = TAKE_PTR(data);
+        return 0;
+}
+
+static bool is_bind(const struct spec_mount *m, unsigned long flags)
+{
+        return (m->type && strcmp(m->type, "bind") == 0) || (flags & MS_BIND);
+}
+
+static int mount_one(const struct spec_mount *m, const char *rootfs, bool cgroup2_only, cocoon_error **err)
+{
+        unsigned long flags, propagation;
+        _cleanup_free_ char *data = NULL;
+        int r = mount_parse_options(m->options, m->n_options, &flags, &propagation, &data, err);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ char *dest = path_join(rootfs, m->destination);
+        if (!dest)
+                return error_set(err, ENOMEM, "out of memory");
+
+        if (is_bind(m, flags)) {
+                struct stat st;
+                if (!m->source || stat(m->source, &st) < 0)
+                        return error_sys(err, m->source ? errno : ENOENT, "bind mount source %s",
+                                         m->source ? m->source : "(none)");
+                r = S_ISDIR(st.st_mode) ? mkdir_p(dest, 0755) : touch_p(dest);
+                if (r < 0)
+                        return error_sys(err, -r, "creating mount point %s", m->destination);
+                if (mount(m->source, dest, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
+                        return error_sys(err, errno, "bind mounting %s on %s", m->source, m->destination);
+                /* Bind mounts ignore other flags until remounted. */
+                unsigned long rest = flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+                if (rest && mount(NULL, dest, NULL, MS_BIND | MS_REMOUNT | rest, NULL) < 0)
+                        return error_sys(err, errno, "remounting %s with its options", m->destination);
+        } else {
+                const char *type = m->type;
+                if (!type)
+                        return error_set(err, EINVAL, "mount %s: no type", m->destination);
+                /* A guest with only cgroup v2 answers "cgroup" with the unified hierarchy, as runc does on v2 hosts. */
+                if (strcmp(type, "cgroup") == 0 && cgroup2_only)
+                        type = "cgroup2";
+                r = mkdir_p(dest, 0755);
+                if (r < 0)
+                        return error_sys(err, -r, "creating mount point %s", m->destination);
+                if (mount(m->source ? m->source : type, dest, type, flags, data) < 0)
+                        return error_sys(err, errno, "mounting %s on %s", type, m->destination);
+        }
+        if (propagation && mount(NULL, dest, NULL, propagation, NULL) < 0)
+                return error_sys(err, errno, "setting propagation of %s", m->destination);
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        unsigned major, minor;
+} default_devices[] = {
+        {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+};
+
+static const struct {
+        const char *target, *name;
+} default_links[] = {
+        {"/proc/self/fd", "fd"},     {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+        {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},       {"/proc/kcore", "core"},
+};
+
+static int create_default_devices(const char *rootfs, cocoon_error **err)
+{
+        _cleanup_free_ char *dev = path_join(rootfs, "/dev");
+        if (!dev)
+                return error_set(err, ENOMEM, "out of memory");
+
+        for (size_t i = 0; i < ARRAY_SIZE(default_devices); i++) {
+                _cleanup_free_ char *p = path_join(dev, default_devices[i].name);
+                if (!p)
+                        return error_set(err, ENOMEM, "out of memory");
+                (void) unlink(p);
+                if (mknod(p, S_IFCHR | 0666, makedev(default_devices[i].major, default_devices[i].minor)) < 0)
+                        return error_sys(err, errno, "creating /dev/%s", default_devices[i].name);
+                /* mknod is subject to the umask; the devices must be world usable. */
+                if (chmod(p, 0666) < 0)
+                        return error_sys(err, errno, "chmod /dev/%s", default_devices[i].name);
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(default_links); i++) {
+                _cleanup_free_ char *p = path_join(dev, default_links[i].name);
+                if (!p)
+                        return error_set(err, ENOMEM, "out of memory");
+                if (symlink(default_links[i].target, p) < 0 && errno != EEXIST)
+                        return error_sys(err, errno, "creating /dev/%s", default_links[i].name);
+        }
+        return 0;
+}
+
+static int pivot_into(const char *rootfs, cocoon_error **err)
+{
+        _cleanup_close_ int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int newroot = open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (oldroot < 0 || newroot < 0)
+                return error_sys(err, errno, "opening the root directories");
+        if (fchdir(newroot) < 0)
+                return error_sys(err, errno, "entering %s", rootfs);
+        /* pivot_root(".", ".") stacks the old root on top of the new one; then it is detached. */
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                return error_sys(err, errno, "pivot_root into %s", rootfs);
+        if (fchdir(oldroot) < 0)
+                return error_sys(err, errno, "entering the old root");
+        /* Keep the detach from propagating back to the agent's mounts. */
+        if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+                return error_sys(err, errno, "making the old root a slave");
+        if (umount2(".", MNT_DETACH) < 0)
+                return error_sys(err, errno, "detaching the old root");
+        if (chdir("/") < 0)
+                return error_sys(err, errno, "entering the new root");
+        return 0;
+}
+
+static int mask_paths(const struct oci_spec *spec, cocoon_error **err)
+{
+        for (size_t i = 0; i < spec->n_masked_paths; i++) {
+                const char *p = spec->masked_paths[i];
+                struct stat st;
+                if (stat(p, &st) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return error_sys(err, errno, "masking %s", p);
+                }
+                int r = S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0k")
+                                            : mount("/dev/null", p, NULL, MS_BIND, NULL);
+                if (r < 0)
+                        return error_sys(err, errno, "masking %s", p);
+        }
+        for (size_t i = 0; i < spec->n_readonly_paths; i++) {
+                const char *p = spec->readonly_paths[i];
+                if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return error_sys(err, errno, "making %s read-only", p);
+                }
+                if (mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL) < 0)
+                        return error_sys(err, errno, "making %s read-only", p);
+        }
+        return 0;
+}
+
+int mount_setup_rootfs(const struct oci_spec *spec, const char *rootfs, cocoon_error **err)
+{
+        /* runc's default rootfsPropagation: nothing we mount leaks back out. */
+        if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+                return error_sys(err, errno, "making / a slave mount");
+        /* pivot_root needs the new root to be a mount point. */
+        if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return error_sys(err, errno, "bind mounting the rootfs %s", rootfs);
+
+        bool cgroup2_only = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+        bool dev_mounted = false;
+        for (size_t i = 0; i < spec->n_mounts; i++) {
+                const struct spec_mount *m = &spec->mounts[i];
+                int r = mount_one(m, rootfs, cgroup2_only, err);
+                if (r < 0)
+                        return r;
+                if (strcmp(m->destination, "/dev") == 0 && !(m->type && strcmp(m->type, "bind") == 0))
+                        dev_mounted = true;
+        }
+        if (dev_mounted) {
+                int r = create_default_devices(rootfs, err);
+                if (r < 0)
+                        return r;
+        }
+
+        int r = pivot_into(rootfs, err);
+        if (r < 0)
+                return r;
+        r = mask_paths(spec, err);
+        if (r < 0)
+                return r;
+        if (spec->root_readonly && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+                return error_sys(err, errno, "making the root filesystem read-only");
+        return 0;
+}

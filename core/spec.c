@@ -1,0 +1,1006 @@
+/*
+ * config.json into struct oci_spec, with yajl.
+ *
+ * The text goes through yajl twice. A streaming pass only checks it: strict
+ * JSON (no comments, no trailing garbage), nesting no deeper than
+ * SPEC_MAX_DEPTH, and no NUL inside a string. yajl_tree then builds the tree
+ * that the parse_* functions below walk. The first pass exists because
+ * yajl_tree cannot do those checks itself: it accepts comments, hands out
+ * strings as C strings (so "a\u0000b" would silently become "a"), and frees
+ * its tree recursively (so a few megabytes of "[" overflow the stack).
+ *
+ * JSON values are read the way runc's Go decoder reads them: null means "not
+ * set", an empty optional string means "not set", and of two equal keys in one
+ * object the last one wins. Unknown fields are ignored.
+ *
+ * The parse_* helpers fill a spec in place; when one fails, spec_parse frees
+ * the half-built spec, so every list is counted and zeroed before it is
+ * filled.
+ */
+#include "spec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
+#include <yajl/yajl_tree.h>
+
+#include "cleanup.h"
+
+#define SPEC_MAX_SIZE (4u << 20)
+#define SPEC_MAX_DEPTH 64
+#define ID_MAX 4294967294ULL /* (uid_t) -1 is not an id */
+
+static const char *const namespace_types[] = {
+        "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time",
+};
+
+static inline void cleanup_yajl_valp(yajl_val *v) { yajl_tree_free(*v); }
+static inline void cleanup_yajl_handlep(yajl_handle *h)
+{
+        if (*h)
+                yajl_free(*h);
+}
+static inline void cleanup_yajl_genp(yajl_gen *g)
+{
+        if (*g)
+                yajl_gen_free(*g);
+}
+
+static int oom(cocoon_error **err) { return error_set(err, ENOMEM, "out of memory"); }
+
+static void strv_free(char **strv)
+{
+        if (!strv)
+                return;
+        for (char **s = strv; *s; s++)
+                free(*s);
+        free(strv);
+}
+
+/* ---- first pass: is this JSON we are willing to build a tree of? ---- */
+
+struct json_check {
+        unsigned depth;
+        const char *problem; /* why a callback stopped the parse */
+};
+
+static int check_open(void *ctx)
+{
+        struct json_check *c = ctx;
+
+        if (++c->depth > SPEC_MAX_DEPTH) {
+                c->problem = "nested too deeply";
+                return 0;
+        }
+        return 1;
+}
+
+static int check_close(void *ctx)
+{
+        struct json_check *c = ctx;
+
+        c->depth--;
+        return 1;
+}
+
+static int check_string(void *ctx, const unsigned char *s, size_t len)
+{
+        struct json_check *c = ctx;
+
+        if (memchr(s, '\0', len)) {
+                c->problem = "string contains a NUL character";
+                return 0;
+        }
+        return 1;
+}
+
+static const yajl_callbacks check_callbacks = {
+        .yajl_string = check_string,
+        .yajl_start_map = check_open,
+        .yajl_map_key = check_string,
+        .yajl_end_map = check_close,
+        .yajl_start_array = check_open,
+        .yajl_end_array = check_close,
+};
+
+static int check_json(const char *json, size_t len, cocoon_error **err)
+{
+        struct json_check c = {};
+        _cleanup_(cleanup_yajl_handlep) yajl_handle h = yajl_alloc(&check_callbacks, NULL, &c);
+        if (!h)
+                return oom(err);
+
+        /* Offset of the offending byte: the last one yajl consumed, or the
+         * end of the text when it ended too early. */
+        size_t at = len;
+        yajl_status s = yajl_parse(h, (const unsigned char *) json, len);
+        if (s != yajl_status_ok) {
+                at = yajl_get_bytes_consumed(h);
+                if (at > 0)
+                        at--;
+        } else {
+                s = yajl_complete_parse(h);
+        }
+        if (s == yajl_status_ok)
+                return 0;
+
+        /* Point at it as an editor would: line and column, from 1. */
+        size_t line = 1, col = 1;
+        for (size_t i = 0; i < at && i < len; i++) {
+                if (json[i] == '\n') {
+                        line++;
+                        col = 1;
+                } else {
+                        col++;
+                }
+        }
+
+        if (s == yajl_status_client_canceled)
+                return error_set(err, EINVAL, "invalid JSON: %s (line %zu, column %zu)", c.problem, line, col);
+
+        unsigned char *raw = yajl_get_error(h, 0, NULL, 0);
+        if (!raw)
+                return oom(err);
+        size_t n = strlen((char *) raw);
+        while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '.'))
+                raw[--n] = '\0';
+        int r = error_set(err, EINVAL, "invalid JSON: %s (line %zu, column %zu)", (char *) raw, line, col);
+        yajl_free_error(h, raw);
+        return r;
+}
+
+/* ---- second pass: the tree into struct oci_spec ---- */
+
+static const char *type_name(yajl_val v)
+{
+        switch (v->type) {
+        case yajl_t_string:
+                return "a string";
+        case yajl_t_number:
+                return "a number";
+        case yajl_t_object:
+                return "an object";
+        case yajl_t_array:
+                return "an array";
+        case yajl_t_true:
+        case yajl_t_false:
+                return "a boolean";
+        case yajl_t_null:
+                return "null";
+        default:
+                return "an unknown value";
+        }
+}
+
+/* The value of key in obj, or NULL when it is absent or null (or obj is). */
+static yajl_val get(yajl_val obj, const char *key)
+{
+        yajl_val found = NULL;
+
+        if (!obj)
+                return NULL;
+        for (size_t i = 0; i < obj->u.object.len; i++)
+                if (strcmp(obj->u.object.keys[i], key) == 0)
+                        found = obj->u.object.values[i];
+        return YAJL_IS_NULL(found) ? NULL : found;
+}
+
+/* "path.key: message"; path is "" at the top level. */
+static const char *dot(const char *path) { return *path ? "." : ""; }
+#define field_error(err, path, key, fmt, ...) \
+        error_set(err, EINVAL, "%s%s%s: " fmt, path, dot(path), key, ##__VA_ARGS__)
+
+/* An optional object member; NULL when absent. */
+static int get_object(yajl_val obj, const char *path, const char *key, yajl_val *ret, cocoon_error **err)
+{
+        yajl_val v = get(obj, key);
+
+        if (v && !YAJL_IS_OBJECT(v))
+                return field_error(err, path, key, "expected an object, got %s", type_name(v));
+        *ret = v;
+        return 0;
+}
+
+/* A required string must be present; an optional one that is absent or ""
+ * leaves *ret NULL. */
+static int get_string(yajl_val obj, const char *path, const char *key, bool required, char **ret,
+                      cocoon_error **err)
+{
+        yajl_val v = get(obj, key);
+
+        if (!v) {
+                if (required)
+                        return field_error(err, path, key, "required field is missing");
+                return 0;
+        }
+        if (!YAJL_IS_STRING(v))
+                return field_error(err, path, key, "expected a string, got %s", type_name(v));
+        if (!required && v->u.string[0] == '\0')
+                return 0;
+        *ret = strdup(v->u.string);
+        return *ret ? 0 : oom(err);
+}
+
+static int get_bool(yajl_val obj, const char *path, const char *key, bool *ret, cocoon_error **err)
+{
+        yajl_val v = get(obj, key);
+
+        if (!v)
+                return 0;
+        if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
+                return field_error(err, path, key, "expected a boolean, got %s", type_name(v));
+        *ret = YAJL_IS_TRUE(v);
+        return 0;
+}
+
+/* A whole number written as digits only: Go rejects "1.0", "1e3" and "-0"
+ * for its unsigned fields, and so do we. */
+static int parse_uint(yajl_val v, unsigned long long max, const char *path, const char *key,
+                      unsigned long long *ret, cocoon_error **err)
+{
+        if (!YAJL_IS_NUMBER(v))
+                return field_error(err, path, key, "expected an integer between 0 and %llu, got %s", max,
+                                   type_name(v));
+
+        const char *s = v->u.number.r;
+        bool digits = *s != '\0';
+        for (const char *p = s; *p; p++)
+                if (*p < '0' || *p > '9')
+                        digits = false;
+
+        unsigned long long n = 0;
+        if (digits) {
+                errno = 0;
+                n = strtoull(s, NULL, 10);
+        }
+        if (!digits || errno == ERANGE || n > max)
+                return field_error(err, path, key, "expected an integer between 0 and %llu, got %.32s", max, s);
+        *ret = n;
+        return 0;
+}
+
+/* A list of strings; absent gives an empty list unless non_empty asks for
+ * at least one element. */
+static int get_strv(yajl_val obj, const char *path, const char *key, bool non_empty, char ***ret, size_t *ret_n,
+                    cocoon_error **err)
+{
+        yajl_val v = get(obj, key);
+
+        if (non_empty && (!YAJL_IS_ARRAY(v) || v->u.array.len == 0))
+                return field_error(err, path, key, "expected a non-empty array of strings");
+        if (v && !YAJL_IS_ARRAY(v))
+                return field_error(err, path, key, "expected an array of strings, got %s", type_name(v));
+
+        size_t n = v ? v->u.array.len : 0;
+        char **strv = calloc(n + 1, sizeof(char *));
+        if (!strv)
+                return oom(err);
+        *ret = strv;
+        *ret_n = n;
+
+        for (size_t i = 0; i < n; i++) {
+                yajl_val e = v->u.array.values[i];
+                if (!YAJL_IS_STRING(e))
+                        return error_set(err, EINVAL, "%s%s%s[%zu]: expected a string, got %s", path, dot(path), key,
+                                         i, type_name(e));
+                strv[i] = strdup(e->u.string);
+                if (!strv[i])
+                        return oom(err);
+        }
+        return 0;
+}
+
+static int parse_user(yajl_val obj, struct spec_user *user, cocoon_error **err)
+{
+        static const char path[] = "process.user";
+        unsigned long long n = 0;
+        int r;
+
+        yajl_val v = get(obj, "uid");
+        if (!v)
+                return field_error(err, path, "uid", "required field is missing");
+        r = parse_uint(v, ID_MAX, path, "uid", &n, err);
+        if (r < 0)
+                return r;
+        user->uid = (uid_t) n;
+
+        v = get(obj, "gid");
+        if (!v)
+                return field_error(err, path, "gid", "required field is missing");
+        r = parse_uint(v, ID_MAX, path, "gid", &n, err);
+        if (r < 0)
+                return r;
+        user->gid = (gid_t) n;
+
+        v = get(obj, "umask");
+        if (v) {
+                r = parse_uint(v, 0777, path, "umask", &n, err);
+                if (r < 0)
+                        return r;
+                user->has_umask = true;
+                user->umask = (mode_t) n;
+        }
+
+        v = get(obj, "additionalGids");
+        if (v) {
+                if (!YAJL_IS_ARRAY(v))
+                        return field_error(err, path, "additionalGids", "expected an array of integers, got %s",
+                                           type_name(v));
+                size_t len = v->u.array.len;
+                if (len > 0) {
+                        user->additional_gids = calloc(len, sizeof(gid_t));
+                        if (!user->additional_gids)
+                                return oom(err);
+                }
+                user->n_additional_gids = len;
+                for (size_t i = 0; i < len; i++) {
+                        char key[48];
+                        snprintf(key, sizeof(key), "additionalGids[%zu]", i);
+                        r = parse_uint(v->u.array.values[i], ID_MAX, path, key, &n, err);
+                        if (r < 0)
+                                return r;
+                        user->additional_gids[i] = (gid_t) n;
+                }
+        }
+        return 0;
+}
+
+static int parse_process(yajl_val obj, struct spec_process *p, cocoon_error **err)
+{
+        static const char path[] = "process";
+        yajl_val user = NULL;
+        int r;
+
+        r = get_bool(obj, path, "terminal", &p->terminal, err);
+        if (r < 0)
+                return r;
+
+        r = get_object(obj, path, "user", &user, err);
+        if (r < 0)
+                return r;
+        if (user) {
+                r = parse_user(user, &p->user, err);
+                if (r < 0)
+                        return r;
+        }
+
+        r = get_strv(obj, path, "args", true, &p->args, &p->n_args, err);
+        if (r < 0)
+                return r;
+
+        r = get_strv(obj, path, "env", false, &p->env, &p->n_env, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < p->n_env; i++) {
+                const char *eq = strchr(p->env[i], '=');
+                if (!eq)
+                        return error_set(err, EINVAL, "process.env[%zu]: expected \"KEY=value\", got \"%s\"", i,
+                                         p->env[i]);
+                if (eq == p->env[i])
+                        return error_set(err, EINVAL, "process.env[%zu]: variable name is empty", i);
+        }
+
+        r = get_string(obj, path, "cwd", true, &p->cwd, err);
+        if (r < 0)
+                return r;
+        if (p->cwd[0] != '/')
+                return field_error(err, path, "cwd", "must be an absolute path");
+
+        return get_bool(obj, path, "noNewPrivileges", &p->no_new_privileges, err);
+}
+
+static int parse_root(yajl_val top, struct oci_spec *spec, cocoon_error **err)
+{
+        yajl_val root = NULL;
+        int r;
+
+        r = get_object(top, "", "root", &root, err);
+        if (r < 0)
+                return r;
+        if (!root)
+                return field_error(err, "", "root", "required field is missing");
+
+        r = get_string(root, "root", "path", true, &spec->root_path, err);
+        if (r < 0)
+                return r;
+        if (spec->root_path[0] == '\0')
+                return field_error(err, "root", "path", "must not be empty");
+
+        return get_bool(root, "root", "readonly", &spec->root_readonly, err);
+}
+
+static int parse_mount(yajl_val v, const char *path, struct spec_mount *m, cocoon_error **err)
+{
+        int r;
+
+        if (!YAJL_IS_OBJECT(v))
+                return error_set(err, EINVAL, "%s: expected an object, got %s", path, type_name(v));
+
+        r = get_string(v, path, "destination", true, &m->destination, err);
+        if (r < 0)
+                return r;
+        if (m->destination[0] != '/')
+                return field_error(err, path, "destination", "must be an absolute path");
+
+        r = get_string(v, path, "type", false, &m->type, err);
+        if (r < 0)
+                return r;
+        r = get_string(v, path, "source", false, &m->source, err);
+        if (r < 0)
+                return r;
+        return get_strv(v, path, "options", false, &m->options, &m->n_options, err);
+}
+
+static int parse_mounts(yajl_val top, struct oci_spec *spec, cocoon_error **err)
+{
+        yajl_val v = get(top, "mounts");
+
+        if (!v)
+                return 0;
+        if (!YAJL_IS_ARRAY(v))
+                return field_error(err, "", "mounts", "expected an array, got %s", type_name(v));
+        if (v->u.array.len == 0)
+                return 0;
+
+        spec->mounts = calloc(v->u.array.len, sizeof(struct spec_mount));
+        if (!spec->mounts)
+                return oom(err);
+        spec->n_mounts = v->u.array.len;
+
+        for (size_t i = 0; i < spec->n_mounts; i++) {
+                char path[48];
+                snprintf(path, sizeof(path), "mounts[%zu]", i);
+                int r = parse_mount(v->u.array.values[i], path, &spec->mounts[i], err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_namespace(yajl_val v, const char *path, unsigned *seen, struct spec_namespace *ns,
+                           cocoon_error **err)
+{
+        int r;
+
+        if (!YAJL_IS_OBJECT(v))
+                return error_set(err, EINVAL, "%s: expected an object, got %s", path, type_name(v));
+
+        r = get_string(v, path, "type", true, &ns->type, err);
+        if (r < 0)
+                return r;
+
+        size_t t = 0;
+        while (t < ARRAY_SIZE(namespace_types) && strcmp(ns->type, namespace_types[t]) != 0)
+                t++;
+        if (t == ARRAY_SIZE(namespace_types))
+                return field_error(err, path, "type", "unknown namespace type \"%s\"", ns->type);
+        if (*seen & (1u << t))
+                return field_error(err, path, "type", "duplicate namespace type \"%s\"", ns->type);
+        *seen |= 1u << t;
+
+        r = get_string(v, path, "path", false, &ns->path, err);
+        if (r < 0)
+                return r;
+        if (ns->path && ns->path[0] != '/')
+                return field_error(err, path, "path", "must be an absolute path");
+        return 0;
+}
+
+static int parse_namespaces(yajl_val linux_obj, struct oci_spec *spec, cocoon_error **err)
+{
+        yajl_val v = get(linux_obj, "namespaces");
+        unsigned seen = 0;
+
+        if (!v)
+                return 0;
+        if (!YAJL_IS_ARRAY(v))
+                return field_error(err, "linux", "namespaces", "expected an array, got %s", type_name(v));
+        if (v->u.array.len == 0)
+                return 0;
+
+        spec->namespaces = calloc(v->u.array.len, sizeof(struct spec_namespace));
+        if (!spec->namespaces)
+                return oom(err);
+        spec->n_namespaces = v->u.array.len;
+
+        for (size_t i = 0; i < spec->n_namespaces; i++) {
+                char path[48];
+                snprintf(path, sizeof(path), "linux.namespaces[%zu]", i);
+                int r = parse_namespace(v->u.array.values[i], path, &seen, &spec->namespaces[i], err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_linux(yajl_val top, struct oci_spec *spec, cocoon_error **err)
+{
+        static const char path[] = "linux";
+        yajl_val linux_obj = NULL;
+        int r;
+
+        r = get_object(top, "", "linux", &linux_obj, err);
+        if (r < 0)
+                return r;
+        if (linux_obj) {
+                r = parse_namespaces(linux_obj, spec, err);
+                if (r < 0)
+                        return r;
+                r = get_string(linux_obj, path, "cgroupsPath", false, &spec->cgroups_path, err);
+                if (r < 0)
+                        return r;
+        }
+
+        /* Also without "linux": the lists are then empty, not NULL. */
+        r = get_strv(linux_obj, path, "maskedPaths", false, &spec->masked_paths, &spec->n_masked_paths, err);
+        if (r < 0)
+                return r;
+        return get_strv(linux_obj, path, "readonlyPaths", false, &spec->readonly_paths, &spec->n_readonly_paths, err);
+}
+
+struct annotation {
+        const char *key;
+        const char *value;
+        size_t index; /* position in the document, so the last duplicate wins */
+};
+
+static int annotation_cmp(const void *a, const void *b)
+{
+        const struct annotation *x = a, *y = b;
+        int c = strcmp(x->key, y->key);
+
+        if (c != 0)
+                return c;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int parse_annotations(yajl_val top, struct oci_spec *spec, cocoon_error **err)
+{
+        yajl_val v = NULL;
+        int r;
+
+        r = get_object(top, "", "annotations", &v, err);
+        if (r < 0)
+                return r;
+        if (!v || v->u.object.len == 0)
+                return 0;
+
+        size_t n = v->u.object.len;
+        _cleanup_free_ struct annotation *all = calloc(n, sizeof(*all));
+        if (!all)
+                return oom(err);
+        for (size_t i = 0; i < n; i++) {
+                yajl_val value = v->u.object.values[i];
+                if (!YAJL_IS_STRING(value))
+                        return error_set(err, EINVAL, "annotations[\"%s\"]: expected a string, got %s",
+                                         v->u.object.keys[i], type_name(value));
+                all[i] = (struct annotation) { v->u.object.keys[i], value->u.string, i };
+        }
+
+        /* Sorting puts duplicates next to each other, in document order;
+         * keep the last of each run, as a Go map would. */
+        qsort(all, n, sizeof(*all), annotation_cmp);
+
+        spec->annotations = calloc(n, sizeof(struct spec_kv));
+        if (!spec->annotations)
+                return oom(err);
+        for (size_t i = 0; i < n; i++) {
+                if (i + 1 < n && strcmp(all[i].key, all[i + 1].key) == 0)
+                        continue;
+                struct spec_kv *kv = &spec->annotations[spec->n_annotations++];
+                kv->key = strdup(all[i].key);
+                kv->value = strdup(all[i].value);
+                if (!kv->key || !kv->value)
+                        return oom(err);
+        }
+        return 0;
+}
+
+static bool blank(const char *s, size_t len)
+{
+        for (size_t i = 0; i < len; i++)
+                if (!strchr(" \t\r\n", s[i]))
+                        return false;
+        return true;
+}
+
+int spec_parse(const char *json, size_t len, struct oci_spec **ret, cocoon_error **err)
+{
+        int r;
+
+        if (!json || blank(json, len))
+                return error_set(err, EINVAL, "invalid JSON: empty input");
+
+        r = check_json(json, len, err);
+        if (r < 0)
+                return r;
+
+        /* yajl_tree wants a C string; check_json made sure there is no NUL. */
+        _cleanup_free_ char *text = malloc(len + 1);
+        if (!text)
+                return oom(err);
+        memcpy(text, json, len);
+        text[len] = '\0';
+
+        char msg[256] = "";
+        _cleanup_(cleanup_yajl_valp) yajl_val top = yajl_tree_parse(text, msg, sizeof(msg));
+        if (!top)
+                /* The text passed check_json, so this is yajl running out of memory. */
+                return error_set(err, ENOMEM, "parsing JSON: %s", *msg ? msg : "out of memory");
+        if (!YAJL_IS_OBJECT(top))
+                return error_set(err, EINVAL, "expected a JSON object at the top level, got %s", type_name(top));
+
+        _cleanup_spec_ struct oci_spec *spec = calloc(1, sizeof(*spec));
+        if (!spec)
+                return oom(err);
+
+        r = get_string(top, "", "ociVersion", true, &spec->oci_version, err);
+        if (r < 0)
+                return r;
+        if (spec->oci_version[0] == '\0')
+                return field_error(err, "", "ociVersion", "must not be empty");
+
+        r = parse_root(top, spec, err);
+        if (r < 0)
+                return r;
+
+        yajl_val process = NULL;
+        r = get_object(top, "", "process", &process, err);
+        if (r < 0)
+                return r;
+        if (process) {
+                spec->has_process = true;
+                r = parse_process(process, &spec->process, err);
+                if (r < 0)
+                        return r;
+        } else {
+                spec->process.args = calloc(1, sizeof(char *));
+                spec->process.env = calloc(1, sizeof(char *));
+                if (!spec->process.args || !spec->process.env)
+                        return oom(err);
+        }
+
+        r = get_string(top, "", "hostname", false, &spec->hostname, err);
+        if (r < 0)
+                return r;
+
+        r = parse_mounts(top, spec, err);
+        if (r < 0)
+                return r;
+
+        r = parse_linux(top, spec, err);
+        if (r < 0)
+                return r;
+
+        r = parse_annotations(top, spec, err);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(spec);
+        return 0;
+}
+
+/* Reads all of fd, refusing more than max bytes with -EFBIG. */
+static int read_capped(int fd, size_t max, char **ret, size_t *ret_len)
+{
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISREG(st.st_mode) && (uintmax_t) st.st_size > max)
+                return -EFBIG;
+
+        /* One byte more than max, to see that there is more. */
+        size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t) st.st_size + 1 : 64 * 1024;
+        if (cap > max + 1)
+                cap = max + 1;
+        _cleanup_free_ char *buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+
+        size_t len = 0;
+        for (;;) {
+                if (len == cap) {
+                        if (cap > max)
+                                return -EFBIG;
+                        size_t bigger = cap * 2 > max + 1 ? max + 1 : cap * 2;
+                        char *p = realloc(buf, bigger);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        cap = bigger;
+                }
+                ssize_t n = read(fd, buf + len, cap - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+int spec_load(const char *path, struct oci_spec **ret, cocoon_error **err)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return error_sys(err, errno, "%s", path);
+
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = read_capped(fd, SPEC_MAX_SIZE, &text, &len);
+        if (r == -EFBIG)
+                return error_set(err, EFBIG, "%s: file is larger than %u MiB, refusing to read it", path,
+                                 SPEC_MAX_SIZE >> 20);
+        if (r < 0)
+                return error_sys(err, -r, "%s", path);
+
+        r = spec_parse(text, len, ret, err);
+        if (r < 0) {
+                (void) error_wrap(err, "%s", path);
+                return r;
+        }
+        return 0;
+}
+
+void spec_free(struct oci_spec *spec)
+{
+        if (!spec)
+                return;
+
+        free(spec->oci_version);
+        free(spec->process.user.additional_gids);
+        strv_free(spec->process.args);
+        strv_free(spec->process.env);
+        free(spec->process.cwd);
+        free(spec->root_path);
+        free(spec->hostname);
+        for (size_t i = 0; i < spec->n_mounts; i++) {
+                free(spec->mounts[i].destination);
+                free(spec->mounts[i].type);
+                free(spec->mounts[i].source);
+                strv_free(spec->mounts[i].options);
+        }
+        free(spec->mounts);
+        for (size_t i = 0; i < spec->n_namespaces; i++) {
+                free(spec->namespaces[i].type);
+                free(spec->namespaces[i].path);
+        }
+        free(spec->namespaces);
+        strv_free(spec->masked_paths);
+        strv_free(spec->readonly_paths);
+        for (size_t i = 0; i < spec->n_annotations; i++) {
+                free(spec->annotations[i].key);
+                free(spec->annotations[i].value);
+        }
+        free(spec->annotations);
+        free(spec->cgroups_path);
+        free(spec);
+}
+
+const char *spec_annotation(const struct oci_spec *spec, const char *key)
+{
+        for (size_t i = 0; i < spec->n_annotations; i++)
+                if (strcmp(spec->annotations[i].key, key) == 0)
+                        return spec->annotations[i].value;
+        return NULL;
+}
+
+bool spec_has_namespace(const struct oci_spec *spec, const char *type)
+{
+        for (size_t i = 0; i < spec->n_namespaces; i++)
+                if (strcmp(spec->namespaces[i].type, type) == 0)
+                        return !spec->namespaces[i].path;
+        return false;
+}
+
+/* ---- the default config.json ---- */
+
+/* A yajl_gen that remembers its first failure, so the writer below can read
+ * as a plain list of what goes into the document. */
+struct out {
+        yajl_gen g;
+        bool failed;
+};
+
+static void out_check(struct out *o, yajl_gen_status s)
+{
+        if (s != yajl_gen_status_ok)
+                o->failed = true;
+}
+
+static void put_str(struct out *o, const char *s)
+{
+        out_check(o, yajl_gen_string(o->g, (const unsigned char *) s, strlen(s)));
+}
+
+static void put_key_str(struct out *o, const char *key, const char *value)
+{
+        put_str(o, key);
+        put_str(o, value);
+}
+
+static void put_key_bool(struct out *o, const char *key, bool value)
+{
+        put_str(o, key);
+        out_check(o, yajl_gen_bool(o->g, value));
+}
+
+static void put_key_int(struct out *o, const char *key, long long value)
+{
+        put_str(o, key);
+        out_check(o, yajl_gen_integer(o->g, value));
+}
+
+static void put_key_strv(struct out *o, const char *key, const char *const *strv)
+{
+        put_str(o, key);
+        out_check(o, yajl_gen_array_open(o->g));
+        for (; *strv; strv++)
+                put_str(o, *strv);
+        out_check(o, yajl_gen_array_close(o->g));
+}
+
+static void open_map(struct out *o, const char *key)
+{
+        if (key)
+                put_str(o, key);
+        out_check(o, yajl_gen_map_open(o->g));
+}
+
+static void close_map(struct out *o) { out_check(o, yajl_gen_map_close(o->g)); }
+
+static void open_array(struct out *o, const char *key)
+{
+        put_str(o, key);
+        out_check(o, yajl_gen_array_open(o->g));
+}
+
+static void close_array(struct out *o) { out_check(o, yajl_gen_array_close(o->g)); }
+
+static const struct {
+        const char *destination, *type, *source;
+        const char *options[7];
+} default_mounts[] = {
+        { "/proc", "proc", "proc", { NULL } },
+        { "/dev", "tmpfs", "tmpfs", { "nosuid", "strictatime", "mode=755", "size=65536k", NULL } },
+        { "/dev/pts", "devpts", "devpts",
+          { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5", NULL } },
+        { "/dev/shm", "tmpfs", "shm", { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k", NULL } },
+        { "/dev/mqueue", "mqueue", "mqueue", { "nosuid", "noexec", "nodev", NULL } },
+        { "/sys", "sysfs", "sysfs", { "nosuid", "noexec", "nodev", "ro", NULL } },
+        { "/sys/fs/cgroup", "cgroup", "cgroup", { "nosuid", "noexec", "nodev", "relatime", "ro", NULL } },
+};
+
+static const char *const default_caps[] = { "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", NULL };
+
+static const char *const default_namespaces[] = { "pid", "network", "ipc", "uts", "mount", "cgroup" };
+
+static const char *const default_masked_paths[] = {
+        "/proc/acpi",
+        "/proc/asound",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/proc/sched_debug",
+        "/sys/firmware",
+        "/proc/scsi",
+        "/sys/devices/virtual/tpm",
+        NULL,
+};
+
+static const char *const default_readonly_paths[] = {
+        "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
+};
+
+static void put_default_process(struct out *o)
+{
+        open_map(o, "process");
+        put_key_bool(o, "terminal", true);
+        open_map(o, "user");
+        put_key_int(o, "uid", 0);
+        put_key_int(o, "gid", 0);
+        close_map(o);
+        put_key_strv(o, "args", (const char *const[]) { "sh", NULL });
+        put_key_strv(o, "env",
+                     (const char *const[]) {
+                             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                             "TERM=xterm",
+                             NULL,
+                     });
+        put_key_str(o, "cwd", "/");
+        open_map(o, "capabilities");
+        put_key_strv(o, "bounding", default_caps);
+        put_key_strv(o, "effective", default_caps);
+        put_key_strv(o, "permitted", default_caps);
+        close_map(o);
+        open_array(o, "rlimits");
+        open_map(o, NULL);
+        put_key_str(o, "type", "RLIMIT_NOFILE");
+        put_key_int(o, "hard", 1024);
+        put_key_int(o, "soft", 1024);
+        close_map(o);
+        close_array(o);
+        put_key_bool(o, "noNewPrivileges", true);
+        close_map(o);
+}
+
+static void put_default_linux(struct out *o)
+{
+        open_map(o, "linux");
+        open_map(o, "resources");
+        open_array(o, "devices");
+        open_map(o, NULL);
+        put_key_bool(o, "allow", false);
+        put_key_str(o, "access", "rwm");
+        close_map(o);
+        close_array(o);
+        close_map(o);
+        open_array(o, "namespaces");
+        for (size_t i = 0; i < ARRAY_SIZE(default_namespaces); i++) {
+                open_map(o, NULL);
+                put_key_str(o, "type", default_namespaces[i]);
+                close_map(o);
+        }
+        close_array(o);
+        put_key_strv(o, "maskedPaths", default_masked_paths);
+        put_key_strv(o, "readonlyPaths", default_readonly_paths);
+        close_map(o);
+}
+
+char *spec_default_json(void)
+{
+        _cleanup_(cleanup_yajl_genp) yajl_gen g = yajl_gen_alloc(NULL);
+        if (!g)
+                return NULL;
+        struct out o = { .g = g };
+
+        /* Tabs, as runc's json.MarshalIndent(spec, "", "\t"). */
+        if (!yajl_gen_config(g, yajl_gen_beautify, 1) || !yajl_gen_config(g, yajl_gen_indent_string, "\t"))
+                return NULL;
+
+        open_map(&o, NULL);
+        put_key_str(&o, "ociVersion", "1.1.0");
+        put_default_process(&o);
+        open_map(&o, "root");
+        put_key_str(&o, "path", "rootfs");
+        put_key_bool(&o, "readonly", true);
+        close_map(&o);
+        put_key_str(&o, "hostname", "cocoon");
+        open_array(&o, "mounts");
+        for (size_t i = 0; i < ARRAY_SIZE(default_mounts); i++) {
+                open_map(&o, NULL);
+                put_key_str(&o, "destination", default_mounts[i].destination);
+                put_key_str(&o, "type", default_mounts[i].type);
+                put_key_str(&o, "source", default_mounts[i].source);
+                if (default_mounts[i].options[0])
+                        put_key_strv(&o, "options", default_mounts[i].options);
+                close_map(&o);
+        }
+        close_array(&o);
+        put_default_linux(&o);
+        close_map(&o);
+        if (o.failed)
+                return NULL;
+
+        const unsigned char *buf;
+        size_t len;
+        if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+                return NULL;
+        return strndup((const char *) buf, len);
+}

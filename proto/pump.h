@@ -1,0 +1,50 @@
+/*
+ * One direction of one stdio fd of one process, between a local fd and the
+ * peer's DATA frames, with credit-based flow control: a sender only sends
+ * what the receiver granted (FRAME_WINDOW to begin with), and the receiver
+ * grants again as it writes the bytes out. A workload that writes faster
+ * than the far end reads is therefore held back by its own pipe, and neither
+ * side buffers more than one window per fd.
+ *
+ * The agent pumps stdout/stderr to the host and stdin from it; the
+ * supervisor does the reverse. Both use this code.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "loop.h"
+
+struct pump {
+        int fd; /* owned; -1 once closed */
+        uint32_t stream;
+        uint8_t fdno;  /* 0, 1 or 2: which stdio fd of the process */
+        bool outbound; /* local fd -> peer; else peer -> local fd */
+        bool eof;      /* outbound: EOF sent; inbound: EOF received */
+        uint32_t credit; /* outbound: bytes the peer still accepts */
+        uint8_t *buf;    /* inbound: bytes not yet written to fd */
+        size_t len;
+        struct watch *watch; /* NULL for fds the owner does not poll */
+};
+
+void pump_init(struct pump *p, int fd, uint32_t stream, uint8_t fdno, bool outbound);
+/* Registers the fd in the loop; fn gets the pump as watch->data. */
+int pump_watch(struct pump *p, struct loop *l, watch_fn fn);
+/* Closes the fd, removes the watch, frees the buffer. */
+void pump_close(struct pump *p);
+
+/* Outbound: reads what the credit allows and queues DATA, or EOF at the end. */
+int pump_read(struct pump *p, struct conn *c);
+void pump_grant(struct pump *p, uint32_t credit);
+/* Inbound: a DATA frame arrived; -EPROTO if the peer overran its credit. */
+int pump_push(struct pump *p, struct conn *c, const uint8_t *data, size_t len);
+void pump_push_eof(struct pump *p);
+/* Inbound: writes buffered bytes and queues CREDIT for what was written. */
+int pump_write(struct pump *p, struct conn *c);
+
+/* True when nothing more will flow: EOF seen and everything written. */
+bool pump_done(const struct pump *p);
+/* Updates the watch's events from the pump's state. */
+void pump_update(struct pump *p);

@@ -1,0 +1,117 @@
+/* cocoon: the OCI runtime CLI. Global options, then one verb per file. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "fsutil.h"
+#include "log.h"
+#include "runtime.h"
+#include "version.h"
+
+static const struct verb *const verbs[] = {&verb_run, &verb_spec};
+
+char *state_dir(const struct runtime *rt, const char *id)
+{
+        return path_join(rt->root, id);
+}
+
+static void usage(FILE *f)
+{
+        fprintf(f, "usage: cocoon [global options] COMMAND [options] [ARGS]\n\n"
+                   "cocoon runs OCI containers, each in its own lightweight virtual machine.\n\n"
+                   "Commands:\n");
+        for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+                fprintf(f, "  %s\n", verbs[i]->usage);
+        fprintf(f, "\nGlobal options:\n"
+                   "  --root DIR          state directory (default " COCOON_DEFAULT_ROOT ")\n"
+                   "  --log FILE          also log to FILE\n"
+                   "  --log-format FMT    text (default) or json\n"
+                   "  --debug             verbose logging on stderr\n"
+                   "  --systemd-cgroup    accepted for compatibility\n"
+                   "  --version, -v       print the version\n"
+                   "  --help, -h          this help\n");
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"root", required_argument, NULL, 'r'},
+                {"log", required_argument, NULL, 'l'},
+                {"log-format", required_argument, NULL, 'f'},
+                {"debug", no_argument, NULL, 'd'},
+                {"systemd-cgroup", no_argument, NULL, 's'},
+                {"version", no_argument, NULL, 'v'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        struct runtime rt = {.root = COCOON_DEFAULT_ROOT};
+        const char *log_path = NULL, *log_format = "text";
+        int c;
+
+        while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+                switch (c) {
+                case 'r':
+                        rt.root = optarg;
+                        break;
+                case 'l':
+                        log_path = optarg;
+                        break;
+                case 'f':
+                        log_format = optarg;
+                        break;
+                case 'd':
+                        rt.debug = true;
+                        break;
+                case 's':
+                        rt.systemd_cgroup = true;
+                        break;
+                case 'v':
+                        printf("cocoon version %s\ncommit: %s\nspec: %s\n", COCOON_VERSION, COCOON_COMMIT,
+                               COCOON_OCI_VERSION);
+                        return 0;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0) {
+                fprintf(stderr, "cocoon: --log-format: expected text or json, got %s\n", log_format);
+                return 2;
+        }
+        if (log_setup(log_path, strcmp(log_format, "json") == 0, rt.debug) < 0) {
+                fprintf(stderr, "cocoon: --log %s: %s\n", log_path, strerror(errno));
+                return 1;
+        }
+        if (optind >= argc) {
+                usage(stderr);
+                return 2;
+        }
+
+        const char *name = argv[optind];
+        for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
+                if (strcmp(name, verbs[i]->name) != 0)
+                        continue;
+                _cleanup_error_ cocoon_error *err = NULL;
+                if (config_load(&rt.cfg, &err) < 0) {
+                        log_error("%s", err ? err->msg : "loading the configuration failed");
+                        config_free(&rt.cfg);
+                        return 1;
+                }
+                /* Each verb parses its own options, with its name as argv[0]. */
+                int vargc = argc - optind;
+                char **vargv = argv + optind;
+                optind = 0;
+                int r = verbs[i]->run(&rt, vargc, vargv);
+                config_free(&rt.cfg);
+                return r;
+        }
+        log_error("unknown command %s (see cocoon --help)", name);
+        return 2;
+}

@@ -1,0 +1,352 @@
+/*
+ * Starting a sandbox: fork the supervisor, which boots the VM, greets the
+ * agent and creates the container, then reports back over a pipe so that the
+ * verb can print a precise error and leave nothing behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fsutil.h"
+#include "log.h"
+#include "msg.h"
+#include "runtime.h"
+#include "supervisor.h"
+
+#define GUEST_SHARED_DIR "/run/cocoon/shared"
+#define INIT_STREAM 1
+#define CONTROL_SOCKET "ctl.sock"
+
+struct ready_report {
+        int32_t errnum;
+        int32_t pid;
+        uint32_t len;
+};
+
+static void report_ready(int fd, int r, const cocoon_error *err)
+{
+        const char *msg = r < 0 ? (err && err->msg ? err->msg : strerror(-r)) : "";
+        struct ready_report rep = {.errnum = r < 0 ? -r : 0, .pid = getpid(), .len = strlen(msg)};
+        (void) write_all(fd, &rep, sizeof(rep));
+        (void) write_all(fd, msg, rep.len);
+}
+
+/* The last lines the guest printed: what a user needs when a boot fails. */
+static char *console_tail(const char *path)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (!path || read_file(path, 1 << 20, &text, &len) < 0 || len == 0)
+                return NULL;
+        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+                text[--len] = '\0';
+        int lines = 0;
+        size_t start = len;
+        while (start > 0 && lines < 10)
+                if (text[--start] == '\n')
+                        lines++;
+        return strdup(text + start + (text[start] == '\n'));
+}
+
+static int check_file(const char *what, const char *path, cocoon_error **err)
+{
+        if (access(path, R_OK) == 0)
+                return 0;
+        return error_sys(err, errno, "%s %s (set it in /etc/cocoon/cocoon.conf or build the guest image)", what, path);
+}
+
+static int prepare_share(const char *id, const struct bundle *b, cocoon_error **err)
+{
+        /* Private mounts: they go away with this process and never show on the host. */
+        if (unshare(CLONE_NEWNS) < 0)
+                return error_sys(err, errno, "creating the supervisor's mount namespace");
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return error_sys(err, errno, "making mounts private");
+        _cleanup_free_ char *target = NULL;
+        if (asprintf(&target, "shared/%s/rootfs", id) < 0)
+                return -ENOMEM;
+        int r = mkdir_p(target, 0755);
+        if (r < 0)
+                return error_sys(err, -r, "creating %s", target);
+        if (mount(b->rootfs, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return error_sys(err, errno, "bind mounting the rootfs %s", b->rootfs);
+        return 0;
+}
+
+static int set_recv_timeout(int fd, unsigned seconds)
+{
+        struct timeval tv = {.tv_sec = seconds};
+        return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ? -errno : 0;
+}
+
+static int greet_agent(struct supervisor *sv, unsigned timeout_s, cocoon_error **err)
+{
+        (void) set_recv_timeout(sv->agent.fd, timeout_s);
+        Cocoon__VersionRequest v = COCOON__VERSION_REQUEST__INIT;
+        v.protocol = FRAME_PROTOCOL_VERSION;
+        v.host_version = (char *) "cocoon";
+        Request req = COCOON__REQUEST__INIT;
+        req.id = ++sv->next_id;
+        req.body_case = COCOON__REQUEST__BODY_VERSION;
+        req.version = &v;
+        _cleanup_response_ Response *resp = NULL;
+        int r = msg_call(&sv->agent, &req, NULL, 0, &resp, NULL, NULL, err);
+        if (r < 0)
+                return error_wrap(err, "waiting for the guest agent");
+        if (resp->body_case != COCOON__RESPONSE__BODY_VERSION)
+                return error_set(err, EPROTO, "the agent did not answer the version handshake");
+        log_debug("agent %s up, guest kernel %s", resp->version->agent_version, resp->version->kernel_release);
+        return 0;
+}
+
+static int create_container(struct supervisor *sv, const char *id, const struct bundle *b, cocoon_error **err)
+{
+        _cleanup_free_ char *rootfs = NULL;
+        if (asprintf(&rootfs, GUEST_SHARED_DIR "/%s/rootfs", id) < 0)
+                return -ENOMEM;
+        Cocoon__CreateContainerRequest cc = COCOON__CREATE_CONTAINER_REQUEST__INIT;
+        cc.container_id = (char *) id;
+        cc.config_json = b->config_json;
+        cc.rootfs = rootfs;
+        cc.stream = INIT_STREAM;
+        Request req = COCOON__REQUEST__INIT;
+        req.id = ++sv->next_id;
+        req.body_case = COCOON__REQUEST__BODY_CREATE_CONTAINER;
+        req.create_container = &cc;
+        int r = msg_call(&sv->agent, &req, NULL, 0, NULL, NULL, NULL, err);
+        if (r < 0)
+                return r;
+
+        struct host_process *p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        *p = (struct host_process) {.sv = sv, .container_id = strdup(id), .exec_id = strdup(""), .stream = INIT_STREAM};
+        for (int i = 0; i < 3; i++)
+                pump_init(&p->pumps[i], -1, INIT_STREAM, i, i == 0);
+        p->next = sv->procs;
+        sv->procs = p;
+        return p->container_id && p->exec_id ? 0 : -ENOMEM;
+}
+
+static int listen_control(cocoon_error **err)
+{
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        strcpy(addr.sun_path, CONTROL_SOCKET); /* relative: the state dir is our cwd */
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return error_sys(err, errno, "socket");
+        if (bind(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0 || listen(fd, 16) < 0) {
+                int e = errno;
+                close(fd);
+                return error_sys(err, e, "listening on the control socket");
+        }
+        return fd;
+}
+
+static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const struct bundle *b, int *ret_listen,
+                cocoon_error **err)
+{
+        const struct cocoon_config *cfg = &rt->cfg;
+        const struct hypervisor_ops *ops = hypervisor_find(cfg->hypervisor);
+        if (!ops)
+                return error_set(err, EINVAL, "unknown hypervisor backend %s", cfg->hypervisor);
+        int r = check_file("guest kernel", cfg->kernel, err);
+        if (r == 0)
+                r = check_file("guest initrd", cfg->initrd, err);
+        if (r == 0 && access(cfg->qemu, X_OK) < 0)
+                r = error_sys(err, errno, "QEMU %s (install qemu-system-x86)", cfg->qemu);
+        if (r == 0 && access(cfg->virtiofsd, X_OK) < 0)
+                r = error_sys(err, errno, "virtiofsd %s (install qemu-system-common)", cfg->virtiofsd);
+        if (r < 0)
+                return r;
+
+        r = prepare_share(id, b, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *shared = path_join(rt->root, id);
+        _cleanup_free_ char *shared_dir = shared ? path_join(shared, "shared") : NULL;
+        if (!shared_dir)
+                return -ENOMEM;
+        struct vm_config vc = {
+                .qemu = cfg->qemu,
+                .virtiofsd = cfg->virtiofsd,
+                .kernel = cfg->kernel,
+                .initrd = cfg->initrd,
+                .vcpus = cfg->vcpus,
+                .memory_mib = cfg->memory_mib,
+                .accel = cfg->accel,
+                .run_dir = ".",
+                .shared_dir = shared_dir,
+                .debug = rt->debug,
+        };
+        r = ops->start(&vc, &sv->vm, err);
+        if (r < 0)
+                return error_wrap(err, "starting the VM");
+        if (!sv->vm->kvm)
+                log_warn("KVM is not usable here (/dev/kvm): the VM runs under TCG emulation, much slower");
+
+        conn_init(&sv->agent, TAKE_FD(sv->vm->agent_fd), false);
+        r = greet_agent(sv, cfg->boot_timeout_s, err);
+        if (r < 0) {
+                /* The guest never answered: what it printed is the best clue, once QEMU has flushed it. */
+                (void) sv->vm->ops->stop(sv->vm, NULL);
+                _cleanup_free_ char *tail = console_tail(sv->vm->console_log);
+                if (tail)
+                        error_append(err, "; the guest console ends with:\n%s", tail);
+                return r;
+        }
+        r = create_container(sv, id, b, err);
+        if (r < 0)
+                return r;
+        (void) set_recv_timeout(sv->agent.fd, 0);
+        (void) fcntl(sv->agent.fd, F_SETFL, O_NONBLOCK);
+
+        int lfd = listen_control(err);
+        if (lfd < 0)
+                return lfd;
+        *ret_listen = lfd;
+        return 0;
+}
+
+static int supervisor_main(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, int ready_fd)
+{
+        _cleanup_error_ cocoon_error *err = NULL;
+        struct supervisor sv = {0};
+        int listen_fd = -1;
+        int r;
+
+        /* Its own session: a ^C at the caller's terminal is for the container, not for us. */
+        (void) setsid();
+        (void) signal(SIGPIPE, SIG_IGN);
+        if (chdir(dir) < 0) {
+                r = error_sys(&err, errno, "entering %s", dir);
+                goto out;
+        }
+        /* Not the caller's stdio: a detached caller must not wait on pipes we hold. */
+        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+        int log = open("supervisor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        (void) dup2(nul, 0);
+        (void) dup2(nul, 1);
+        (void) dup2(log >= 0 ? log : nul, 2);
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        (void) sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        r = loop_new(&sv.loop);
+        if (r < 0)
+                goto out;
+        r = boot(rt, &sv, id, b, &listen_fd, &err);
+        if (r < 0)
+                goto out;
+        r = supervisor_watch(&sv, listen_fd, &mask);
+        if (r < 0) {
+                r = error_sys(&err, -r, "setting up the supervisor loop");
+                goto out;
+        }
+        report_ready(ready_fd, 0, NULL);
+        close(ready_fd);
+        ready_fd = -1;
+        r = supervisor_loop(&sv);
+
+out:
+        if (ready_fd >= 0)
+                report_ready(ready_fd, r, err);
+        if (sv.vm)
+                (void) sv.vm->ops->stop(sv.vm, NULL);
+        (void) unlink(CONTROL_SOCKET);
+        supervisor_free(&sv);
+        return r < 0 ? 1 : 0;
+}
+
+int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, bool detach,
+                     pid_t *ret_pid, cocoon_error **err)
+{
+        int ready[2];
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                return error_sys(err, errno, "pipe");
+        pid_t pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                close(ready[0]);
+                close(ready[1]);
+                return error_sys(err, e, "fork");
+        }
+        if (pid == 0) {
+                close(ready[0]);
+                /* Detached: the supervisor must be nobody's child but init's (or the subreaper's). */
+                if (detach && fork() != 0)
+                        _exit(0);
+                _exit(supervisor_main(rt, id, b, dir, ready[1]));
+        }
+        close(ready[1]);
+        if (detach)
+                (void) waitpid(pid, NULL, 0);
+
+        struct ready_report rep;
+        ssize_t n;
+        do
+                n = read(ready[0], &rep, sizeof(rep));
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t) sizeof(rep)) {
+                close(ready[0]);
+                if (!detach)
+                        (void) waitpid(pid, NULL, 0);
+                return error_set(err, EIO, "the sandbox supervisor died while starting (see %s/supervisor.log)", dir);
+        }
+        _cleanup_free_ char *msg = calloc(1, (rep.len > 65536 ? 65536 : rep.len) + 1);
+        if (msg && rep.len)
+                (void) !read(ready[0], msg, rep.len > 65536 ? 65536 : rep.len);
+        close(ready[0]);
+        if (rep.errnum) {
+                if (!detach)
+                        (void) waitpid(pid, NULL, 0);
+                return error_set(err, rep.errnum, "%s", msg ? msg : "the sandbox failed to start");
+        }
+        *ret_pid = rep.pid;
+        return 0;
+}
+
+int supervisor_connect(const char *dir, cocoon_error **err)
+{
+        /* Through /proc/self/fd: state paths may be longer than a socket address allows. */
+        _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return error_sys(err, errno, "%s", dir);
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/" CONTROL_SOCKET, dfd);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return error_sys(err, errno, "socket");
+        if (connect(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0) {
+                int e = errno;
+                close(fd);
+                return error_sys(err, e, "connecting to the sandbox supervisor");
+        }
+        return fd;
+}
+
+int state_remove(const char *dir, cocoon_error **err)
+{
+        int r = remove_tree(dir);
+        if (r < 0)
+                return error_sys(err, -r, "removing %s", dir);
+        return 0;
+}

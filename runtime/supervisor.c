@@ -1,0 +1,505 @@
+/*
+ * The sandbox supervisor: one daemon per VM. It owns QEMU, virtiofsd and the
+ * agent link, and serves the CLI verbs and stubs on ctl.sock in the sandbox's
+ * state directory. It runs in a private mount namespace, so the rootfs bind
+ * mounts it makes for virtiofsd vanish with it, whatever way it ends.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fsutil.h"
+#include "log.h"
+#include "msg.h"
+#include "pump.h"
+#include "runtime.h"
+#include "supervisor.h"
+
+static int on_client(struct watch *w, uint32_t events);
+
+static struct host_process *find_process(struct supervisor *sv, const char *cid, const char *eid)
+{
+        for (struct host_process *p = sv->procs; p; p = p->next)
+                if (strcmp(p->container_id, cid) == 0 && strcmp(p->exec_id, eid ? eid : "") == 0)
+                        return p;
+        return NULL;
+}
+
+static struct host_process *find_stream(struct supervisor *sv, uint32_t stream)
+{
+        for (struct host_process *p = sv->procs; p; p = p->next)
+                if (p->stream == stream)
+                        return p;
+        return NULL;
+}
+
+static struct host_process *process_of(struct pump *pump)
+{
+        return (struct host_process *) ((char *) (pump - pump->fdno) - offsetof(struct host_process, pumps));
+}
+
+static void flush_client(struct client *c)
+{
+        if (c->dead)
+                return;
+        int r = conn_flush(&c->conn, NULL);
+        if (r < 0) {
+                c->dead = true;
+                loop_remove(c->watch);
+                return;
+        }
+        (void) loop_set_events(c->watch, EPOLLIN | (r == 0 ? EPOLLOUT : 0));
+}
+
+void supervisor_kick(struct supervisor *sv)
+{
+        int r = conn_flush(&sv->agent, NULL);
+        if (r < 0) {
+                sv->vm_dead = true;
+                return;
+        }
+        (void) loop_set_events(sv->agent_watch, EPOLLIN | (r == 0 ? EPOLLOUT : 0));
+        for (struct client *c = sv->clients; c; c = c->next)
+                flush_client(c);
+}
+
+/* Tells the attached client that its process exited, once every byte of its output is out. */
+static void maybe_send_exit(struct supervisor *sv, struct host_process *p)
+{
+        if (!p->exited || p->exit_sent)
+                return;
+        if (!pump_done(&p->pumps[1]) || !pump_done(&p->pumps[2]))
+                return;
+        p->exit_sent = true;
+        pump_close(&p->pumps[0]);
+        if (!p->attached || p->attached->dead)
+                return;
+        Cocoon__ProcessExited ex = COCOON__PROCESS_EXITED__INIT;
+        ex.container_id = p->container_id;
+        ex.exec_id = p->exec_id;
+        ex.exit_code = p->exit_code;
+        ex.signal = p->signal;
+        Event ev = COCOON__EVENT__INIT;
+        ev.body_case = COCOON__EVENT__BODY_EXITED;
+        ev.exited = &ex;
+        (void) conn_queue_msg(&p->attached->conn, FRAME_EVENT, &ev.base);
+        flush_client(p->attached);
+}
+
+static int on_pump(struct watch *w, uint32_t events)
+{
+        struct pump *pump = w->data;
+        struct host_process *p = process_of(pump);
+        struct supervisor *sv = p->sv;
+        int r = pump->outbound ? pump_read(pump, &sv->agent) : pump_write(pump, &sv->agent);
+        if (r < 0)
+                log_warn("stdio of %s: %s", p->container_id, strerror(-r));
+        maybe_send_exit(sv, p);
+        supervisor_kick(sv);
+        return 0;
+}
+
+/*
+ * A fresh, non-blocking open file description for a caller's fd, so that our
+ * O_NONBLOCK never leaks into the caller's terminal or pipe. Sockets cannot
+ * be reopened and are switched in place.
+ */
+static int reopen_nonblocking(int fd, bool for_write)
+{
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISSOCK(st.st_mode)) {
+                int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (copy >= 0)
+                        (void) fcntl(copy, F_SETFL, fcntl(copy, F_GETFL) | O_NONBLOCK);
+                return copy < 0 ? -errno : copy;
+        }
+        if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode)) {
+                /* Never blocks; the loop treats it as always ready. */
+                int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                return copy < 0 ? -errno : copy;
+        }
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        int nfd = open(path, (for_write ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (nfd < 0) {
+                nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (nfd >= 0)
+                        (void) fcntl(nfd, F_SETFL, fcntl(nfd, F_GETFL) | O_NONBLOCK);
+        }
+        return nfd < 0 ? -errno : nfd;
+}
+
+static int handle_attach(struct supervisor *sv, struct client *c, const Cocoon__AttachRequest *req, cocoon_error **err)
+{
+        int fds[3] = {conn_take_fd(&c->conn), conn_take_fd(&c->conn), conn_take_fd(&c->conn)};
+        int r = 0;
+        struct host_process *p = find_process(sv, req->container_id, req->exec_id);
+        if (!p)
+                r = error_set(err, ENOENT, "container %s does not exist", req->container_id);
+        else if (p->attached)
+                r = error_set(err, EBUSY, "the process of %s is already attached", req->container_id);
+        else if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
+                r = error_set(err, EBADF, "attach needs three file descriptors");
+        for (int i = 0; i < 3 && r >= 0; i++) {
+                int fd = reopen_nonblocking(fds[i], i != 0);
+                if (fd < 0) {
+                        r = error_sys(err, -fd, "stdio fd %d", i);
+                        break;
+                }
+                pump_init(&p->pumps[i], fd, p->stream, i, i == 0);
+                r = pump_watch(&p->pumps[i], sv->loop, on_pump);
+                if (r < 0)
+                        r = error_sys(err, -r, "watching stdio fd %d", i);
+        }
+        for (int i = 0; i < 3; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        if (r < 0) {
+                if (p)
+                        for (int i = 0; i < 3; i++)
+                                pump_close(&p->pumps[i]);
+                return r;
+        }
+        p->attached = c;
+        return 0;
+}
+
+/* Anything the supervisor does not answer itself goes to the agent under a new id. */
+static int forward(struct supervisor *sv, struct client *c, Request *req, cocoon_error **err)
+{
+        struct pending *pd = calloc(1, sizeof(*pd));
+        if (!pd)
+                return -ENOMEM;
+        uint64_t client_id = req->id;
+        *pd = (struct pending) {.agent_id = ++sv->next_id, .client = c, .client_id = client_id, .next = sv->pending};
+        req->id = pd->agent_id;
+        int r = conn_queue_msg(&sv->agent, FRAME_REQUEST, &req->base);
+        req->id = client_id;
+        if (r < 0) {
+                free(pd);
+                return error_sys(err, -r, "forwarding to the agent");
+        }
+        sv->pending = pd;
+        return 1; /* answered later */
+}
+
+static int handle_request(struct supervisor *sv, struct client *c, const uint8_t *payload, size_t len)
+{
+        _cleanup_error_ cocoon_error *err = NULL;
+        _cleanup_request_ Request *req = NULL;
+        int r = msg_unpack_request(payload, len, &req, &err);
+        if (r < 0)
+                return msg_queue_result(&c->conn, 0, r, err);
+
+        switch (req->body_case) {
+        case COCOON__REQUEST__BODY_ATTACH:
+                r = handle_attach(sv, c, req->attach, &err);
+                break;
+        case COCOON__REQUEST__BODY_SHUTDOWN:
+                sv->shutdown_client = c;
+                sv->shutdown_id = req->id;
+                sv->stopping = true;
+                return 0;
+        case COCOON__REQUEST__BODY_START_CONTAINER:
+        case COCOON__REQUEST__BODY_SIGNAL_PROCESS:
+                r = forward(sv, c, req, &err);
+                if (r > 0)
+                        return 0;
+                break;
+        default:
+                r = error_set(&err, EOPNOTSUPP, "the supervisor does not handle this request");
+                break;
+        }
+        return msg_queue_result(&c->conn, req->id, r, err);
+}
+
+static void client_free(struct client *c)
+{
+        if (!c->dead)
+                loop_remove(c->watch);
+        conn_destroy(&c->conn);
+        free(c);
+}
+
+static int on_client(struct watch *w, uint32_t events)
+{
+        struct client *c = w->data;
+        struct supervisor *sv = c->sv;
+        _cleanup_error_ cocoon_error *err = NULL;
+        bool gone = false;
+
+        if (events & EPOLLIN) {
+                ssize_t n;
+                while ((n = conn_fill(&c->conn, &err)) > 0) {
+                        struct frame_header h;
+                        const uint8_t *payload;
+                        int r;
+                        while ((r = conn_next(&c->conn, &h, &payload, &err)) > 0)
+                                if (h.type == FRAME_REQUEST)
+                                        (void) handle_request(sv, c, payload, h.length);
+                        if (r < 0) {
+                                gone = true;
+                                break;
+                        }
+                }
+                if (n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR))
+                        gone = true;
+        } else if (events & (EPOLLHUP | EPOLLERR)) {
+                gone = true;
+        }
+        if (gone && !c->dead) {
+                c->dead = true;
+                loop_remove(c->watch);
+        }
+        supervisor_kick(sv);
+        return 0;
+}
+
+static int on_listen(struct watch *w, uint32_t events)
+{
+        struct supervisor *sv = w->data;
+        int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        struct client *c = calloc(1, sizeof(*c));
+        if (!c) {
+                close(fd);
+                return 0;
+        }
+        c->sv = sv;
+        conn_init(&c->conn, fd, true);
+        if (loop_add(sv->loop, fd, EPOLLIN, on_client, c, &c->watch) < 0) {
+                conn_destroy(&c->conn);
+                free(c);
+                return 0;
+        }
+        c->next = sv->clients;
+        sv->clients = c;
+        return 0;
+}
+
+static void on_agent_response(struct supervisor *sv, const uint8_t *payload, size_t len)
+{
+        _cleanup_response_ Response *resp = NULL;
+        if (msg_unpack_response(payload, len, &resp, NULL) < 0) {
+                sv->vm_dead = true; /* a malformed answer: the guest is not to be trusted further */
+                return;
+        }
+        for (struct pending **pp = &sv->pending; *pp; pp = &(*pp)->next) {
+                struct pending *pd = *pp;
+                if (pd->agent_id != resp->id)
+                        continue;
+                *pp = pd->next;
+                if (!pd->client->dead) {
+                        uint64_t agent_id = resp->id;
+                        resp->id = pd->client_id;
+                        (void) conn_queue_msg(&pd->client->conn, FRAME_RESPONSE, &resp->base);
+                        resp->id = agent_id;
+                }
+                free(pd);
+                return;
+        }
+}
+
+static void on_agent_event(struct supervisor *sv, const uint8_t *payload, size_t len)
+{
+        _cleanup_event_ Event *ev = NULL;
+        if (msg_unpack_event(payload, len, &ev, NULL) < 0) {
+                sv->vm_dead = true;
+                return;
+        }
+        if (ev->body_case != COCOON__EVENT__BODY_EXITED)
+                return;
+        struct host_process *p = find_process(sv, ev->exited->container_id, ev->exited->exec_id);
+        if (!p || p->exited)
+                return;
+        if (ev->exited->exit_code < 0 || ev->exited->exit_code > 255 || ev->exited->signal > 64) {
+                sv->vm_dead = true;
+                return;
+        }
+        p->exited = true;
+        p->exit_code = ev->exited->exit_code;
+        p->signal = ev->exited->signal;
+        maybe_send_exit(sv, p);
+}
+
+static int on_agent_stdio(struct supervisor *sv, const struct frame_header *h, const uint8_t *payload)
+{
+        struct host_process *p = find_stream(sv, h->stream);
+        if (!p)
+                return 0;
+        int r = 0;
+        switch (h->type) {
+        case FRAME_DATA:
+                if (h->flags == 0)
+                        return -EPROTO;
+                if (p->pumps[h->flags].fd < 0 && !p->pumps[h->flags].eof && !p->attached)
+                        return -EPROTO; /* output before anyone could attach: the agent is confused */
+                r = pump_push(&p->pumps[h->flags], &sv->agent, payload, h->length);
+                break;
+        case FRAME_EOF:
+                if (h->flags == 0)
+                        return -EPROTO;
+                pump_push_eof(&p->pumps[h->flags]);
+                break;
+        case FRAME_CREDIT:
+                if (h->flags != 0)
+                        return -EPROTO;
+                pump_grant(&p->pumps[0], (uint32_t) payload[0] << 24 | payload[1] << 16 | payload[2] << 8 | payload[3]);
+                break;
+        default:
+                return -EPROTO;
+        }
+        maybe_send_exit(sv, p);
+        return r;
+}
+
+static int on_agent(struct watch *w, uint32_t events)
+{
+        struct supervisor *sv = w->data;
+        _cleanup_error_ cocoon_error *err = NULL;
+        if (events & EPOLLIN) {
+                ssize_t n;
+                while ((n = conn_fill(&sv->agent, &err)) > 0) {
+                        struct frame_header h;
+                        const uint8_t *payload;
+                        int r;
+                        while ((r = conn_next(&sv->agent, &h, &payload, &err)) > 0) {
+                                if (h.type == FRAME_RESPONSE)
+                                        on_agent_response(sv, payload, h.length);
+                                else if (h.type == FRAME_EVENT)
+                                        on_agent_event(sv, payload, h.length);
+                                else if (on_agent_stdio(sv, &h, payload) < 0)
+                                        r = error_set(&err, EPROTO, "invalid stdio frame from the agent");
+                                if (r < 0 || sv->vm_dead)
+                                        break;
+                        }
+                        if (r < 0) {
+                                log_error("agent link: %s", err ? err->msg : strerror(-r));
+                                sv->vm_dead = true;
+                                break;
+                        }
+                }
+                if (n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR))
+                        sv->vm_dead = true;
+        } else if (events & (EPOLLHUP | EPOLLERR)) {
+                sv->vm_dead = true;
+        }
+        supervisor_kick(sv);
+        return 0;
+}
+
+static int on_signal(struct watch *w, uint32_t events)
+{
+        struct supervisor *sv = w->data;
+        struct signalfd_siginfo si;
+        while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP)
+                        sv->stopping = true;
+        }
+        for (;;) {
+                int status;
+                pid_t pid = waitpid(-1, &status, WNOHANG);
+                if (pid <= 0)
+                        break;
+                if (sv->vm && vm_owns_pid(sv->vm, pid, status))
+                        sv->vm_dead = true;
+        }
+        return 0;
+}
+
+/* The VM is gone or going: every process that has not exited died with it. */
+static void fail_all_processes(struct supervisor *sv)
+{
+        for (struct host_process *p = sv->procs; p; p = p->next) {
+                if (p->exited)
+                        continue;
+                p->exited = true;
+                p->exit_code = 128 + SIGKILL;
+                p->signal = SIGKILL;
+                for (int i = 1; i < 3; i++)
+                        if (!p->pumps[i].eof) {
+                                p->pumps[i].len = 0;
+                                pump_push_eof(&p->pumps[i]);
+                        }
+                maybe_send_exit(sv, p);
+        }
+}
+
+int supervisor_watch(struct supervisor *sv, int listen_fd, const sigset_t *mask)
+{
+        int sfd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (sfd < 0)
+                return -errno;
+        sv->signal_fd = sfd;
+        sv->listen_fd = listen_fd;
+        int r = loop_add(sv->loop, sfd, EPOLLIN, on_signal, sv, NULL);
+        if (r == 0)
+                r = loop_add(sv->loop, sv->agent.fd, EPOLLIN, on_agent, sv, &sv->agent_watch);
+        if (r == 0)
+                r = loop_add(sv->loop, listen_fd, EPOLLIN, on_listen, sv, NULL);
+        return r;
+}
+
+int supervisor_loop(struct supervisor *sv)
+{
+        while (!sv->stopping && !sv->vm_dead) {
+                int r = loop_run_once(sv->loop, -1);
+                if (r < 0)
+                        return r;
+        }
+        if (sv->vm_dead)
+                log_error("the sandbox VM stopped unexpectedly");
+        fail_all_processes(sv);
+        supervisor_kick(sv);
+        (void) sv->vm->ops->stop(sv->vm, NULL);
+        if (sv->shutdown_client && !sv->shutdown_client->dead) {
+                (void) msg_queue_result(&sv->shutdown_client->conn, sv->shutdown_id, 0, NULL);
+                /* The client is blocking on this answer: make sure it gets it. */
+                (void) fcntl(sv->shutdown_client->conn.fd, F_SETFL, 0);
+                (void) conn_flush(&sv->shutdown_client->conn, NULL);
+        }
+        return 0;
+}
+
+void supervisor_free(struct supervisor *sv)
+{
+        for (struct client *c = sv->clients, *next; c; c = next) {
+                next = c->next;
+                client_free(c);
+        }
+        for (struct host_process *p = sv->procs, *next; p; p = next) {
+                next = p->next;
+                for (int i = 0; i < 3; i++)
+                        pump_close(&p->pumps[i]);
+                free(p->container_id);
+                free(p->exec_id);
+                free(p);
+        }
+        for (struct pending *pd = sv->pending, *next; pd; pd = next) {
+                next = pd->next;
+                free(pd);
+        }
+        conn_destroy(&sv->agent);
+        if (sv->signal_fd > 0)
+                close(sv->signal_fd);
+        if (sv->listen_fd > 0)
+                close(sv->listen_fd);
+        if (sv->vm)
+                vm_free(sv->vm);
+        loop_free(sv->loop);
+}

@@ -1,0 +1,547 @@
+/*
+ * core/spec.c: config.json in, struct oci_spec out, and a message that names
+ * the field when the file is wrong.
+ *
+ * JSON in this file is written with ' for " so that it stays readable;
+ * dq() turns it back into JSON.
+ */
+#include "spec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "tap.h"
+
+#define BASE "'ociVersion': '1.1.0', 'root': {'path': 'rootfs'}"
+#define PROCESS(extra) "'process': {'args': ['sh'], 'cwd': '/'" extra "}"
+#define MINIMAL "{" BASE ", " PROCESS("") "}"
+
+static const char full_config[] = "{\n"
+                                  "  'ociVersion': '1.1.0',\n"
+                                  "  'process': {\n"
+                                  "    'terminal': true,\n"
+                                  "    'user': {'uid': 1000, 'gid': 100, 'umask': 18,\n"
+                                  "             'additionalGids': [5, 4294967294]},\n"
+                                  "    'args': ['/bin/sh', '-c', 'echo hi'],\n"
+                                  "    'env': ['PATH=/usr/bin:/bin', 'EMPTY=', 'EQ=a=b'],\n"
+                                  "    'cwd': '/work',\n"
+                                  "    'noNewPrivileges': true,\n"
+                                  "    'capabilities': {'bounding': ['CAP_KILL']},\n"
+                                  "    'rlimits': [{'type': 'RLIMIT_NOFILE', 'hard': 1024, 'soft': 1024}]\n"
+                                  "  },\n"
+                                  "  'root': {'path': '/var/lib/bundle/rootfs', 'readonly': true},\n"
+                                  "  'hostname': 'box',\n"
+                                  "  'mounts': [\n"
+                                  "    {'destination': '/proc', 'type': 'proc', 'source': 'proc'},\n"
+                                  "    {'destination': '/data', 'type': 'bind', 'source': '/srv/data',\n"
+                                  "     'options': ['rbind', 'ro']},\n"
+                                  "    {'destination': '/tmp', 'options': []}\n"
+                                  "  ],\n"
+                                  "  'linux': {\n"
+                                  "    'namespaces': [{'type': 'pid'}, {'type': 'network', 'path': '/run/netns/x'},\n"
+                                  "                   {'type': 'mount'}, {'type': 'user'}],\n"
+                                  "    'maskedPaths': ['/proc/kcore', '/sys/firmware'],\n"
+                                  "    'readonlyPaths': ['/proc/sys'],\n"
+                                  "    'cgroupsPath': '/cocoon/abc',\n"
+                                  "    'resources': {'memory': {'limit': 1048576}},\n"
+                                  "    'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW'}\n"
+                                  "  },\n"
+                                  "  'annotations': {'org.example.a': 'one', 'org.example.b': ''},\n"
+                                  "  'hooks': {},\n"
+                                  "  'x-unknown': [1, {'nested': null}]\n"
+                                  "}\n";
+
+/* Inputs that must fail, and the part of the message that says why. */
+static const struct {
+        const char *name;
+        const char *json;
+        const char *message;
+} bad_inputs[] = {
+        { "invalid JSON", "{'ociVersion': }", "invalid JSON: parse error" },
+        { "empty input", "", "invalid JSON: empty input" },
+        { "blank input", " \n\t ", "invalid JSON: empty input" },
+        { "top level array", "[1, 2]", "expected a JSON object at the top level, got an array" },
+        { "top level string", "'x'", "expected a JSON object at the top level, got a string" },
+        { "trailing garbage", MINIMAL " x", "invalid JSON: parse error: trailing garbage" },
+        { "comment", "{/* no */" BASE "}", "invalid JSON: lexical error" },
+        { "position of the error", "{\n  'ociVersion': '1.1.0',\n  'root': {'path' 'x'}\n}", "(line 3, column" },
+        { "missing ociVersion", "{'root': {'path': 'rootfs'}}", "ociVersion: required field is missing" },
+        { "ociVersion number", "{'ociVersion': 1, 'root': {'path': 'r'}}",
+          "ociVersion: expected a string, got a number" },
+        { "empty ociVersion", "{'ociVersion': '', 'root': {'path': 'r'}}", "ociVersion: must not be empty" },
+        { "missing root", "{'ociVersion': '1.1.0'}", "root: required field is missing" },
+        { "root not object", "{'ociVersion': '1.1.0', 'root': 'rootfs'}", "root: expected an object, got a string" },
+        { "missing root.path", "{'ociVersion': '1.1.0', 'root': {'readonly': true}}",
+          "root.path: required field is missing" },
+        { "root.readonly string", "{'ociVersion': '1.1.0', 'root': {'path': 'r', 'readonly': 'yes'}}",
+          "root.readonly: expected a boolean, got a string" },
+        { "process not object", "{" BASE ", 'process': []}", "process: expected an object, got an array" },
+        { "args missing", "{" BASE ", 'process': {'cwd': '/'}}",
+          "process.args: expected a non-empty array of strings" },
+        { "args empty", "{" BASE ", 'process': {'args': [], 'cwd': '/'}}",
+          "process.args: expected a non-empty array of strings" },
+        { "args a string", "{" BASE ", 'process': {'args': 'sh', 'cwd': '/'}}",
+          "process.args: expected a non-empty array of strings" },
+        { "args not strings", "{" BASE ", 'process': {'args': ['sh', 1], 'cwd': '/'}}",
+          "process.args[1]: expected a string, got a number" },
+        { "cwd missing", "{" BASE ", 'process': {'args': ['sh']}}", "process.cwd: required field is missing" },
+        { "cwd relative", "{" BASE ", 'process': {'args': ['sh'], 'cwd': 'tmp'}}",
+          "process.cwd: must be an absolute path" },
+        { "terminal string", "{" BASE ", " PROCESS(", 'terminal': 'yes'") "}",
+          "process.terminal: expected a boolean, got a string" },
+        { "env not array", "{" BASE ", " PROCESS(", 'env': 'A=1'") "}",
+          "process.env: expected an array of strings, got a string" },
+        { "env without =", "{" BASE ", " PROCESS(", 'env': ['A=1', 'FOO']") "}",
+          "process.env[1]: expected \"KEY=value\", got \"FOO\"" },
+        { "env empty name", "{" BASE ", " PROCESS(", 'env': ['=x']") "}", "process.env[0]: variable name is empty" },
+        { "user not object", "{" BASE ", " PROCESS(", 'user': 0") "}",
+          "process.user: expected an object, got a number" },
+        { "uid negative", "{" BASE ", " PROCESS(", 'user': {'uid': -1, 'gid': 0}") "}",
+          "process.user.uid: expected an integer between 0 and 4294967294, got -1" },
+        { "uid fraction", "{" BASE ", " PROCESS(", 'user': {'uid': 1.5, 'gid': 0}") "}",
+          "process.user.uid: expected an integer between 0 and 4294967294, got 1.5" },
+        { "uid exponent", "{" BASE ", " PROCESS(", 'user': {'uid': 1e3, 'gid': 0}") "}",
+          "process.user.uid: expected an integer between 0 and 4294967294, got 1e3" },
+        { "uid too large", "{" BASE ", " PROCESS(", 'user': {'uid': 4294967295, 'gid': 0}") "}",
+          "process.user.uid: expected an integer between 0 and 4294967294, got 4294967295" },
+        { "uid huge", "{" BASE ", " PROCESS(", 'user': {'uid': 123456789012345678901234567890, 'gid': 0}") "}",
+          "process.user.uid: expected an integer between 0 and 4294967294" },
+        { "uid string", "{" BASE ", " PROCESS(", 'user': {'uid': '0', 'gid': 0}") "}",
+          "process.user.uid: expected an integer between 0 and 4294967294, got a string" },
+        { "gid missing", "{" BASE ", " PROCESS(", 'user': {'uid': 0}") "}",
+          "process.user.gid: required field is missing" },
+        { "additionalGids bad", "{" BASE ", " PROCESS(", 'user': {'uid': 0, 'gid': 0, 'additionalGids': [1, -2]}") "}",
+          "process.user.additionalGids[1]: expected an integer between 0 and 4294967294, got -2" },
+        { "umask too large", "{" BASE ", " PROCESS(", 'user': {'uid': 0, 'gid': 0, 'umask': 512}") "}",
+          "process.user.umask: expected an integer between 0 and 511, got 512" },
+        { "mounts object", "{" BASE ", 'mounts': {}}", "mounts: expected an array, got an object" },
+        { "mount not object", "{" BASE ", 'mounts': [{'destination': '/a'}, 'b']}",
+          "mounts[1]: expected an object, got a string" },
+        { "mount destination missing", "{" BASE ", 'mounts': [{'type': 'tmpfs'}]}",
+          "mounts[0].destination: required field is missing" },
+        { "mount destination relative",
+          "{" BASE ", 'mounts': [{'destination': '/a'}, {'destination': '/b'}, {'destination': 'c'}]}",
+          "mounts[2].destination: must be an absolute path" },
+        { "mount type number", "{" BASE ", 'mounts': [{'destination': '/a', 'type': 5}]}",
+          "mounts[0].type: expected a string, got a number" },
+        { "mount options not strings", "{" BASE ", 'mounts': [{'destination': '/a', 'options': ['ro', true]}]}",
+          "mounts[0].options[1]: expected a string, got a boolean" },
+        { "linux not object", "{" BASE ", 'linux': []}", "linux: expected an object, got an array" },
+        { "namespaces object", "{" BASE ", 'linux': {'namespaces': {}}}",
+          "linux.namespaces: expected an array, got an object" },
+        { "namespace type missing", "{" BASE ", 'linux': {'namespaces': [{'path': '/x'}]}}",
+          "linux.namespaces[0].type: required field is missing" },
+        { "namespace unknown", "{" BASE ", 'linux': {'namespaces': [{'type': 'pid'}, {'type': 'foo'}]}}",
+          "linux.namespaces[1].type: unknown namespace type \"foo\"" },
+        { "namespace duplicate",
+          "{" BASE ", 'linux': {'namespaces': [{'type': 'pid'}, {'type': 'uts'}, {'type': 'pid'}]}}",
+          "linux.namespaces[2].type: duplicate namespace type \"pid\"" },
+        { "namespace path relative", "{" BASE ", 'linux': {'namespaces': [{'type': 'network', 'path': 'netns'}]}}",
+          "linux.namespaces[0].path: must be an absolute path" },
+        { "maskedPaths not strings", "{" BASE ", 'linux': {'maskedPaths': [1]}}",
+          "linux.maskedPaths[0]: expected a string, got a number" },
+        { "readonlyPaths not array", "{" BASE ", 'linux': {'readonlyPaths': '/proc'}}",
+          "linux.readonlyPaths: expected an array of strings, got a string" },
+        { "cgroupsPath number", "{" BASE ", 'linux': {'cgroupsPath': 1}}",
+          "linux.cgroupsPath: expected a string, got a number" },
+        { "hostname number", "{" BASE ", 'hostname': 1}", "hostname: expected a string, got a number" },
+        { "annotations array", "{" BASE ", 'annotations': []}", "annotations: expected an object, got an array" },
+        { "annotation value number", "{" BASE ", 'annotations': {'a': 'x', 'org.example': 1}}",
+          "annotations[\"org.example\"]: expected a string, got a number" },
+        { "NUL in a string", "{" BASE ", " PROCESS(", 'env': ['A=1\\u0000B=2']") "}",
+          "invalid JSON: string contains a NUL character" },
+        { "invalid UTF-8", "{" BASE ", 'hostname': '\xff'}",
+          "invalid JSON: lexical error: invalid bytes in UTF8 string" },
+};
+
+/* A malloc'd copy of s with every ' turned into ". */
+static char *dq(const char *s)
+{
+        char *d = strdup(s);
+        if (!d)
+                abort();
+        for (char *p = d; *p; p++)
+                if (*p == '\'')
+                        *p = '"';
+        return d;
+}
+
+/* Parses text that must fail; *msg gets the message (or NULL). */
+static int parse_bad(const char *text, size_t len, char **msg)
+{
+        struct oci_spec *spec = (struct oci_spec *) 0x1; /* must stay untouched */
+        _cleanup_error_ cocoon_error *err = NULL;
+
+        int r = spec_parse(text, len, &spec, &err);
+        if (spec != (struct oci_spec *) 0x1)
+                r = 0;
+        *msg = err && err->msg ? strdup(err->msg) : NULL;
+        return r;
+}
+
+static void test_bad_inputs(void)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(bad_inputs); i++) {
+                _cleanup_free_ char *json = dq(bad_inputs[i].json);
+                _cleanup_free_ char *msg = NULL;
+                int r = parse_bad(json, strlen(json), &msg);
+                TAP_OK(r == -EINVAL, "%s: -EINVAL, result untouched", bad_inputs[i].name);
+                TAP_CONTAINS(msg, bad_inputs[i].message, "%s: message says why", bad_inputs[i].name);
+        }
+}
+
+static void test_truncated(void)
+{
+        _cleanup_free_ char *json = dq(full_config);
+        _cleanup_free_ char *msg = NULL;
+
+        int r = parse_bad(json, strlen(json) / 2, &msg);
+        TAP_OK(r == -EINVAL, "truncated JSON: -EINVAL");
+        TAP_CONTAINS(msg, "invalid JSON: parse error: premature EOF", "truncated JSON: premature EOF");
+
+        /* The length is what counts, not a terminating NUL: a NUL byte
+         * inside the given length is not JSON. */
+        _cleanup_free_ char *minimal = dq(MINIMAL);
+        size_t len = strlen(minimal) + 1;
+        _cleanup_free_ char *msg2 = NULL;
+        r = parse_bad(minimal, len, &msg2);
+        TAP_OK(r == -EINVAL, "NUL byte within the length: -EINVAL");
+        TAP_CONTAINS(msg2, "invalid JSON", "NUL byte within the length: invalid JSON");
+
+        _cleanup_free_ char *msg3 = NULL;
+        r = parse_bad(NULL, 0, &msg3);
+        TAP_OK(r == -EINVAL, "NULL text: -EINVAL");
+}
+
+static void test_deep_nesting(void)
+{
+        /* yajl_tree frees recursively; a deep document must be refused
+         * before it is built. */
+        size_t depth = 100000;
+        char *json = malloc(2 * depth + 6);
+        if (!json)
+                abort();
+        char *p = json;
+        *p++ = '{';
+        memcpy(p, "\"x\":", 4);
+        p += 4;
+        memset(p, '[', depth);
+        p += depth;
+        memset(p, ']', depth);
+        p += depth;
+        *p++ = '}';
+
+        _cleanup_free_ char *msg = NULL;
+        int r = parse_bad(json, (size_t) (p - json), &msg);
+        free(json);
+        TAP_OK(r == -EINVAL, "deep nesting: -EINVAL");
+        TAP_CONTAINS(msg, "invalid JSON: nested too deeply", "deep nesting: says so");
+}
+
+static void test_full(void)
+{
+        _cleanup_free_ char *json = dq(full_config);
+        _cleanup_spec_ struct oci_spec *spec = NULL;
+        _cleanup_error_ cocoon_error *err = NULL;
+
+        int r = spec_parse(json, strlen(json), &spec, &err);
+        TAP_OK(r == 0 && spec, "full config parses");
+        if (!spec) {
+                printf("# %s\n", err && err->msg ? err->msg : "(no message)");
+                return;
+        }
+
+        TAP_STR_EQ(spec->oci_version, "1.1.0", "ociVersion");
+        TAP_OK(spec->has_process, "has_process");
+        TAP_OK(spec->process.terminal, "process.terminal");
+        TAP_OK(spec->process.user.uid == 1000 && spec->process.user.gid == 100, "process.user uid and gid");
+        TAP_OK(spec->process.user.has_umask && spec->process.user.umask == 022, "process.user.umask");
+        TAP_OK(spec->process.user.n_additional_gids == 2 && spec->process.user.additional_gids[0] == 5 &&
+                       spec->process.user.additional_gids[1] == 4294967294u,
+               "process.user.additionalGids");
+        TAP_OK(spec->process.n_args == 3 && spec->process.args[3] == NULL, "process.args: 3, NULL-terminated");
+        TAP_STR_EQ(spec->process.args[0], "/bin/sh", "process.args[0]");
+        TAP_STR_EQ(spec->process.args[2], "echo hi", "process.args[2]");
+        TAP_OK(spec->process.n_env == 3 && spec->process.env[3] == NULL, "process.env: 3, NULL-terminated");
+        TAP_STR_EQ(spec->process.env[1], "EMPTY=", "process.env[1]");
+        TAP_STR_EQ(spec->process.env[2], "EQ=a=b", "process.env[2]");
+        TAP_STR_EQ(spec->process.cwd, "/work", "process.cwd");
+        TAP_OK(spec->process.no_new_privileges, "process.noNewPrivileges");
+        TAP_STR_EQ(spec->root_path, "/var/lib/bundle/rootfs", "root.path");
+        TAP_OK(spec->root_readonly, "root.readonly");
+        TAP_STR_EQ(spec->hostname, "box", "hostname");
+
+        TAP_OK(spec->n_mounts == 3, "three mounts");
+        if (spec->n_mounts == 3) {
+                struct spec_mount *m = spec->mounts;
+                TAP_OK(strcmp(m[0].destination, "/proc") == 0 && strcmp(m[0].type, "proc") == 0 &&
+                               strcmp(m[0].source, "proc") == 0 && m[0].n_options == 0 && m[0].options &&
+                               !m[0].options[0],
+                       "mounts[0]: /proc, no options, empty list");
+                TAP_OK(strcmp(m[1].destination, "/data") == 0 && strcmp(m[1].type, "bind") == 0 &&
+                               strcmp(m[1].source, "/srv/data") == 0 && m[1].n_options == 2 &&
+                               strcmp(m[1].options[0], "rbind") == 0 && strcmp(m[1].options[1], "ro") == 0 &&
+                               !m[1].options[2],
+                       "mounts[1]: bind mount with options");
+                TAP_OK(strcmp(m[2].destination, "/tmp") == 0 && !m[2].type && !m[2].source && m[2].n_options == 0,
+                       "mounts[2]: no type, no source");
+        }
+
+        TAP_OK(spec->n_namespaces == 4, "four namespaces");
+        TAP_OK(spec_has_namespace(spec, "pid") && spec_has_namespace(spec, "mount") && spec_has_namespace(spec, "user"),
+               "new pid, mount and user namespaces");
+        TAP_OK(!spec_has_namespace(spec, "network"), "network namespace is joined, not new");
+        TAP_OK(!spec_has_namespace(spec, "ipc") && !spec_has_namespace(spec, "uts"), "no ipc or uts namespace");
+        TAP_OK(spec->n_namespaces == 4 && spec->namespaces[1].path &&
+                       strcmp(spec->namespaces[1].path, "/run/netns/x") == 0 && !spec->namespaces[0].path,
+               "namespace paths");
+
+        TAP_OK(spec->n_masked_paths == 2 && strcmp(spec->masked_paths[1], "/sys/firmware") == 0 &&
+                       !spec->masked_paths[2],
+               "linux.maskedPaths");
+        TAP_OK(spec->n_readonly_paths == 1 && strcmp(spec->readonly_paths[0], "/proc/sys") == 0, "linux.readonlyPaths");
+        TAP_STR_EQ(spec->cgroups_path, "/cocoon/abc", "linux.cgroupsPath");
+
+        TAP_OK(spec->n_annotations == 2, "two annotations");
+        TAP_STR_EQ(spec_annotation(spec, "org.example.a"), "one", "annotation a");
+        TAP_STR_EQ(spec_annotation(spec, "org.example.b"), "", "annotation b, empty");
+        TAP_OK(spec_annotation(spec, "org.example.c") == NULL, "absent annotation is NULL");
+}
+
+static void test_minimal(void)
+{
+        _cleanup_free_ char *json = dq("{" BASE ", 'hostname': null, 'mounts': null, 'linux': {'cgroupsPath': ''}}");
+        _cleanup_spec_ struct oci_spec *spec = NULL;
+        _cleanup_error_ cocoon_error *err = NULL;
+
+        int r = spec_parse(json, strlen(json), &spec, &err);
+        TAP_OK(r == 0 && spec, "minimal config without process parses");
+        if (!spec)
+                return;
+        TAP_OK(!spec->has_process && spec->process.args && !spec->process.args[0] && spec->process.env &&
+                       !spec->process.env[0],
+               "no process: has_process false, empty lists");
+        TAP_OK(!spec->hostname && spec->n_mounts == 0 && !spec->cgroups_path, "null and \"\" mean not set");
+        TAP_OK(spec->masked_paths && !spec->masked_paths[0] && spec->readonly_paths && !spec->readonly_paths[0],
+               "absent path lists are empty, not NULL");
+        TAP_OK(spec->process.user.uid == 0 && spec->process.user.gid == 0 && !spec->process.user.has_umask,
+               "no user: uid and gid 0");
+}
+
+static void test_duplicate_keys(void)
+{
+        _cleanup_free_ char *json =
+                dq("{'ociVersion': '1.0.0', " BASE ", 'annotations': {'k': 'first', 'j': 'x', 'k': 'last'}}");
+        _cleanup_spec_ struct oci_spec *spec = NULL;
+        _cleanup_error_ cocoon_error *err = NULL;
+
+        int r = spec_parse(json, strlen(json), &spec, &err);
+        TAP_OK(r == 0 && spec, "duplicate keys parse");
+        if (!spec)
+                return;
+        TAP_STR_EQ(spec->oci_version, "1.1.0", "last duplicate wins, as in Go");
+        TAP_OK(spec->n_annotations == 2, "duplicate annotation kept once");
+        TAP_STR_EQ(spec_annotation(spec, "k"), "last", "last duplicate annotation wins");
+}
+
+static void test_default(void)
+{
+        _cleanup_free_ char *json = spec_default_json();
+        _cleanup_spec_ struct oci_spec *spec = NULL;
+        _cleanup_error_ cocoon_error *err = NULL;
+
+        TAP_OK(json != NULL, "spec_default_json returns text");
+        if (!json)
+                return;
+        TAP_CONTAINS(json, "\n\t\"ociVersion\": \"1.1.0\"", "default is indented with tabs, like runc's");
+
+        int r = spec_parse(json, strlen(json), &spec, &err);
+        TAP_OK(r == 0 && spec, "default spec parses back");
+        if (!spec) {
+                printf("# %s\n", err && err->msg ? err->msg : "(no message)");
+                return;
+        }
+        TAP_OK(spec->has_process && spec->process.terminal && spec->process.n_args == 1 &&
+                       strcmp(spec->process.args[0], "sh") == 0,
+               "default: terminal, sh");
+        TAP_OK(spec->process.n_env == 2 && strcmp(spec->process.env[1], "TERM=xterm") == 0 &&
+                       strncmp(spec->process.env[0], "PATH=", 5) == 0,
+               "default: PATH and TERM");
+        TAP_OK(strcmp(spec->process.cwd, "/") == 0 && spec->process.no_new_privileges && spec->process.user.uid == 0,
+               "default: cwd /, noNewPrivileges, root");
+        TAP_OK(strcmp(spec->root_path, "rootfs") == 0 && spec->root_readonly, "default: rootfs, read-only");
+        TAP_STR_EQ(spec->hostname, "cocoon", "default: hostname");
+        TAP_OK(spec->n_mounts == 7, "default: seven mounts");
+        if (spec->n_mounts == 7) {
+                TAP_OK(strcmp(spec->mounts[2].destination, "/dev/pts") == 0 && spec->mounts[2].n_options == 6 &&
+                               strcmp(spec->mounts[2].options[5], "gid=5") == 0,
+                       "default: /dev/pts options");
+                TAP_OK(strcmp(spec->mounts[6].destination, "/sys/fs/cgroup") == 0 &&
+                               strcmp(spec->mounts[6].options[4], "ro") == 0,
+                       "default: /sys/fs/cgroup read-only");
+        }
+        TAP_OK(spec->n_namespaces == 6 && spec_has_namespace(spec, "pid") && spec_has_namespace(spec, "network") &&
+                       spec_has_namespace(spec, "ipc") && spec_has_namespace(spec, "uts") &&
+                       spec_has_namespace(spec, "mount") && spec_has_namespace(spec, "cgroup") &&
+                       !spec_has_namespace(spec, "user"),
+               "default: pid network ipc uts mount cgroup");
+        TAP_OK(spec->n_masked_paths == 11 && spec->n_readonly_paths == 5, "default: runc's masked and read-only paths");
+}
+
+/* ---- spec_load ---- */
+
+static char tmpdir[4096];
+
+/* A malloc'd string, or abort: tests have no use for a failed allocation. */
+static char *fmt(const char *format, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *format, ...)
+{
+        va_list ap;
+        va_start(ap, format);
+        int n = vsnprintf(NULL, 0, format, ap);
+        va_end(ap);
+        char *s = n < 0 ? NULL : malloc((size_t) n + 1);
+        if (!s)
+                abort();
+        va_start(ap, format);
+        (void) vsnprintf(s, (size_t) n + 1, format, ap);
+        va_end(ap);
+        return s;
+}
+
+static char *tmp_path(const char *name) { return fmt("%s/%s", tmpdir, name); }
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+        _cleanup_fclose_ FILE *f = fopen(path, "we");
+        if (!f || fwrite(text, 1, len, f) != len)
+                abort();
+}
+
+static void test_load(void)
+{
+        _cleanup_spec_ struct oci_spec *spec = NULL;
+
+        /* A good file. */
+        _cleanup_free_ char *good = tmp_path("config.json");
+        _cleanup_free_ char *json = dq(full_config);
+        write_file(good, json, strlen(json));
+        _cleanup_error_ cocoon_error *err1 = NULL;
+        int r = spec_load(good, &spec, &err1);
+        TAP_OK(r == 0 && spec && spec->n_mounts == 3, "spec_load reads a config.json");
+
+        /* No file. */
+        _cleanup_free_ char *missing = tmp_path("missing.json");
+        _cleanup_free_ char *want = fmt("%s: No such file or directory", missing);
+        _cleanup_error_ cocoon_error *err2 = NULL;
+        struct oci_spec *none = NULL;
+        r = spec_load(missing, &none, &err2);
+        TAP_OK(r == -ENOENT && !none, "missing file: -ENOENT");
+        TAP_STR_EQ(err2 ? err2->msg : NULL, want, "missing file: message");
+
+        /* A directory. */
+        _cleanup_error_ cocoon_error *err3 = NULL;
+        r = spec_load(tmpdir, &none, &err3);
+        TAP_OK(r == -EISDIR && !none, "directory: -EISDIR");
+
+        /* A bad file: the path comes first. */
+        _cleanup_free_ char *bad = tmp_path("bad.json");
+        _cleanup_free_ char *bad_json = dq("{" BASE ", 'process': {'args': [], 'cwd': '/'}}");
+        write_file(bad, bad_json, strlen(bad_json));
+        _cleanup_free_ char *want_bad = fmt("%s: process.args: expected a non-empty array of strings", bad);
+        _cleanup_error_ cocoon_error *err4 = NULL;
+        r = spec_load(bad, &none, &err4);
+        TAP_OK(r == -EINVAL && !none, "bad file: -EINVAL");
+        TAP_STR_EQ(err4 ? err4->msg : NULL, want_bad, "bad file: path, field, reason");
+
+        /* Exactly 4 MiB is still read. */
+        size_t cap = 4u << 20;
+        _cleanup_free_ char *big = malloc(cap + 1);
+        _cleanup_free_ char *minimal = dq(MINIMAL);
+        if (!big)
+                abort();
+        memset(big, ' ', cap + 1);
+        memcpy(big, minimal, strlen(minimal));
+        _cleanup_free_ char *at_cap = tmp_path("4mib.json");
+        write_file(at_cap, big, cap);
+        _cleanup_spec_ struct oci_spec *spec_cap = NULL;
+        _cleanup_error_ cocoon_error *err5 = NULL;
+        r = spec_load(at_cap, &spec_cap, &err5);
+        TAP_OK(r == 0 && spec_cap, "a file of exactly 4 MiB is read");
+
+        /* One byte more is refused. */
+        _cleanup_free_ char *over = tmp_path("too-big.json");
+        write_file(over, big, cap + 1);
+        _cleanup_error_ cocoon_error *err6 = NULL;
+        r = spec_load(over, &none, &err6);
+        TAP_OK(r == -EFBIG && !none, "4 MiB + 1 byte: -EFBIG");
+        TAP_CONTAINS(err6 ? err6->msg : NULL, "too-big.json: file is larger than 4 MiB", "4 MiB + 1 byte: message");
+
+        (void) unlink(good);
+        (void) unlink(bad);
+        (void) unlink(at_cap);
+        (void) unlink(over);
+}
+
+/* A pipe has no size to check up front: the cap holds while reading. */
+static void test_load_pipe(void)
+{
+        int fds[2];
+        if (pipe(fds) < 0)
+                abort();
+        pid_t pid = fork();
+        if (pid < 0)
+                abort();
+        if (pid == 0) {
+                (void) close(fds[0]);
+                signal(SIGPIPE, SIG_IGN);
+                static char chunk[65536];
+                memset(chunk, ' ', sizeof(chunk));
+                for (int i = 0; i < 80; i++) /* 5 MiB */
+                        if (write(fds[1], chunk, sizeof(chunk)) < 0)
+                                _exit(0);
+                _exit(0);
+        }
+        (void) close(fds[1]);
+
+        _cleanup_free_ char *path = fmt("/proc/self/fd/%d", fds[0]);
+        struct oci_spec *none = NULL;
+        _cleanup_error_ cocoon_error *err = NULL;
+        int r = spec_load(path, &none, &err);
+        TAP_OK(r == -EFBIG && !none, "5 MiB through a pipe: -EFBIG");
+
+        (void) close(fds[0]);
+        (void) waitpid(pid, NULL, 0);
+}
+
+int main(void)
+{
+        test_full();
+        test_minimal();
+        test_duplicate_keys();
+        test_default();
+        test_bad_inputs();
+        test_truncated();
+        test_deep_nesting();
+
+        const char *base = getenv("TMPDIR");
+        snprintf(tmpdir, sizeof(tmpdir), "%s/test-spec.XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(tmpdir)) {
+                perror("mkdtemp");
+                return 1;
+        }
+        test_load();
+        test_load_pipe();
+        (void) rmdir(tmpdir);
+
+        return tap_done();
+}
