@@ -25,7 +25,7 @@ struct module {
 /*
  * The kernel applies "module.param=value" from its command line only to
  * built-in code; for a loadable module it is the loader's job (modprobe does
- * it). virtio_mmio depends on it: QEMU's microvm names the devices that way.
+ * it), so options given with the guest kernel arguments reach our modules.
  */
 static char *cmdline_params(const char *cmdline, const char *path)
 {

@@ -78,6 +78,9 @@ int rpc_on_stdio_frame(struct agent *a, const struct frame_header *h, const uint
         case FRAME_EOF:
                 if (h->flags == PROC_STDIN)
                         pump_push_eof(&p->pumps[PROC_STDIN]);
+                else if (pump_reader_gone(&p->pumps[h->flags], &a->conn) < 0)
+                        return -ENOMEM;
+                containers_report_exits(a);
                 return 0;
         case FRAME_CREDIT:
                 if (h->flags == PROC_STDIN)

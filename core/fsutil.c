@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -135,13 +136,19 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 
 static int remove_at(int dirfd, const char *name, dev_t dev)
 {
-        struct stat st;
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        struct statx stx;
+        if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0)
                 return errno == ENOENT ? 0 : -errno;
-        if (!S_ISDIR(st.st_mode))
+        if (!S_ISDIR(stx.stx_mode))
                 return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-        if (st.st_dev != dev)
-                return -EBUSY; /* a mount point: never delete into another filesystem */
+        /*
+         * Never descend into a mount, not even a bind mount of the same
+         * filesystem (same st_dev): a rootfs bind-mounted under a state
+         * directory must survive the removal of that directory.
+         */
+        if (makedev(stx.stx_dev_major, stx.stx_dev_minor) != dev ||
+            ((stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT)))
+                return -EBUSY;
 
         int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)

@@ -26,6 +26,7 @@ struct vm_config {
         const char *shared_dir; /* served to the guest over virtio-fs */
         const char *kernel_args; /* extra guest kernel arguments, may be NULL */
         bool debug;              /* guest kernel messages to the console log */
+        bool no_agent;           /* the initrd has no agent (the benchmark floor): do not connect */
 };
 
 struct vm {

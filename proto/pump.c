@@ -20,7 +20,8 @@ int pump_watch(struct pump *p, struct loop *l, watch_fn fn)
         return 0;
 }
 
-void pump_close(struct pump *p)
+/* Stops watching the local fd and closes it; the pump's other state stays. */
+static void close_fd(struct pump *p)
 {
         if (p->watch)
                 loop_remove(p->watch);
@@ -28,6 +29,11 @@ void pump_close(struct pump *p)
         if (p->fd >= 0)
                 (void) close(p->fd);
         p->fd = -1;
+}
+
+void pump_close(struct pump *p)
+{
+        close_fd(p);
         free(p->buf);
         p->buf = NULL;
         p->len = 0;
@@ -67,6 +73,17 @@ int pump_read(struct pump *p, struct conn *c)
         return conn_queue(c, FRAME_DATA, p->stream, p->fdno, buf, n);
 }
 
+int pump_reader_gone(struct pump *p, struct conn *c)
+{
+        /* Closing our read end makes the local writer's next write fail with EPIPE. */
+        close_fd(p);
+        if (p->eof)
+                return 0;
+        /* The stream ends here: an EOF in its own direction lets the far side finish it too. */
+        p->eof = true;
+        return conn_queue(c, FRAME_EOF, p->stream, p->fdno, NULL, 0);
+}
+
 void pump_grant(struct pump *p, uint32_t credit)
 {
         /* Never more than one window outstanding, whatever the peer says. */
@@ -101,14 +118,9 @@ int pump_push(struct pump *p, struct conn *c, const uint8_t *data, size_t len)
 void pump_push_eof(struct pump *p)
 {
         p->eof = true;
-        if (p->len == 0 && p->fd >= 0) {
-                /* Closing our end is how the local reader learns of the EOF. */
-                if (p->watch)
-                        loop_remove(p->watch);
-                p->watch = NULL;
-                (void) close(p->fd);
-                p->fd = -1;
-        }
+        /* Closing our end is how the local reader learns of the EOF. */
+        if (p->len == 0)
+                close_fd(p);
 }
 
 int pump_write(struct pump *p, struct conn *c)
@@ -121,13 +133,18 @@ int pump_write(struct pump *p, struct conn *c)
                                 continue;
                         if (errno == EAGAIN)
                                 break;
-                        /* EPIPE and friends: nobody reads any more; drop what is left. */
-                        if (p->watch)
-                                loop_remove(p->watch);
-                        p->watch = NULL;
-                        (void) close(p->fd);
-                        p->fd = -1;
+                        /*
+                         * EPIPE and friends: nobody reads any more. Drop what is
+                         * left and tell the sender, so that the writer at the far
+                         * end gets its EPIPE too, as it would with a plain pipe.
+                         */
+                        close_fd(p);
                         done = p->len;
+                        if (!p->eof) {
+                                int r = conn_queue(c, FRAME_EOF, p->stream, p->fdno, NULL, 0);
+                                if (r < 0)
+                                        return r;
+                        }
                         break;
                 }
                 done += n;

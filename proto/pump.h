@@ -38,6 +38,11 @@ void pump_close(struct pump *p);
 /* Outbound: reads what the credit allows and queues DATA, or EOF at the end. */
 int pump_read(struct pump *p, struct conn *c);
 void pump_grant(struct pump *p, uint32_t credit);
+/*
+ * Outbound: the peer's reader is gone (it sent EOF against the flow). Stops
+ * reading, so the local writer gets EPIPE, and ends the stream with an EOF.
+ */
+int pump_reader_gone(struct pump *p, struct conn *c);
 /* Inbound: a DATA frame arrived; -EPROTO if the peer overran its credit. */
 int pump_push(struct pump *p, struct conn *c, const uint8_t *data, size_t len);
 void pump_push_eof(struct pump *p);

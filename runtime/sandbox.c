@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -221,7 +222,20 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
         return 0;
 }
 
-static int supervisor_main(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, int ready_fd)
+/*
+ * For `run`, the caller owns the sandbox: if it dies, the sandbox goes too,
+ * state directory included, as nobody is left to delete it.
+ */
+static void clean_up_after_dead_caller(const char *id, const char *dir)
+{
+        _cleanup_free_ char *rootfs = NULL;
+        if (asprintf(&rootfs, "shared/%s/rootfs", id) >= 0)
+                (void) umount2(rootfs, MNT_DETACH);
+        (void) remove_tree(dir);
+}
+
+static int supervisor_main(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, int ready_fd,
+                           pid_t caller)
 {
         _cleanup_error_ cocoon_error *err = NULL;
         struct supervisor sv = {0};
@@ -273,6 +287,8 @@ out:
                 (void) sv.vm->ops->stop(sv.vm, NULL);
         (void) unlink(CONTROL_SOCKET);
         supervisor_free(&sv);
+        if (caller && getppid() != caller)
+                clean_up_after_dead_caller(id, dir);
         return r < 0 ? 1 : 0;
 }
 
@@ -282,6 +298,7 @@ int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b,
         int ready[2];
         if (pipe2(ready, O_CLOEXEC) < 0)
                 return error_sys(err, errno, "pipe");
+        pid_t caller = getpid();
         pid_t pid = fork();
         if (pid < 0) {
                 int e = errno;
@@ -292,9 +309,16 @@ int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b,
         if (pid == 0) {
                 close(ready[0]);
                 /* Detached: the supervisor must be nobody's child but init's (or the subreaper's). */
-                if (detach && fork() != 0)
-                        _exit(0);
-                _exit(supervisor_main(rt, id, b, dir, ready[1]));
+                if (detach) {
+                        if (fork() != 0)
+                                _exit(0);
+                        caller = 0;
+                } else {
+                        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+                        if (getppid() != caller)
+                                _exit(1);
+                }
+                _exit(supervisor_main(rt, id, b, dir, ready[1], caller));
         }
         close(ready[1]);
         if (detach)

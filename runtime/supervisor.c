@@ -353,8 +353,9 @@ static int on_agent_stdio(struct supervisor *sv, const struct frame_header *h, c
                 break;
         case FRAME_EOF:
                 if (h->flags == 0)
-                        return -EPROTO;
-                pump_push_eof(&p->pumps[h->flags]);
+                        r = pump_reader_gone(&p->pumps[0], &sv->agent); /* the process closed its stdin */
+                else
+                        pump_push_eof(&p->pumps[h->flags]);
                 break;
         case FRAME_CREDIT:
                 if (h->flags != 0)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The verbs that need no VM: --version, spec, usage errors.
+. "$(dirname "$0")/lib.sh"
+
+out=$(cocoon --version)
+check "--version names the version, the commit and the spec version" \
+    sh -c 'echo "$1" | grep -q "^cocoon version [0-9]" && echo "$1" | grep -q "^commit: ." && echo "$1" | grep -q "^spec: 1\."' _ "$out"
+
+mkdir -p "$TEST_ROOT/spec" && cd "$TEST_ROOT/spec"
+cocoon spec; status=$?
+check "spec writes config.json" [ "$status" -eq 0 -a -s config.json ]
+check "the default config.json is valid JSON" python3 -c 'import json,sys; c=json.load(open("config.json")); sys.exit(c["process"]["args"] != ["sh"])'
+out=$(cocoon spec 2>&1); status=$?
+check "spec refuses to overwrite config.json" sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q exists' _ "$out" "$status"
+cd / 
+
+out=$(cocoon no-such-verb 2>&1); status=$?
+check "an unknown command is an error that says so" sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "unknown command"' _ "$out" "$status"
+out=$(cocoon run 2>&1); status=$?
+check "run without an id is a usage error" sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "usage"' _ "$out" "$status"
+check "nothing left on the host" nothing_left
+
+done_testing

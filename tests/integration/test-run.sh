@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# cocoon run, end to end: each case boots a real microVM (TCG here) and then
+# checks the output, the exit status, and that nothing is left on the host.
+. "$(dirname "$0")/lib.sh"
+
+B="$TEST_ROOT/bundle"
+mkbundle "$B" echo hello from the guest
+touch "$B/rootfs/bundle-marker"
+
+# run_case NAME: runs `cocoon run` on $B, captures stdout, stderr, status.
+run_case() {
+    local id=$1; shift
+    out=$(cocoon run --bundle "$B" "$id" "$@" 2> "$TEST_ROOT/stderr"); status=$?
+    err=$(cat "$TEST_ROOT/stderr")
+}
+
+run_case echo
+check "echo: output reaches stdout" [ "$out" = "hello from the guest" ]
+check "echo: exit status 0" [ "$status" -eq 0 ]
+check "echo: nothing left on the host" nothing_left
+
+mkbundle --config-only "$B" sh -c 'echo to-stderr >&2; exit 3'
+run_case status
+check "exit status 3 comes back as 3" [ "$status" -eq 3 ]
+check "stderr is relayed separately" [ "$err" = "to-stderr" -a -z "$out" ]
+check "status: nothing left on the host" nothing_left
+
+# Without a pid namespace the shell is not an init, so it can kill itself.
+mkbundle --config-only "$B" sh -c 'kill -9 $$'
+python3 - "$B/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+run_case signal
+check "a process killed by SIGKILL makes run exit 137" [ "$status" -eq 137 ]
+
+# A signal sent to `cocoon run` reaches the container's process.
+mkbundle --config-only "$B" sh -c 'trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.1; done'
+"$COCOON" --root "$STATE" run -b "$B" forward > "$TEST_ROOT/forward.out" 2>&1 &
+runpid=$!
+for _ in $(seq 600); do grep -q ready "$TEST_ROOT/forward.out" && break; sleep 0.1; done
+kill -TERM "$runpid"
+wait "$runpid"; status=$?
+check "SIGTERM to cocoon run is forwarded to the container" \
+    sh -c 'grep -q "got TERM" "$1" && [ "$2" -eq 42 ]' _ "$TEST_ROOT/forward.out" "$status"
+check "signal: nothing left on the host" nothing_left
+
+mkbundle --config-only "$B" cat
+out=$(printf 'line one\nline two\n' | cocoon run -b "$B" stdin 2>&1); status=$?
+check "stdin is piped through cat" [ "$out" = "$(printf 'line one\nline two')" -a "$status" -eq 0 ]
+head -c 2000000 /dev/urandom > "$TEST_ROOT/big"
+sum=$(cocoon run -b "$B" bigstdin < "$TEST_ROOT/big" | md5sum)
+check "2 MB through stdin and back arrive intact" [ "$sum" = "$(md5sum < "$TEST_ROOT/big")" ]
+check "stdin: nothing left on the host" nothing_left
+
+mkbundle --config-only "$B" uname -r
+run_case uname
+echo "guest: $out, host: $(uname -r)" | diag
+check "uname -r in the container is the guest kernel's, not the host's" \
+    [ -n "$out" -a "$out" != "$(uname -r)" -a "$status" -eq 0 ]
+
+mkbundle --config-only "$B" sh -c 'echo pid=$$; hostname; ls /'
+run_case rootfs
+echo "$out" | diag
+check "the process is pid 1 of its own pid namespace" sh -c 'echo "$1" | grep -qx pid=1' _ "$out"
+check "it has the bundle's hostname and sees the bundle's rootfs" \
+    sh -c 'echo "$1" | grep -qx cocoon && echo "$1" | grep -qx bundle-marker' _ "$out"
+
+mkbundle --config-only "$B" no-such-program
+run_case notfound
+check "a missing executable is a clear error" \
+    sh -c 'echo "$1" | grep -q "executable file not found" && [ "$2" -ne 0 ]' _ "$err" "$status"
+check "notfound: nothing left on the host" nothing_left
+
+# Bad input: clear errors, non-zero exits, nothing created.
+out=$(cocoon run --bundle "$TEST_ROOT/no-such-bundle" missing 2>&1); status=$?
+check "a missing bundle is a clear error" sh -c 'echo "$1" | grep -q "no-such-bundle" && [ "$2" -ne 0 ]' _ "$out" "$status"
+mkdir -p "$TEST_ROOT/bad" && echo '{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"cwd": "/", "args": "sh"}}' > "$TEST_ROOT/bad/config.json"
+out=$(cocoon run --bundle "$TEST_ROOT/bad" invalid 2>&1); status=$?
+check "an invalid config.json names the field" sh -c 'echo "$1" | grep -q "process.args" && [ "$2" -ne 0 ]' _ "$out" "$status"
+echo '{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"cwd": "/", "args": ["sh"]}}' > "$TEST_ROOT/bad/config.json"
+out=$(cocoon run --bundle "$TEST_ROOT/bad" noroot 2>&1); status=$?
+check "a missing rootfs is a clear error" sh -c 'echo "$1" | grep -q "root.path" && [ "$2" -ne 0 ]' _ "$out" "$status"
+out=$(cocoon run --bundle "$B" "../escape" 2>&1); status=$?
+check "an invalid container id is refused" sh -c 'echo "$1" | grep -q "invalid container id" && [ "$2" -ne 0 ]' _ "$out" "$status"
+check "bad input: nothing left on the host" nothing_left
+
+done_testing

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Start-up benchmark, all measured in this one run on this machine:
+#   cocoon  `cocoon run` of /bin/true in a busybox bundle (VM boot + agent + container)
+#   floor   QEMU booting the same kernel with cocoon's own command line and an
+#           init that powers off at once (build/tools/vm-floor)
+#   runc    `runc run` of the same bundle (no VM), or crun where runc is missing
+# It prints the median wall time of each and the ratio cocoon/floor.
+# Usage: tools/bench.sh [RUNS]   (default 7; needs a build: tools/setup.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-7}
+[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench: RUNS must be a positive number, not '$runs'" >&2; exit 2; }
+for f in build/runtime/cocoon build/tools/vm-floor build/tools/floor-initrd.img build/guest-image/vmlinux; do
+    [[ -e $f ]] || { echo "bench: $f is missing: run tools/setup.sh first" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/cocoon-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+bash tools/mkbundle.sh "$work/bundle" /bin/true > /dev/null
+
+now_ms() { date +%s%3N; }
+# time_runs NAME COMMAND...: runs COMMAND $runs times, prints one median in ms.
+time_runs() {
+    local name=$1; shift
+    local times=() i start
+    for ((i = 0; i < runs; i++)); do
+        start=$(now_ms)
+        "$@" > /dev/null 2>&1 || { echo "bench: $name failed: $*" >&2; exit 1; }
+        times+=($(( $(now_ms) - start )))
+    done
+    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p"
+}
+
+n=0
+cocoon_run() { n=$((n + 1)); build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-$n"; }
+mkdir -p "$work/floor"
+floor_run() { build/tools/vm-floor "$PWD/build/guest-image/vmlinux" "$PWD/build/tools/floor-initrd.img" "$work/floor"; }
+if command -v runc > /dev/null; then oci=runc; else oci=crun; fi
+oci_run() { n=$((n + 1)); "$oci" --root "$work/oci" run -b "$work/bundle" "bench-$n"; }
+
+cocoon_ms=$(time_runs cocoon cocoon_run)
+floor_ms=$(time_runs floor floor_run)
+oci_ms=$(time_runs "$oci" oci_run)
+
+accel=TCG; [[ -w /dev/kvm ]] && accel=KVM
+printf 'start-up, median of %d runs (%s, %s cores)\n' "$runs" "$accel" "$(nproc)"
+printf '  %-28s %6d ms\n' "cocoon run /bin/true" "$cocoon_ms" "floor (QEMU boot, no agent)" "$floor_ms" \
+    "$oci run /bin/true" "$oci_ms"
+printf '  %-28s %6s\n' "cocoon / floor" "$(awk -v a="$cocoon_ms" -v b="$floor_ms" 'BEGIN { printf "%.2f", a / b }')"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what cocoon needs on Debian 12 (as root), then configures and builds
+# it, guest image included, into ./build. Safe to run again: it only does what
+# is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+    # build
+    gcc meson ninja-build pkg-config git
+    protobuf-c-compiler libprotobuf-c-dev libseccomp-dev libyajl-dev libcap-dev libinih-dev
+    # guest image and test bundles
+    kmod cpio busybox-static binutils
+    # the VM
+    qemu-system-x86 qemu-system-common
+    # tests and benchmark
+    python3 runc
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "setup: need root to install: ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "setup: installing ${missing[*]}"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [[ ! -f build/build.ninja ]]; then
+    meson setup build
+fi
+ninja -C build
