@@ -71,6 +71,7 @@ int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req
 int containers_start(struct agent *a, const char *id, cocoon_error **err);
 int containers_signal(struct agent *a, const Cocoon__SignalProcessRequest *req, cocoon_error **err);
 int containers_remove(struct agent *a, const char *id, cocoon_error **err);
+int containers_resize(struct agent *a, const Cocoon__ResizeRequest *req, cocoon_error **err);
 struct guest_process *containers_find_stream(struct agent *a, uint32_t stream);
 /* Reaps children (SIGCHLD) and reports exits whose output is drained. */
 void containers_reap(struct agent *a);

@@ -52,54 +52,44 @@ static void close_pair(int fds[2])
                         close(fds[i]);
 }
 
-/*
- * Stdio for a new process: pipes, or a pty whose slave becomes the process's
- * controlling terminal. child[] gets the process's ends; the agent's ends go
- * into the process's pumps.
- */
-static int setup_stdio(struct agent *a, struct guest_process *p, bool terminal, int child[3], cocoon_error **err)
+/* Pipes for a process without a terminal; child[] gets the process's ends. */
+static int stdio_pipes(struct guest_process *p, int child[3], cocoon_error **err)
 {
-        if (terminal) {
-                _cleanup_close_ int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-                if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
-                        return error_sys(err, errno, "allocating a terminal");
-                char name[64];
-                if (ptsname_r(master, name, sizeof(name)) != 0)
-                        return error_sys(err, errno, "allocating a terminal");
-                int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-                if (slave < 0)
-                        return error_sys(err, errno, "opening %s", name);
-                int master2 = fcntl(master, F_DUPFD_CLOEXEC, 3);
-                if (master2 < 0) {
-                        close(slave);
-                        return error_sys(err, errno, "dup");
+        int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+        for (int i = 0; i < 3; i++)
+                if (pipe2(pipes[i], O_CLOEXEC) < 0) {
+                        int e = errno;
+                        for (int j = 0; j < i; j++)
+                                close_pair(pipes[j]);
+                        return error_sys(err, e, "creating stdio pipes");
                 }
-                (void) fcntl(master, F_SETFL, O_NONBLOCK);
-                child[0] = slave;
-                child[1] = child[2] = -1;
-                pump_init(&p->pumps[PROC_STDIN], master2, p->stream, PROC_STDIN, false);
-                pump_init(&p->pumps[PROC_STDOUT], TAKE_FD(master), p->stream, PROC_STDOUT, true);
-                /* A terminal has one output stream: stderr is merged into it. */
-                pump_init(&p->pumps[PROC_STDERR], -1, p->stream, PROC_STDERR, true);
-                p->pumps[PROC_STDERR].eof = true;
-        } else {
-                int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
-                for (int i = 0; i < 3; i++)
-                        if (pipe2(pipes[i], O_CLOEXEC) < 0) {
-                                int e = errno;
-                                for (int j = 0; j < i; j++)
-                                        close_pair(pipes[j]);
-                                return error_sys(err, e, "creating stdio pipes");
-                        }
-                child[0] = pipes[0][0];
-                child[1] = pipes[1][1];
-                child[2] = pipes[2][1];
-                int mine[3] = {pipes[0][1], pipes[1][0], pipes[2][0]};
-                for (int i = 0; i < 3; i++) {
-                        (void) fcntl(mine[i], F_SETFL, O_NONBLOCK);
-                        pump_init(&p->pumps[i], mine[i], p->stream, i, i != PROC_STDIN);
-                }
+        child[0] = pipes[0][0];
+        child[1] = pipes[1][1];
+        child[2] = pipes[2][1];
+        int mine[3] = {pipes[0][1], pipes[1][0], pipes[2][0]};
+        for (int i = 0; i < 3; i++) {
+                (void) fcntl(mine[i], F_SETFL, O_NONBLOCK);
+                pump_init(&p->pumps[i], mine[i], p->stream, i, i != PROC_STDIN);
         }
+        return 0;
+}
+
+/* A terminal's master carries stdin and stdout; there is no separate stderr. */
+static int stdio_console(struct agent *a, struct guest_process *p, int master, cocoon_error **err)
+{
+        int in = fcntl(master, F_DUPFD_CLOEXEC, 3);
+        if (in < 0)
+                return error_sys(err, errno, "dup");
+        (void) fcntl(master, F_SETFL, O_NONBLOCK);
+        pump_init(&p->pumps[PROC_STDIN], in, p->stream, PROC_STDIN, false);
+        pump_init(&p->pumps[PROC_STDOUT], master, p->stream, PROC_STDOUT, true);
+        pump_init(&p->pumps[PROC_STDERR], -1, p->stream, PROC_STDERR, true);
+        p->pumps[PROC_STDERR].eof = true;
+        return 0;
+}
+
+static int watch_stdio(struct agent *a, struct guest_process *p, cocoon_error **err)
+{
         for (int i = 0; i < 3; i++)
                 if (p->pumps[i].fd >= 0) {
                         int r = pump_watch(&p->pumps[i], a->loop, on_pump);
@@ -141,7 +131,8 @@ int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req
         struct guest_container *c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        c->init = (struct guest_process) {.agent = a, .stream = req->stream, .init = {.start_fd = -1, .status_fd = -1}};
+        c->init = (struct guest_process) {.agent = a, .stream = req->stream,
+                                          .init = {.start_fd = -1, .status_fd = -1, .console_fd = -1}};
         for (int i = 0; i < 3; i++)
                 c->init.pumps[i].fd = -1;
         c->id = strdup(req->container_id);
@@ -157,17 +148,27 @@ int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req
                 return error_wrap(err, "config.json");
         }
 
+        bool terminal = c->spec->process.terminal;
         int child[3] = {-1, -1, -1};
-        r = setup_stdio(a, &c->init, c->spec->process.terminal, child, err);
+        r = terminal ? 0 : stdio_pipes(&c->init, child, err);
         if (r >= 0) {
-                struct container_stdio stdio = {child[0], child[1] >= 0 ? child[1] : child[0],
-                                                child[2] >= 0 ? child[2] : child[0]};
+                struct container_stdio stdio = {child[0], child[1], child[2]};
                 r = container_create(c->spec, req->rootfs, &stdio, &c->init.init, err);
         }
         for (int i = 0; i < 3; i++)
                 if (child[i] >= 0)
                         close(child[i]);
+        if (r >= 0 && terminal) {
+                r = stdio_console(a, &c->init, c->init.init.console_fd, err);
+                c->init.init.console_fd = -1; /* the pumps own it now */
+        }
+        if (r >= 0)
+                r = watch_stdio(a, &c->init, err);
         if (r < 0) {
+                if (c->init.init.pid > 0) {
+                        (void) kill(c->init.init.pid, SIGKILL);
+                        (void) waitpid(c->init.init.pid, NULL, 0);
+                }
                 container_free(c);
                 return r;
         }
@@ -185,6 +186,12 @@ int containers_start(struct agent *a, const char *id, cocoon_error **err)
                 return error_set(err, ENOENT, "container %s does not exist", id);
         if (c->status != CONTAINER_CREATED)
                 return error_set(err, EINVAL, "cannot start a container that is not in the created state");
+        /* A terminal has no stderr: end that stream now that the host follows the process. */
+        if (c->spec->process.terminal) {
+                int r = conn_queue(&a->conn, FRAME_EOF, c->init.stream, PROC_STDERR, NULL, 0);
+                if (r < 0)
+                        return error_sys(err, -r, "queueing stderr's end");
+        }
         int r = container_start(&c->init.init, err);
         c->init.started = true;
         c->status = CONTAINER_RUNNING;
@@ -202,6 +209,21 @@ int containers_signal(struct agent *a, const Cocoon__SignalProcessRequest *req, 
                 return error_set(err, ESRCH, "container not running");
         if (kill(c->init.pid, req->signal) < 0)
                 return error_sys(err, errno, "signalling the container");
+        return 0;
+}
+
+int containers_resize(struct agent *a, const Cocoon__ResizeRequest *req, cocoon_error **err)
+{
+        struct guest_container *c = find(a, req->container_id);
+        if (!c)
+                return error_set(err, ENOENT, "container %s does not exist", req->container_id);
+        if (!c->spec->process.terminal || c->init.pumps[PROC_STDOUT].fd < 0)
+                return error_set(err, ENOTTY, "container %s has no terminal", req->container_id);
+        if (req->rows > 0xffff || req->cols > 0xffff)
+                return error_set(err, EINVAL, "invalid terminal size %ux%u", req->rows, req->cols);
+        struct winsize ws = {.ws_row = req->rows, .ws_col = req->cols};
+        if (ioctl(c->init.pumps[PROC_STDOUT].fd, TIOCSWINSZ, &ws) < 0)
+                return error_sys(err, errno, "resizing the terminal");
         return 0;
 }
 

@@ -51,6 +51,9 @@ int rpc_dispatch(struct agent *a, const uint8_t *payload, size_t len)
         case COCOON__REQUEST__BODY_SIGNAL_PROCESS:
                 r = containers_signal(a, req->signal_process, &err);
                 break;
+        case COCOON__REQUEST__BODY_RESIZE:
+                r = containers_resize(a, req->resize, &err);
+                break;
         case COCOON__REQUEST__BODY_REMOVE_CONTAINER:
                 r = containers_remove(a, req->remove_container->container_id, &err);
                 break;

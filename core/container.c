@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -64,6 +65,13 @@ static int clone_flags(const struct oci_spec *spec, int *ret, cocoon_error **err
                 return error_set(err, EINVAL, "linux.namespaces: a mount namespace is required");
         *ret = flags;
         return 0;
+}
+
+static void close_pair(int fds[2])
+{
+        for (int i = 0; i < 2; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
 }
 
 static void report(int fd, uint8_t kind, int errnum, const char *msg)
@@ -137,6 +145,66 @@ static int find_executable(const char *name, char *const *env, char **ret, cocoo
         return error_set(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
 }
 
+/*
+ * Opens a pty from the container's /dev/ptmx, makes the slave the process's
+ * stdio and controlling terminal, and passes the master to the parent.
+ */
+static int setup_console(const struct spec_process *p, int sock, cocoon_error **err)
+{
+        _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0)
+                return error_sys(err, errno, "allocating a terminal: /dev/ptmx");
+        char name[64];
+        if (grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
+                return error_sys(err, errno, "allocating a terminal");
+        _cleanup_close_ int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0)
+                return error_sys(err, errno, "opening %s", name);
+        /* The process owns its terminal, as with runc. */
+        if (fchown(slave, p->user.uid, (gid_t) -1) < 0)
+                return error_sys(err, errno, "chown %s", name);
+        for (int i = 0; i < 3; i++)
+                if (dup2(slave, i) < 0)
+                        return error_sys(err, errno, "setting up the terminal");
+        if (ioctl(0, TIOCSCTTY, 0) < 0)
+                return error_sys(err, errno, "making %s the controlling terminal", name);
+
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } cbuf = {0};
+        char byte = 'T';
+        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf)};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &master, sizeof(int));
+        if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+                return error_sys(err, errno, "passing the terminal");
+        return 0;
+}
+
+static int receive_console(int sock)
+{
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } cbuf;
+        char byte;
+        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf)};
+        if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) <= 0)
+                return -1;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+                return -1;
+        int fd;
+        memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+        return fd;
+}
+
 static void reset_signals(void)
 {
         sigset_t all;
@@ -164,13 +232,13 @@ static int set_identity(const struct spec_process *p, cocoon_error **err)
 
 /* Runs in the child: everything up to the exec. */
 static int child_setup(const struct oci_spec *spec, const char *rootfs, const struct container_stdio *stdio,
-                       char **ret_exe, cocoon_error **err)
+                       int console_sock, char **ret_exe, cocoon_error **err)
 {
         reset_signals();
         if (setsid() < 0)
                 return error_sys(err, errno, "setsid");
-        int fds[3] = {stdio->in, stdio->out, stdio->err};
-        for (int i = 0; i < 3; i++) {
+        int fds[3] = {stdio ? stdio->in : -1, stdio ? stdio->out : -1, stdio ? stdio->err : -1};
+        for (int i = 0; i < 3 && stdio; i++) {
                 /* dup2 onto itself would keep O_CLOEXEC; a fresh dup clears it. */
                 if (fds[i] == i) {
                         int flags = fcntl(i, F_GETFD);
@@ -180,8 +248,6 @@ static int child_setup(const struct oci_spec *spec, const char *rootfs, const st
                         return error_sys(err, errno, "setting up stdio");
                 }
         }
-        if (spec->process.terminal && ioctl(0, TIOCSCTTY, 0) < 0)
-                return error_sys(err, errno, "making the terminal the controlling terminal");
         /* Nothing of the agent's may leak into the workload. */
         (void) syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 
@@ -191,6 +257,11 @@ static int child_setup(const struct oci_spec *spec, const char *rootfs, const st
         if (spec->hostname && spec_has_namespace(spec, "uts") &&
             sethostname(spec->hostname, strlen(spec->hostname)) < 0)
                 return error_sys(err, errno, "setting the hostname");
+        if (console_sock >= 0) {
+                r = setup_console(&spec->process, console_sock, err);
+                if (r < 0)
+                        return r;
+        }
         r = find_executable(spec->process.args[0], spec->process.env, ret_exe, err);
         if (r < 0)
                 return r;
@@ -203,11 +274,11 @@ static int child_setup(const struct oci_spec *spec, const char *rootfs, const st
 }
 
 static _Noreturn void child_main(const struct oci_spec *spec, const char *rootfs, const struct container_stdio *stdio,
-                                 int status_fd, int start_fd)
+                                 int console_sock, int status_fd, int start_fd)
 {
         _cleanup_error_ cocoon_error *err = NULL;
         _cleanup_free_ char *exe = NULL;
-        int r = child_setup(spec, rootfs, stdio, &exe, &err);
+        int r = child_setup(spec, rootfs, stdio, console_sock, &exe, &err);
         if (r < 0) {
                 report(status_fd, REPORT_ERROR, -r, err ? err->msg : strerror(-r));
                 _exit(1);
@@ -240,39 +311,56 @@ int container_create(const struct oci_spec *spec, const char *rootfs, const stru
         if (!spec->process.args || !spec->process.args[0])
                 return error_set(err, EINVAL, "process.args: the spec has no process to run");
 
-        int status_pipe[2], start_pipe[2];
-        if (pipe2(status_pipe, O_CLOEXEC) < 0)
-                return error_sys(err, errno, "pipe");
-        if (pipe2(start_pipe, O_CLOEXEC) < 0) {
+        int status_pipe[2] = {-1, -1}, start_pipe[2] = {-1, -1}, console[2] = {-1, -1};
+        if (pipe2(status_pipe, O_CLOEXEC) < 0 || pipe2(start_pipe, O_CLOEXEC) < 0 ||
+            (spec->process.terminal && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, console) < 0)) {
                 int e = errno;
-                close(status_pipe[0]);
-                close(status_pipe[1]);
-                return error_sys(err, e, "pipe");
+                close_pair(status_pipe);
+                close_pair(start_pipe);
+                close_pair(console);
+                return error_sys(err, e, "creating the container's sync channels");
         }
 
         /* A raw clone behaves like fork() but can enter new namespaces, pid included. */
         pid_t pid = syscall(SYS_clone, (unsigned long) flags | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid < 0) {
                 int e = errno;
-                close(status_pipe[0]);
-                close(status_pipe[1]);
-                close(start_pipe[0]);
-                close(start_pipe[1]);
+                close_pair(status_pipe);
+                close_pair(start_pipe);
+                close_pair(console);
                 return error_sys(err, e, "creating the container process");
         }
         if (pid == 0) {
                 close(status_pipe[0]);
                 close(start_pipe[1]);
-                child_main(spec, rootfs, stdio, status_pipe[1], start_pipe[0]);
+                if (console[0] >= 0)
+                        close(console[0]);
+                child_main(spec, rootfs, spec->process.terminal ? NULL : stdio, console[1], status_pipe[1],
+                           start_pipe[0]);
         }
         close(status_pipe[1]);
         close(start_pipe[0]);
+        if (console[1] >= 0)
+                close(console[1]);
 
         struct report rep;
         _cleanup_free_ char *msg = NULL;
         r = read_report(status_pipe[0], &rep, &msg);
+        int console_fd = -1;
+        if (r == 1 && rep.kind == REPORT_READY && console[0] >= 0) {
+                console_fd = receive_console(console[0]);
+                if (console_fd < 0) {
+                        r = 1;
+                        rep = (struct report) {.kind = REPORT_ERROR, .errnum = EIO};
+                        free(msg);
+                        msg = strdup("the container's terminal did not arrive");
+                }
+        }
+        if (console[0] >= 0)
+                close(console[0]);
         if (r == 1 && rep.kind == REPORT_READY) {
-                *ret = (struct container_init) {.pid = pid, .start_fd = start_pipe[1], .status_fd = status_pipe[0]};
+                *ret = (struct container_init) {.pid = pid, .start_fd = start_pipe[1], .status_fd = status_pipe[0],
+                                                .console_fd = console_fd};
                 return 0;
         }
         close(status_pipe[0]);
@@ -313,5 +401,7 @@ void container_init_release(struct container_init *init)
                 close(init->start_fd);
         if (init->status_fd >= 0)
                 close(init->status_fd);
-        init->start_fd = init->status_fd = -1;
+        if (init->console_fd >= 0)
+                close(init->console_fd);
+        init->start_fd = init->status_fd = init->console_fd = -1;
 }

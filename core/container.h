@@ -20,13 +20,17 @@ struct container_stdio {
 
 struct container_init {
         pid_t pid;
-        int start_fd;  /* write end: one byte releases the child to exec */
-        int status_fd; /* read end: error reports from the child; EOF after a successful exec */
+        int start_fd;   /* write end: one byte releases the child to exec */
+        int status_fd;  /* read end: error reports from the child; EOF after a successful exec */
+        int console_fd; /* pty master when process.terminal is set, else -1 */
 };
 
 /*
  * rootfs is the absolute path of the root filesystem (it replaces
- * spec->root_path). On success the child is set up and waiting; its pid is in
+ * spec->root_path). With process.terminal the process gets a pty allocated
+ * inside the container (from its own devpts instance, so that tty(1) and
+ * /proc/self/fd agree with /dev/pts) and stdio is not used; the master comes
+ * back in ret->console_fd. On success the child is set up and waiting; its pid is in
  * ret->pid. On failure the child has been reaped and *err says what failed in
  * it, for example "mounting proc on /proc: Permission denied".
  */

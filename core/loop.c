@@ -44,6 +44,7 @@ int loop_add(struct loop *l, int fd, uint32_t events, watch_fn fn, void *data, s
                 return -ENOMEM;
         *w = (struct watch) {.fd = fd, .events = events, .fn = fn, .data = data, .loop = l};
         struct epoll_event ev = {.events = events, .data.ptr = w};
+        /* Added even with no events, to learn whether epoll takes this fd at all. */
         if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
                 if (errno != EPERM) {
                         int e = errno;
@@ -52,6 +53,8 @@ int loop_add(struct loop *l, int fd, uint32_t events, watch_fn fn, void *data, s
                 }
                 w->always_ready = true;
                 l->n_always_ready++;
+        } else if (!events) {
+                (void) epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
         }
         w->next = l->watches;
         l->watches = w;
@@ -64,11 +67,19 @@ int loop_set_events(struct watch *w, uint32_t events)
 {
         if (w->events == events)
                 return 0;
+        uint32_t old = w->events;
         w->events = events;
         if (w->always_ready)
                 return 0;
+        /*
+         * epoll reports hang-ups even for a fd that asks for nothing, so a
+         * watch that wants no events leaves the epoll set altogether;
+         * otherwise a pipe whose writer is gone would wake us forever while
+         * we wait for flow-control credit.
+         */
         struct epoll_event ev = {.events = events, .data.ptr = w};
-        return epoll_ctl(w->loop->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
+        int op = !old ? EPOLL_CTL_ADD : !events ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+        return epoll_ctl(w->loop->epfd, op, w->fd, &ev) < 0 ? -errno : 0;
 }
 
 void loop_remove(struct watch *w)
@@ -78,7 +89,7 @@ void loop_remove(struct watch *w)
         w->dead = true;
         if (w->always_ready)
                 w->loop->n_always_ready--;
-        else
+        else if (w->events)
                 (void) epoll_ctl(w->loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 }
 

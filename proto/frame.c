@@ -35,7 +35,7 @@ int frame_header_decode(const uint8_t in[FRAME_HEADER_SIZE], struct frame_header
                 .flags = in[9],
         };
 
-        if (h.type < FRAME_REQUEST || h.type > FRAME_RESIZE)
+        if (h.type < FRAME_REQUEST || h.type > FRAME_CREDIT)
                 return error_set(err, EPROTO, "frame: unknown type %u", h.type);
         if (in[10] || in[11])
                 return error_set(err, EPROTO, "frame: reserved bits set");
@@ -49,8 +49,6 @@ int frame_header_decode(const uint8_t in[FRAME_HEADER_SIZE], struct frame_header
                 return error_set(err, EPROTO, "frame: invalid fd %u", h.flags);
         if (h.type == FRAME_CREDIT && h.length != 4)
                 return error_set(err, EPROTO, "frame: credit payload must be 4 bytes");
-        if (h.type == FRAME_RESIZE && h.length != 4)
-                return error_set(err, EPROTO, "frame: resize payload must be 4 bytes");
         *ret = h;
         return 0;
 }

@@ -27,7 +27,6 @@ enum frame_type {
         FRAME_DATA = 4,     /* stream = process, flags = fd (0, 1, 2), payload: bytes */
         FRAME_EOF = 5,      /* stream = process, flags = fd: no more data on it */
         FRAME_CREDIT = 6,   /* stream = process, flags = fd, payload: u32 bytes granted */
-        FRAME_RESIZE = 7,   /* stream = process, payload: u16 rows, u16 cols */
 };
 
 struct frame_header {

@@ -26,6 +26,7 @@ static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 
 struct wait_state {
         const char *id, *exec_id;
+        bool terminal; /* our stdin is a terminal and so is the process's */
         bool exited;
         int exit_code;
 };
@@ -64,6 +65,25 @@ static int send_signal(struct conn *c, uint64_t *next_id, struct wait_state *ws,
         return 0;
 }
 
+/* Passes the size of our terminal on to the process's. */
+static void send_size(struct conn *c, uint64_t *next_id, struct wait_state *ws)
+{
+        struct winsize size;
+        if (!ws->terminal || ioctl(0, TIOCGWINSZ, &size) < 0 || size.ws_row == 0)
+                return;
+        Cocoon__ResizeRequest rs = COCOON__RESIZE_REQUEST__INIT;
+        rs.container_id = (char *) ws->id;
+        rs.exec_id = (char *) ws->exec_id;
+        rs.rows = size.ws_row;
+        rs.cols = size.ws_col;
+        Request req = COCOON__REQUEST__INIT;
+        req.body_case = COCOON__REQUEST__BODY_RESIZE;
+        req.resize = &rs;
+        _cleanup_error_ cocoon_error *err = NULL;
+        if (call(c, &req, next_id, NULL, 0, ws, &err) < 0 && !ws->exited)
+                log_debug("resizing the terminal: %s", err ? err->msg : "failed");
+}
+
 /* Waits for the exit event, forwarding signals meanwhile. */
 static int wait_exit(struct conn *c, uint64_t *next_id, struct wait_state *ws, int sfd, cocoon_error **err)
 {
@@ -90,8 +110,12 @@ static int wait_exit(struct conn *c, uint64_t *next_id, struct wait_state *ws, i
                 }
                 if (pfd[1].revents & POLLIN) {
                         struct signalfd_siginfo si;
-                        while (read(sfd, &si, sizeof(si)) == sizeof(si))
-                                (void) send_signal(c, next_id, ws, si.ssi_signo);
+                        while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                                if (si.ssi_signo == SIGWINCH)
+                                        send_size(c, next_id, ws);
+                                else
+                                        (void) send_signal(c, next_id, ws, si.ssi_signo);
+                        }
                 }
                 if (pfd[0].revents & (POLLIN | POLLHUP)) {
                         ssize_t n = conn_fill(c, err);
@@ -119,6 +143,7 @@ int stub_attach_and_wait(int ctl_fd, const char *id, const char *exec_id, bool s
         sigemptyset(&mask);
         for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
                 sigaddset(&mask, forwarded[i]);
+        sigaddset(&mask, SIGWINCH);
         (void) sigprocmask(SIG_BLOCK, &mask, &old);
         int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
         if (sfd < 0) {
@@ -131,6 +156,7 @@ int stub_attach_and_wait(int ctl_fd, const char *id, const char *exec_id, bool s
                 struct termios t = saved;
                 cfmakeraw(&t);
                 raw = tcsetattr(0, TCSANOW, &t) == 0;
+                ws.terminal = true;
         }
 
         Cocoon__AttachRequest at = COCOON__ATTACH_REQUEST__INIT;
@@ -144,6 +170,7 @@ int stub_attach_and_wait(int ctl_fd, const char *id, const char *exec_id, bool s
         if (r < 0)
                 goto out;
 
+        send_size(&c, &next_id, &ws);
         if (start) {
                 Cocoon__StartContainerRequest st = COCOON__START_CONTAINER_REQUEST__INIT;
                 st.container_id = (char *) id;

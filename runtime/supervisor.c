@@ -216,6 +216,7 @@ static int handle_request(struct supervisor *sv, struct client *c, const uint8_t
                 return 0;
         case COCOON__REQUEST__BODY_START_CONTAINER:
         case COCOON__REQUEST__BODY_SIGNAL_PROCESS:
+        case COCOON__REQUEST__BODY_RESIZE:
                 r = forward(sv, c, req, &err);
                 if (r > 0)
                         return 0;

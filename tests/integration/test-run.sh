@@ -68,6 +68,25 @@ check "the process is pid 1 of its own pid namespace" sh -c 'echo "$1" | grep -q
 check "it has the bundle's hostname and sees the bundle's rootfs" \
     sh -c 'echo "$1" | grep -qx cocoon && echo "$1" | grep -qx bundle-marker' _ "$out"
 
+# With process.terminal the process gets a pty of the container's own devpts,
+# sized like ours (script(1) gives the run a terminal).
+mkbundle --config-only "$B" sh -c 'tty; stty size; exit 4'
+python3 - "$B/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["terminal"] = True
+json.dump(c, open(sys.argv[1], "w"))
+PY
+# (script echoes a stray ^@ into the pty when its own stdin is /dev/null.)
+script -qec "stty rows 30 cols 100; $COCOON --root $STATE run -b $B terminal" /dev/null < /dev/null > "$TEST_ROOT/tty.out"
+status=$?
+out=$(tr -d '\r' < "$TEST_ROOT/tty.out")
+echo "$out" | diag
+check "a terminal process sees its pty, sized like the caller's" \
+    sh -c 'echo "$1" | grep -q "/dev/pts/0$" && echo "$1" | grep -qx "30 100"' _ "$out"
+check "terminal: exit status 4 comes back" [ "$status" -eq 4 ]
+check "terminal: nothing left on the host" nothing_left
+
 mkbundle --config-only "$B" no-such-program
 run_case notfound
 check "a missing executable is a clear error" \
