@@ -47,6 +47,8 @@ struct hypervisor_ops {
         int (*start)(const struct vm_config *cfg, struct vm **ret, cocoon_error **err);
         /* Stops the VM (graceful, then by force) and reaps its processes. */
         int (*stop)(struct vm *vm, cocoon_error **err);
+        /* The VMM's view of the guest: "running", "paused", "shutdown", "guest-panicked"... (malloc'd) */
+        int (*status)(struct vm *vm, char **ret_status);
 };
 
 extern const struct hypervisor_ops qemu_ops;

@@ -343,6 +343,13 @@ static int qemu_stop(struct vm *vm, cocoon_error **err)
         return 0;
 }
 
+static int qemu_status(struct vm *vm, char **ret_status)
+{
+        if (vm->qmp_fd < 0 || vm->vmm_pid <= 0)
+                return -ESRCH;
+        return qmp_query_status(vm->qmp_fd, ret_status);
+}
+
 bool vm_owns_pid(struct vm *vm, pid_t pid, int status)
 {
         if (pid == vm->vmm_pid) {
@@ -372,6 +379,7 @@ const struct hypervisor_ops qemu_ops = {
         .name = "qemu",
         .start = qemu_start,
         .stop = qemu_stop,
+        .status = qemu_status,
 };
 
 const struct hypervisor_ops *hypervisor_find(const char *name)

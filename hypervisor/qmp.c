@@ -89,6 +89,24 @@ int qmp_command(int fd, const char *command, char **ret_json)
         return read_answer(fd, ret_json);
 }
 
+int qmp_query_status(int fd, char **ret_status)
+{
+        _cleanup_free_ char *json = NULL;
+        int r = qmp_command(fd, "query-status", &json);
+        if (r < 0)
+                return r;
+        yajl_val root = yajl_tree_parse(json, NULL, 0);
+        const char *path[] = {"return", "status", NULL};
+        yajl_val v = root ? yajl_tree_get(root, path, yajl_t_string) : NULL;
+        const char *s = v ? YAJL_GET_STRING(v) : NULL;
+        char *status = s ? strdup(s) : NULL;
+        yajl_tree_free(root);
+        if (!status)
+                return -EPROTO;
+        *ret_status = status;
+        return 0;
+}
+
 int qmp_handshake(int fd, cocoon_error **err)
 {
         int r = read_answer(fd, NULL); /* the greeting */

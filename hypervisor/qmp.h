@@ -10,3 +10,5 @@ int qmp_handshake(int fd, cocoon_error **err);
  * *ret_json (if non-NULL) gets the "return" value as JSON text.
  */
 int qmp_command(int fd, const char *command, char **ret_json);
+/* query-status: the run state as QEMU names it (malloc'd). */
+int qmp_query_status(int fd, char **ret_status);

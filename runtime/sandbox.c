@@ -203,6 +203,9 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
         r = greet_agent(sv, cfg->boot_timeout_s, err);
         if (r < 0) {
                 /* The guest never answered: what it printed is the best clue, once QEMU has flushed it. */
+                _cleanup_free_ char *state = NULL;
+                if (sv->vm->ops->status(sv->vm, &state) == 0)
+                        error_append(err, " (QEMU reports the guest %s)", state);
                 (void) sv->vm->ops->stop(sv->vm, NULL);
                 _cleanup_free_ char *tail = console_tail(sv->vm->console_log);
                 if (tail)

@@ -19,28 +19,31 @@ trap 'rm -rf "$work"' EXIT
 bash tools/mkbundle.sh "$work/bundle" /bin/true > /dev/null
 
 now_ms() { date +%s%3N; }
-# time_runs NAME COMMAND...: runs COMMAND $runs times, prints one median in ms.
-time_runs() {
-    local name=$1; shift
-    local times=() i start
-    for ((i = 0; i < runs; i++)); do
-        start=$(now_ms)
-        "$@" > /dev/null 2>&1 || { echo "bench: $name failed: $*" >&2; exit 1; }
-        times+=($(( $(now_ms) - start )))
-    done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p"
+# run_timed COMMAND...: runs it once, prints its wall time in ms.
+run_timed() {
+    local start; start=$(now_ms)
+    "$@" > /dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
+    echo $(( $(now_ms) - start ))
 }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 
 n=0
-cocoon_run() { n=$((n + 1)); build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-$n"; }
+cocoon_run() { build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-$n"; }
 mkdir -p "$work/floor"
 floor_run() { build/tools/vm-floor "$PWD/build/guest-image/vmlinux" "$PWD/build/tools/floor-initrd.img" "$work/floor"; }
 if command -v runc > /dev/null; then oci=runc; else oci=crun; fi
-oci_run() { n=$((n + 1)); "$oci" --root "$work/oci" run -b "$work/bundle" "bench-$n"; }
+oci_run() { "$oci" --root "$work/oci" run -b "$work/bundle" "bench-$n"; }
 
-cocoon_ms=$(time_runs cocoon cocoon_run)
-floor_ms=$(time_runs floor floor_run)
-oci_ms=$(time_runs "$oci" oci_run)
+# Interleaved, so that a noisy neighbour slows all three alike.
+cocoon_t=() floor_t=() oci_t=()
+for ((n = 0; n < runs; n++)); do
+    cocoon_t+=("$(run_timed cocoon_run)")
+    floor_t+=("$(run_timed floor_run)")
+    oci_t+=("$(run_timed oci_run)")
+done
+cocoon_ms=$(median "${cocoon_t[@]}")
+floor_ms=$(median "${floor_t[@]}")
+oci_ms=$(median "${oci_t[@]}")
 
 accel=TCG; [[ -w /dev/kvm ]] && accel=KVM
 printf 'start-up, median of %d runs (%s, %s cores)\n' "$runs" "$accel" "$(nproc)"

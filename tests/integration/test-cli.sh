@@ -18,6 +18,17 @@ out=$(cocoon no-such-verb 2>&1); status=$?
 check "an unknown command is an error that says so" sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "unknown command"' _ "$out" "$status"
 out=$(cocoon run 2>&1); status=$?
 check "run without an id is a usage error" sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "usage"' _ "$out" "$status"
+# Errors go to --log in runc's JSON format, which containerd's shim parses.
+out=$(cocoon --log "$TEST_ROOT/log.json" --log-format json run --bundle "$TEST_ROOT/nowhere" logged 2>&1); status=$?
+check "an error exits non-zero and is printed on stderr" sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q nowhere' _ "$out" "$status"
+check "--log-format json writes a line with level, msg and time" python3 -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+e = json.loads(lines[-1])
+sys.exit(not (e["level"] == "error" and "nowhere" in e["msg"] and e["time"].endswith("Z")))' "$TEST_ROOT/log.json"
+out=$(cocoon --log-format yaml spec 2>&1); status=$?
+check "an unknown --log-format is refused" sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "log-format"' _ "$out" "$status"
+
 check "nothing left on the host" nothing_left
 
 done_testing
