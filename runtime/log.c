@@ -24,6 +24,11 @@ int log_setup(const char *path, bool json, bool debug)
         return 0;
 }
 
+void log_detach(void)
+{
+        log_fd = -1;
+}
+
 static const char *level_name(enum log_level l)
 {
         static const char *const names[] = {"debug", "info", "warning", "error"};

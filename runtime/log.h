@@ -10,6 +10,8 @@
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 int log_setup(const char *path, bool json, bool debug);
+/* Forgets the --log file (its fd may be closed): stderr only from now on. */
+void log_detach(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Errors are also printed on stderr; the others only when --debug or --log says so. */
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)

@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -252,12 +253,22 @@ static int supervisor_main(struct runtime *rt, const char *id, const struct bund
                 r = error_sys(&err, errno, "entering %s", dir);
                 goto out;
         }
-        /* Not the caller's stdio: a detached caller must not wait on pipes we hold. */
+        /*
+         * None of the caller's fds: whoever waits for EOF on a pipe the caller
+         * passed must not wait on us. We keep the ready pipe (as fd 3) and
+         * log to supervisor.log in the state directory.
+         */
         int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
         int log = open("supervisor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         (void) dup2(nul, 0);
         (void) dup2(nul, 1);
         (void) dup2(log >= 0 ? log : nul, 2);
+        if (ready_fd != 3) {
+                (void) dup3(ready_fd, 3, O_CLOEXEC);
+                ready_fd = 3;
+        }
+        (void) syscall(SYS_close_range, 4, ~0U, 0);
+        log_detach();
 
         sigset_t mask;
         sigemptyset(&mask);

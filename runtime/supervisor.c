@@ -84,7 +84,7 @@ static void maybe_send_exit(struct supervisor *sv, struct host_process *p)
                 return;
         p->exit_sent = true;
         pump_close(&p->pumps[0]);
-        if (!p->attached || p->attached->dead)
+        if (!p->attached)
                 return;
         Cocoon__ProcessExited ex = COCOON__PROCESS_EXITED__INIT;
         ex.container_id = p->container_id;
@@ -305,7 +305,7 @@ static void on_agent_response(struct supervisor *sv, const uint8_t *payload, siz
                 if (pd->agent_id != resp->id)
                         continue;
                 *pp = pd->next;
-                if (!pd->client->dead) {
+                if (pd->client) {
                         uint64_t agent_id = resp->id;
                         resp->id = pd->client_id;
                         (void) conn_queue_msg(&pd->client->conn, FRAME_RESPONSE, &resp->base);
@@ -348,8 +348,6 @@ static int on_agent_stdio(struct supervisor *sv, const struct frame_header *h, c
         case FRAME_DATA:
                 if (h->flags == 0)
                         return -EPROTO;
-                if (p->pumps[h->flags].fd < 0 && !p->pumps[h->flags].eof && !p->attached)
-                        return -EPROTO; /* output before anyone could attach: the agent is confused */
                 r = pump_push(&p->pumps[h->flags], &sv->agent, payload, h->length);
                 break;
         case FRAME_EOF:
@@ -457,19 +455,46 @@ int supervisor_watch(struct supervisor *sv, int listen_fd, const sigset_t *mask)
         return r;
 }
 
+/*
+ * Frees the clients that went away, after dropping every reference to them:
+ * their processes keep running with nobody to tell of the exit, and answers
+ * still due to them are dropped when they come.
+ */
+static void reap_dead_clients(struct supervisor *sv)
+{
+        for (struct client **pc = &sv->clients; *pc;) {
+                struct client *c = *pc;
+                if (!c->dead) {
+                        pc = &c->next;
+                        continue;
+                }
+                for (struct host_process *p = sv->procs; p; p = p->next)
+                        if (p->attached == c)
+                                p->attached = NULL;
+                for (struct pending *pd = sv->pending; pd; pd = pd->next)
+                        if (pd->client == c)
+                                pd->client = NULL;
+                if (sv->shutdown_client == c)
+                        sv->shutdown_client = NULL;
+                *pc = c->next;
+                client_free(c);
+        }
+}
+
 int supervisor_loop(struct supervisor *sv)
 {
         while (!sv->stopping && !sv->vm_dead) {
                 int r = loop_run_once(sv->loop, -1);
                 if (r < 0)
                         return r;
+                reap_dead_clients(sv);
         }
         if (sv->vm_dead)
                 log_error("the sandbox VM stopped unexpectedly");
         fail_all_processes(sv);
         supervisor_kick(sv);
         (void) sv->vm->ops->stop(sv->vm, NULL);
-        if (sv->shutdown_client && !sv->shutdown_client->dead) {
+        if (sv->shutdown_client) {
                 (void) msg_queue_result(&sv->shutdown_client->conn, sv->shutdown_id, 0, NULL);
                 /* The client is blocking on this answer: make sure it gets it. */
                 (void) fcntl(sv->shutdown_client->conn.fd, F_SETFL, 0);
