@@ -13,8 +13,8 @@ packages=(
     kmod cpio busybox-static binutils
     # the VM
     qemu-system-x86 qemu-system-common
-    # tests and benchmark
-    python3 runc
+    # tests (libFuzzer comes with clang's runtime) and benchmark
+    python3 runc clang libclang-rt-14-dev bsdutils
 )
 
 missing=()
