@@ -1,5 +1,6 @@
 /* cocoon: the OCI runtime CLI. Global options, then one verb per file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,22 @@ static void usage(FILE *f)
                    "  --help, -h          this help\n");
 }
 
+/*
+ * A caller may start us with stdin, stdout or stderr closed. Fill the gap with
+ * /dev/null, or the next socket we open would become the container's stdio.
+ */
+static void ensure_stdio(void)
+{
+        for (int fd = 0; fd < 3; fd++)
+                if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+                        int n = open("/dev/null", O_RDWR);
+                        if (n >= 0 && n != fd) {
+                                (void) dup2(n, fd);
+                                (void) close(n);
+                        }
+                }
+}
+
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -48,6 +65,7 @@ int main(int argc, char **argv)
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
+        ensure_stdio();
         struct runtime rt = {.root = COCOON_DEFAULT_ROOT};
         const char *log_path = NULL, *log_format = "text";
         int c;

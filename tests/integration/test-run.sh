@@ -53,6 +53,8 @@ check "stdin is piped through cat" [ "$out" = "$(printf 'line one\nline two')" -
 head -c 2000000 /dev/urandom > "$TEST_ROOT/big"
 sum=$(cocoon run -b "$B" bigstdin < "$TEST_ROOT/big" | md5sum)
 check "2 MB through stdin and back arrive intact" [ "$sum" = "$(md5sum < "$TEST_ROOT/big")" ]
+out=$(cocoon run -b "$B" closedstdin 0<&- 2>&1); status=$?
+check "a closed stdin reads as empty" [ -z "$out" -a "$status" -eq 0 ]
 check "stdin: nothing left on the host" nothing_left
 
 mkbundle --config-only "$B" uname -r
