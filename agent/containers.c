@@ -289,15 +289,7 @@ void containers_report_exits(struct agent *a)
                 /* All output first, so the host has every byte before the exit. */
                 if (!pump_done(&p->pumps[PROC_STDOUT]) || !pump_done(&p->pumps[PROC_STDERR]))
                         continue;
-                Cocoon__ProcessExited ex = COCOON__PROCESS_EXITED__INIT;
-                ex.container_id = c->id;
-                ex.exec_id = p->exec_id;
-                ex.exit_code = p->exit_code;
-                ex.signal = p->signal;
-                Event ev = COCOON__EVENT__INIT;
-                ev.body_case = COCOON__EVENT__BODY_EXITED;
-                ev.exited = &ex;
-                if (conn_queue_msg(&a->conn, FRAME_EVENT, &ev.base) < 0)
+                if (msg_queue_exited(&a->conn, c->id, p->exec_id, p->exit_code, p->signal) < 0)
                         continue;
                 p->exit_reported = true;
                 pump_close(&p->pumps[PROC_STDIN]);

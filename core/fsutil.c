@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,22 +65,33 @@ int touch_p(const char *path)
 
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
-        size_t len = 0, cap = 4096;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISREG(st.st_mode) && (uintmax_t) st.st_size > max)
+                return -EFBIG;
+
+        /* Room for one byte more than max, to see that there is more; +1 for the NUL. */
+        size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t) st.st_size + 1 : 4096;
+        if (cap > max + 1)
+                cap = max + 1;
         _cleanup_free_ char *buf = malloc(cap + 1);
         if (!buf)
                 return -ENOMEM;
+        size_t len = 0;
         for (;;) {
                 if (len == cap) {
                         if (cap > max)
                                 return -EFBIG;
-                        cap *= 2;
-                        char *b = realloc(buf, cap + 1);
+                        size_t bigger = cap * 2 > max + 1 ? max + 1 : cap * 2;
+                        char *b = realloc(buf, bigger + 1);
                         if (!b)
                                 return -ENOMEM;
                         buf = b;
+                        cap = bigger;
                 }
                 ssize_t n = read(fd, buf + len, cap - len);
                 if (n < 0) {
@@ -89,10 +101,8 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
                 }
                 if (n == 0)
                         break;
-                len += n;
+                len += (size_t) n;
         }
-        if (len > max)
-                return -EFBIG;
         buf[len] = '\0';
         *ret = TAKE_PTR(buf);
         if (ret_len)

@@ -19,6 +19,8 @@
  */
 #include "spec.h"
 
+#include "fsutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -33,7 +35,6 @@
 
 #include "cleanup.h"
 
-#define SPEC_MAX_SIZE (4u << 20)
 #define SPEC_MAX_DEPTH 64
 #define ID_MAX 4294967294ULL /* (uid_t) -1 is not an id */
 
@@ -687,61 +688,11 @@ int spec_parse(const char *json, size_t len, struct oci_spec **ret, cocoon_error
         return 0;
 }
 
-/* Reads all of fd, refusing more than max bytes with -EFBIG. */
-static int read_capped(int fd, size_t max, char **ret, size_t *ret_len)
-{
-        struct stat st;
-
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISREG(st.st_mode) && (uintmax_t) st.st_size > max)
-                return -EFBIG;
-
-        /* One byte more than max, to see that there is more. */
-        size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t) st.st_size + 1 : 64 * 1024;
-        if (cap > max + 1)
-                cap = max + 1;
-        _cleanup_free_ char *buf = malloc(cap);
-        if (!buf)
-                return -ENOMEM;
-
-        size_t len = 0;
-        for (;;) {
-                if (len == cap) {
-                        if (cap > max)
-                                return -EFBIG;
-                        size_t bigger = cap * 2 > max + 1 ? max + 1 : cap * 2;
-                        char *p = realloc(buf, bigger);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                        cap = bigger;
-                }
-                ssize_t n = read(fd, buf + len, cap - len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-        }
-
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
 int spec_load(const char *path, struct oci_spec **ret, cocoon_error **err)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return error_sys(err, errno, "%s", path);
-
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
-        int r = read_capped(fd, SPEC_MAX_SIZE, &text, &len);
+        int r = read_file(path, SPEC_MAX_SIZE, &text, &len);
         if (r == -EFBIG)
                 return error_set(err, EFBIG, "%s: file is larger than %u MiB, refusing to read it", path,
                                  SPEC_MAX_SIZE >> 20);

@@ -71,6 +71,9 @@ struct oci_spec {
         char *cgroups_path; /* may be NULL */
 };
 
+/* The largest config.json we read: runc's specs are a few KiB. */
+#define SPEC_MAX_SIZE (4u << 20)
+
 /*
  * Parses config.json text. On failure returns -EINVAL (or -ENOMEM) and sets
  * *err to a message naming the offending field, such as

@@ -36,6 +36,9 @@ static inline void msg_event_freep(Event **e)
 /* Queues a response for request `id` carrying the result r (0 or -errno) and err's message. */
 int msg_queue_result(struct conn *c, uint64_t id, int r, const cocoon_error *err);
 
+/* Queues the event that tells a process's exit. */
+int msg_queue_exited(struct conn *c, const char *container_id, const char *exec_id, int exit_code, int signal);
+
 /*
  * Blocking call for clients: sends the request (with fds, if any), waits for
  * its response, and turns an error response into (-errnum, *err = message).

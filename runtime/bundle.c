@@ -22,7 +22,7 @@ int bundle_load(const char *dir, struct bundle *ret, cocoon_error **err)
         if (!config)
                 return -ENOMEM;
         size_t len;
-        int r = read_file(config, 4 << 20, &b.config_json, &len);
+        int r = read_file(config, SPEC_MAX_SIZE, &b.config_json, &len);
         if (r < 0)
                 return error_sys(err, -r, "%s", config);
         r = spec_parse(b.config_json, len, &b.spec, err);

@@ -20,6 +20,29 @@ char *state_dir(const struct runtime *rt, const char *id)
         return path_join(rt->root, id);
 }
 
+int verb_parse_bundle(const struct verb *v, int argc, char **argv, const char **bundle)
+{
+        static const struct option opts[] = {
+                {"bundle", required_argument, NULL, 'b'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "+b:h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'b':
+                        *bundle = optarg;
+                        break;
+                case 'h':
+                        printf("%s\n", v->usage);
+                        return 0;
+                default:
+                        return -2;
+                }
+        }
+        return 1;
+}
+
 static void usage(FILE *f)
 {
         fprintf(f, "usage: cocoon [global options] COMMAND [options] [ARGS]\n\n"

@@ -63,4 +63,11 @@ int supervisor_shutdown(int ctl_fd, cocoon_error **err);
 /* Removes a container's state directory and everything in it. */
 int state_remove(const char *dir, cocoon_error **err);
 
+/*
+ * Parses the options of a verb that takes --bundle/-b DIR and --help. Returns
+ * 1 to go on (optind at the first argument), 0 after printing the help, or
+ * -2 after a usage error (the exit status is the negation).
+ */
+int verb_parse_bundle(const struct verb *v, int argc, char **argv, const char **bundle);
+
 extern const struct verb verb_run, verb_spec;

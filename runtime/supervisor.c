@@ -86,15 +86,7 @@ static void maybe_send_exit(struct supervisor *sv, struct host_process *p)
         pump_close(&p->pumps[0]);
         if (!p->attached)
                 return;
-        Cocoon__ProcessExited ex = COCOON__PROCESS_EXITED__INIT;
-        ex.container_id = p->container_id;
-        ex.exec_id = p->exec_id;
-        ex.exit_code = p->exit_code;
-        ex.signal = p->signal;
-        Event ev = COCOON__EVENT__INIT;
-        ev.body_case = COCOON__EVENT__BODY_EXITED;
-        ev.exited = &ex;
-        (void) conn_queue_msg(&p->attached->conn, FRAME_EVENT, &ev.base);
+        (void) msg_queue_exited(&p->attached->conn, p->container_id, p->exec_id, p->exit_code, p->signal);
         flush_client(p->attached);
 }
 

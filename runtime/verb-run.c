@@ -68,25 +68,10 @@ static int run_container(struct runtime *rt, const char *id, const char *bundle_
 
 static int verb_run_main(struct runtime *rt, int argc, char **argv)
 {
-        static const struct option opts[] = {
-                {"bundle", required_argument, NULL, 'b'},
-                {"help", no_argument, NULL, 'h'},
-                {},
-        };
         const char *bundle = ".";
-        int c;
-        while ((c = getopt_long(argc, argv, "+b:h", opts, NULL)) != -1) {
-                switch (c) {
-                case 'b':
-                        bundle = optarg;
-                        break;
-                case 'h':
-                        printf("%s\n", verb_run.usage);
-                        return 0;
-                default:
-                        return 2;
-                }
-        }
+        int r = verb_parse_bundle(&verb_run, argc, argv, &bundle);
+        if (r <= 0)
+                return -r;
         if (optind != argc - 1) {
                 log_error("run: expected exactly one container id\nusage: %s", verb_run.usage);
                 return 2;
@@ -94,7 +79,7 @@ static int verb_run_main(struct runtime *rt, int argc, char **argv)
 
         _cleanup_error_ cocoon_error *err = NULL;
         int exit_code = 0;
-        int r = run_container(rt, argv[optind], bundle, &exit_code, &err);
+        r = run_container(rt, argv[optind], bundle, &exit_code, &err);
         if (r < 0) {
                 log_error("run: %s", err ? err->msg : strerror(-r));
                 return 1;

@@ -14,25 +14,10 @@
 
 static int verb_spec_main(struct runtime *rt, int argc, char **argv)
 {
-        static const struct option opts[] = {
-                {"bundle", required_argument, NULL, 'b'},
-                {"help", no_argument, NULL, 'h'},
-                {},
-        };
         const char *bundle = ".";
-        int c;
-        while ((c = getopt_long(argc, argv, "+b:h", opts, NULL)) != -1) {
-                switch (c) {
-                case 'b':
-                        bundle = optarg;
-                        break;
-                case 'h':
-                        printf("%s\n", verb_spec.usage);
-                        return 0;
-                default:
-                        return 2;
-                }
-        }
+        int r = verb_parse_bundle(&verb_spec, argc, argv, &bundle);
+        if (r <= 0)
+                return -r;
         if (optind != argc) {
                 log_error("spec: takes no arguments\nusage: %s", verb_spec.usage);
                 return 2;
@@ -52,7 +37,7 @@ static int verb_spec_main(struct runtime *rt, int argc, char **argv)
                         log_error("spec: %s: %s", path, strerror(errno));
                 return 1;
         }
-        int r = write_all(fd, json, strlen(json));
+        r = write_all(fd, json, strlen(json));
         if (r == 0 && json[strlen(json) - 1] != '\n')
                 r = write_all(fd, "\n", 1);
         close(fd);
