@@ -71,10 +71,11 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if (S_ISREG(st.st_mode) && (uintmax_t) st.st_size > max)
-                return -EFBIG;
-
-        /* Room for one byte more than max, to see that there is more; +1 for the NUL. */
+        /*
+         * st_size is only a hint for the first allocation: sysfs says 4096 and
+         * procfs 0 whatever they hold. The read loop enforces max.
+         * Room for one byte more than max, to see that there is more; +1 for the NUL.
+         */
         size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t) st.st_size + 1 : 4096;
         if (cap > max + 1)
                 cap = max + 1;

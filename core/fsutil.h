@@ -11,7 +11,7 @@ char *path_join(const char *a, const char *b);
 int mkdir_p(const char *path, mode_t mode);
 /* Creates an empty file (and its parents) if it does not exist; 0 or -errno. */
 int touch_p(const char *path);
-/* Reads a whole file up to max bytes into a NUL-terminated buffer; -EFBIG past max. */
+/* Reads a whole file (or pipe, or sysfs attribute) up to max bytes into a NUL-terminated buffer; -EFBIG past max. */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* Writes a file atomically: temp file in the same directory, fsync, rename. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
