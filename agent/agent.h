@@ -54,10 +54,11 @@ struct agent {
 /* init.c: early boot as PID 1 */
 int agent_early_init(cocoon_error **err);
 
-/* modules.c */
-int modules_load_all(const char *dir, cocoon_error **err);
+/* modules.c: loads the named modules (and what they depend on) from dir */
+int modules_load(const char *dir, const char *const *wanted, cocoon_error **err);
 
 /* transport.c: the link to the host */
+bool transport_wants_vsock(void);
 int transport_open(struct agent *a, cocoon_error **err);
 /* Queues nothing; flushes and re-arms the watch after handlers queued output. */
 void transport_kick(struct agent *a);

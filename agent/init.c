@@ -81,7 +81,10 @@ int agent_early_init(cocoon_error **err)
         _cleanup_free_ char *moddir = path_join("/lib/modules", u.release);
         if (!moddir)
                 return -ENOMEM;
-        r = modules_load_all(moddir, err);
+        /* The device bus, the share, and the one transport the host chose. */
+        const char *const wanted[] = {"virtio_mmio", "virtiofs",
+                                      transport_wants_vsock() ? "vmw_vsock_virtio_transport" : "virtio_console", NULL};
+        r = modules_load(moddir, wanted, err);
         if (r < 0)
                 return error_wrap(err, "loading kernel modules");
 

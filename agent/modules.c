@@ -1,6 +1,6 @@
 /*
- * Loads every module of the initramfs, each after its dependencies, from the
- * modules.dep that guest-image/mkinitrd.sh regenerated for exactly that set.
+ * Loads the kernel modules the agent needs, each after its dependencies, from
+ * the modules.dep that guest-image/mkinitrd.sh regenerated for the image.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -104,16 +104,43 @@ static int load(struct module *mods, size_t n, struct module *m, const char *dir
         return 0;
 }
 
-int modules_load_all(const char *dir, cocoon_error **err)
+/* "kernel/fs/fuse/virtiofs.ko" is module "virtiofs"; '-' and '_' are the same to the kernel. */
+static bool module_is(const char *path, const char *name)
+{
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        size_t n = strcspn(base, ".");
+        if (n != strlen(name))
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char a = base[i] == '-' ? '_' : base[i], b = name[i] == '-' ? '_' : name[i];
+                if (a != b)
+                        return false;
+        }
+        return true;
+}
+
+static bool builtin(const char *dir, const char *name)
+{
+        _cleanup_free_ char *path = path_join(dir, "modules.builtin");
+        _cleanup_free_ char *text = NULL;
+        if (!path || read_file(path, 1 << 20, &text, NULL) < 0)
+                return false;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                if (module_is(line, name))
+                        return true;
+        return false;
+}
+
+int modules_load(const char *dir, const char *const *wanted, cocoon_error **err)
 {
         _cleanup_free_ char *dep_path = path_join(dir, "modules.dep");
         _cleanup_free_ char *text = NULL;
         if (!dep_path)
                 return -ENOMEM;
         int r = read_file(dep_path, 1 << 20, &text, NULL);
-        if (r == -ENOENT)
-                return 0; /* a kernel with everything built in */
-        if (r < 0)
+        if (r < 0 && r != -ENOENT)
                 return error_sys(err, -r, "reading %s", dep_path);
 
         _cleanup_free_ char *cmdline = NULL;
@@ -125,7 +152,7 @@ int modules_load_all(const char *dir, cocoon_error **err)
         struct module mods[MAX_MODULES];
         size_t n = 0;
         char *save = NULL;
-        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
                 char *colon = strchr(line, ':');
                 if (!colon)
                         continue;
@@ -134,8 +161,19 @@ int modules_load_all(const char *dir, cocoon_error **err)
                 *colon = '\0';
                 mods[n++] = (struct module) {.path = line, .deps = colon + 1};
         }
-        for (size_t i = 0; i < n; i++) {
-                r = load(mods, n, &mods[i], dir, cmdline, err);
+        /* Only what this boot needs: every module costs time under emulation. */
+        for (const char *const *w = wanted; *w; w++) {
+                struct module *m = NULL;
+                for (size_t i = 0; i < n && !m; i++)
+                        if (module_is(mods[i].path, *w))
+                                m = &mods[i];
+                if (!m) {
+                        if (builtin(dir, *w))
+                                continue;
+                        return error_set(err, ENOENT, "module %s is neither in the guest image nor built into its kernel",
+                                         *w);
+                }
+                r = load(mods, n, m, dir, cmdline, err);
                 if (r < 0)
                         return r;
         }

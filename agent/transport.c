@@ -45,7 +45,7 @@ static int find_serial_port(char **ret, cocoon_error **err)
         return r;
 }
 
-static bool cmdline_wants_vsock(void)
+bool transport_wants_vsock(void)
 {
         _cleanup_free_ char *cmdline = NULL;
         if (read_file("/proc/cmdline", 4096, &cmdline, NULL) < 0)
@@ -153,7 +153,7 @@ void transport_kick(struct agent *a)
 int transport_open(struct agent *a, cocoon_error **err)
 {
         a->listen_fd = -1;
-        if (cmdline_wants_vsock()) {
+        if (transport_wants_vsock()) {
                 int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
                 if (fd < 0)
                         return error_sys(err, errno, "creating the vsock listener");
@@ -168,7 +168,22 @@ int transport_open(struct agent *a, cocoon_error **err)
                 return loop_add(a->loop, fd, EPOLLIN, on_accept, a, NULL);
         }
 
-        int r = find_serial_port(&a->serial_path, err);
+        /*
+         * virtio-serial announces its ports through its control queue after
+         * the driver probes, so the port shows up a little after the module
+         * loads: wait for it, for as long as a slow emulated boot may need.
+         */
+        int r;
+        for (int waited_ms = 0;; waited_ms += 5) {
+                _cleanup_error_ cocoon_error *e = NULL;
+                r = find_serial_port(&a->serial_path, &e);
+                if (r != -ENOENT || waited_ms >= 10000) {
+                        if (r < 0 && err && !*err)
+                                *err = TAKE_PTR(e);
+                        break;
+                }
+                usleep(5000);
+        }
         if (r < 0)
                 return r;
         r = open_serial(a);

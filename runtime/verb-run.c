@@ -14,6 +14,18 @@
 #include "msg.h"
 #include "runtime.h"
 
+/* --debug: what the guest and the supervisor said, before the state directory goes. */
+static void dump_debug_logs(const char *dir)
+{
+        static const char *const logs[] = {"console.log", "supervisor.log", "qemu.log"};
+        for (size_t i = 0; i < ARRAY_SIZE(logs); i++) {
+                _cleanup_free_ char *path = path_join(dir, logs[i]);
+                _cleanup_free_ char *text = NULL;
+                if (path && read_file(path, 1 << 20, &text, NULL) == 0 && *text)
+                        fprintf(stderr, "----- %s -----\n%s\n", logs[i], text);
+        }
+}
+
 static int run_container(struct runtime *rt, const char *id, const char *bundle_dir, int *ret_exit, cocoon_error **err)
 {
         if (!msg_id_valid(id))
@@ -62,6 +74,8 @@ static int run_container(struct runtime *rt, const char *id, const char *bundle_
                 (void) kill(sup, SIGTERM);
         }
         (void) waitpid(sup, NULL, 0);
+        if (rt->debug)
+                dump_debug_logs(dir);
         (void) state_remove(dir, NULL);
         return r;
 }
