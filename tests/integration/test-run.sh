@@ -63,12 +63,18 @@ echo "guest: $out, host: $(uname -r)" | diag
 check "uname -r in the container is the guest kernel's, not the host's" \
     [ -n "$out" -a "$out" != "$(uname -r)" -a "$status" -eq 0 ]
 
-mkbundle --config-only "$B" sh -c 'echo pid=$$; hostname; ls /'
+mkbundle --config-only "$B" sh -c 'echo pid=$$; hostname; ls /; ls /dev; cut -d" " -f2,3 /proc/mounts; echo x > /dev/null && head -c 4 /dev/zero | od -An -tx1'
 run_case rootfs
 echo "$out" | diag
 check "the process is pid 1 of its own pid namespace" sh -c 'echo "$1" | grep -qx pid=1' _ "$out"
 check "it has the bundle's hostname and sees the bundle's rootfs" \
     sh -c 'echo "$1" | grep -qx cocoon && echo "$1" | grep -qx bundle-marker' _ "$out"
+check "the spec's mounts are there: proc, /dev tmpfs, devpts, shm, mqueue, sysfs" \
+    sh -c 'for m in "/proc proc" "/dev tmpfs" "/dev/pts devpts" "/dev/shm tmpfs" "/dev/mqueue mqueue" "/sys sysfs"; do
+               echo "$1" | grep -qx "$m" || exit 1; done' _ "$out"
+check "/dev has the default devices, and they work" \
+    sh -c 'for d in null zero full random urandom tty ptmx fd stdin stdout stderr; do
+               echo "$1" | grep -qx "$d" || exit 1; done; echo "$1" | grep -q "^ 00 00 00 00$"' _ "$out"
 
 # With process.terminal the process gets a pty of the container's own devpts,
 # sized like ours (script(1) gives the run a terminal).
