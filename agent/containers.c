@@ -289,7 +289,7 @@ void containers_report_exits(struct agent *a)
                 /* All output first, so the host has every byte before the exit. */
                 if (!pump_done(&p->pumps[PROC_STDOUT]) || !pump_done(&p->pumps[PROC_STDERR]))
                         continue;
-                if (msg_queue_exited(&a->conn, c->id, p->exec_id, p->exit_code, p->signal) < 0)
+                if (msg_queue_exited(&a->conn, c->id, p->exec_id, p->exit_code, p->signal, NULL) < 0)
                         continue;
                 p->exit_reported = true;
                 pump_close(&p->pumps[PROC_STDIN]);

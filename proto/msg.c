@@ -56,13 +56,15 @@ int msg_queue_result(struct conn *c, uint64_t id, int r, const cocoon_error *err
         return conn_queue_msg(c, FRAME_RESPONSE, &resp.base);
 }
 
-int msg_queue_exited(struct conn *c, const char *container_id, const char *exec_id, int exit_code, int signal)
+int msg_queue_exited(struct conn *c, const char *container_id, const char *exec_id, int exit_code, int signal,
+                     const char *reason)
 {
         Cocoon__ProcessExited ex = COCOON__PROCESS_EXITED__INIT;
         ex.container_id = (char *) container_id;
         ex.exec_id = (char *) exec_id;
         ex.exit_code = exit_code;
         ex.signal = signal;
+        ex.reason = (char *) (reason ? reason : "");
         Event ev = COCOON__EVENT__INIT;
         ev.body_case = COCOON__EVENT__BODY_EXITED;
         ev.exited = &ex;

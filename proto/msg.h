@@ -37,7 +37,8 @@ static inline void msg_event_freep(Event **e)
 int msg_queue_result(struct conn *c, uint64_t id, int r, const cocoon_error *err);
 
 /* Queues the event that tells a process's exit. */
-int msg_queue_exited(struct conn *c, const char *container_id, const char *exec_id, int exit_code, int signal);
+int msg_queue_exited(struct conn *c, const char *container_id, const char *exec_id, int exit_code, int signal,
+                     const char *reason);
 
 /*
  * Blocking call for clients: sends the request (with fds, if any), waits for

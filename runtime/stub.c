@@ -40,6 +40,8 @@ static void on_event(Event *ev, void *userdata)
                 return;
         ws->exited = true;
         ws->exit_code = ev->exited->exit_code;
+        if (ev->exited->reason && *ev->exited->reason)
+                log_error("%s: %s", ws->id, ev->exited->reason);
 }
 
 static int call(struct conn *c, Request *req, uint64_t *next_id, const int *fds, size_t n_fds, struct wait_state *ws,

@@ -86,7 +86,8 @@ static void maybe_send_exit(struct supervisor *sv, struct host_process *p)
         pump_close(&p->pumps[0]);
         if (!p->attached)
                 return;
-        (void) msg_queue_exited(&p->attached->conn, p->container_id, p->exec_id, p->exit_code, p->signal);
+        (void) msg_queue_exited(&p->attached->conn, p->container_id, p->exec_id, p->exit_code, p->signal,
+                                p->reason);
         flush_client(p->attached);
 }
 
@@ -423,6 +424,8 @@ static void fail_all_processes(struct supervisor *sv)
                 p->exited = true;
                 p->exit_code = 128 + SIGKILL;
                 p->signal = SIGKILL;
+                if (sv->vm_dead)
+                        p->reason = "the sandbox VM stopped unexpectedly";
                 for (int i = 1; i < 3; i++)
                         if (!p->pumps[i].eof) {
                                 p->pumps[i].len = 0;

@@ -30,6 +30,7 @@ struct host_process {
         struct client *attached;
         bool exited, exit_sent;
         int exit_code, signal;
+        const char *reason; /* static text when it did not exit on its own */
         struct host_process *next;
 };
 

@@ -95,6 +95,19 @@ check "a terminal process sees its pty, sized like the caller's" \
 check "terminal: exit status 4 comes back" [ "$status" -eq 4 ]
 check "terminal: nothing left on the host" nothing_left
 
+# If QEMU dies under a running container, run says so and exits 137.
+mkbundle --config-only "$B" sh -c 'echo up; sleep 60'
+"$COCOON" --root "$STATE" run -b "$B" vmdies > "$TEST_ROOT/vmdies.out" 2> "$TEST_ROOT/vmdies.err" &
+runpid=$!
+for _ in $(seq 600); do grep -q up "$TEST_ROOT/vmdies.out" && break; sleep 0.1; done
+for p in $(pids_in_root); do
+    case $(tr '\0' ' ' < /proc/$p/cmdline) in *qemu-system*) kill -9 "$p" ;; esac
+done
+wait "$runpid"; status=$?
+check "when the VM is killed, run exits 137 and says why" \
+    sh -c '[ "$2" -eq 137 ] && grep -q "VM stopped unexpectedly" "$1"' _ "$TEST_ROOT/vmdies.err" "$status"
+check "vmdies: nothing left on the host" nothing_left
+
 mkbundle --config-only "$B" no-such-program
 run_case notfound
 check "a missing executable is a clear error" \
