@@ -192,6 +192,7 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 .accel = cfg->accel,
                 .run_dir = ".",
                 .shared_dir = shared_dir,
+                .kernel_args = cfg->kernel_args,
                 .debug = rt->debug,
         };
         r = ops->start(&vc, &sv->vm, err);

@@ -55,6 +55,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
                         ok = set_string(&c->kernel, value);
                 else if (strcmp(name, "initrd") == 0)
                         ok = set_string(&c->initrd, value);
+                else if (strcmp(name, "kernel_args") == 0)
+                        ok = set_string(&c->kernel_args, value);
                 else if (strcmp(name, "vcpus") == 0)
                         ok = set_uint(&c->vcpus, value, 1, 256);
                 else if (strcmp(name, "memory_mib") == 0)
@@ -136,4 +138,5 @@ void config_free(struct cocoon_config *cfg)
         free(cfg->virtiofsd);
         free(cfg->kernel);
         free(cfg->initrd);
+        free(cfg->kernel_args);
 }

@@ -13,6 +13,7 @@ struct cocoon_config {
         char *virtiofsd;
         char *kernel;
         char *initrd;
+        char *kernel_args; /* appended to the guest kernel command line, may be NULL */
         unsigned vcpus;
         unsigned memory_mib;
         enum vm_accel accel;

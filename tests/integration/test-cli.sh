@@ -29,6 +29,17 @@ sys.exit(not (e["level"] == "error" and "nowhere" in e["msg"] and e["time"].ends
 out=$(cocoon --log-format yaml spec 2>&1); status=$?
 check "an unknown --log-format is refused" sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "log-format"' _ "$out" "$status"
 
+# The config file: a wrong key names the file, the section and the key.
+printf '[hypervisor]\nmemory_mib = lots\n' > "$TEST_ROOT/bad.conf"
+out=$(COCOON_CONFIG="$TEST_ROOT/bad.conf" cocoon run -b "$TEST_ROOT" cfg 2>&1); status=$?
+check "an invalid setting in the config file is named" \
+    sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "bad.conf: \[hypervisor\] memory_mib = lots"' _ "$out" "$status"
+printf '[hypervisor]\nkernel = %s/no-kernel\n' "$TEST_ROOT" > "$TEST_ROOT/nokernel.conf"
+mkbundle "$TEST_ROOT/bundle" true
+out=$(COCOON_CONFIG="$TEST_ROOT/nokernel.conf" cocoon run -b "$TEST_ROOT/bundle" nokernel 2>&1); status=$?
+check "a missing guest kernel is a clear error" \
+    sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "guest kernel .*no-kernel"' _ "$out" "$status"
+
 check "nothing left on the host" nothing_left
 
 done_testing
