@@ -5,16 +5,13 @@
 #include <sys/types.h>
 
 #include "conn.h"
+#include "guest.h"
 #include "container.h"
 #include "loop.h"
 #include "msg.h"
 #include "pump.h"
 #include "spec.h"
 
-#define AGENT_SHARED_DIR "/run/cocoon/shared" /* where the sandbox's virtio-fs share is mounted */
-#define AGENT_VIRTIOFS_TAG "cocoon"
-#define AGENT_SERIAL_PORT "cocoon.agent" /* virtio-serial port name */
-#define AGENT_VSOCK_PORT 1024
 
 enum process_fd { PROC_STDIN, PROC_STDOUT, PROC_STDERR };
 

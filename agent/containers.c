@@ -123,7 +123,7 @@ int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req
                 return error_set(err, EINVAL, "invalid container id");
         if (find(a, req->container_id))
                 return error_set(err, EEXIST, "container with id exists: %s", req->container_id);
-        if (strncmp(req->rootfs, AGENT_SHARED_DIR "/", strlen(AGENT_SHARED_DIR) + 1) != 0 || strstr(req->rootfs, ".."))
+        if (strncmp(req->rootfs, GUEST_SHARED_DIR "/", strlen(GUEST_SHARED_DIR) + 1) != 0 || strstr(req->rootfs, ".."))
                 return error_set(err, EINVAL, "rootfs %s is not inside the sandbox share", req->rootfs);
         if (req->stream == 0 || containers_find_stream(a, req->stream))
                 return error_set(err, EINVAL, "stream %u is invalid or in use", req->stream);

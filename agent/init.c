@@ -99,10 +99,10 @@ int agent_early_init(cocoon_error **err)
         if (symlink("pts/ptmx", "/dev/ptmx") < 0)
                 return error_sys(err, errno, "creating /dev/ptmx");
 
-        r = mkdir_p(AGENT_SHARED_DIR, 0755);
+        r = mkdir_p(GUEST_SHARED_DIR, 0755);
         if (r < 0)
-                return error_sys(err, -r, "creating %s", AGENT_SHARED_DIR);
-        if (mount(AGENT_VIRTIOFS_TAG, AGENT_SHARED_DIR, "virtiofs", 0, NULL) < 0)
-                return error_sys(err, errno, "mounting the sandbox share (virtio-fs tag %s)", AGENT_VIRTIOFS_TAG);
+                return error_sys(err, -r, "creating %s", GUEST_SHARED_DIR);
+        if (mount(GUEST_VIRTIOFS_TAG, GUEST_SHARED_DIR, "virtiofs", 0, NULL) < 0)
+                return error_sys(err, errno, "mounting the sandbox share (virtio-fs tag %s)", GUEST_VIRTIOFS_TAG);
         return 0;
 }

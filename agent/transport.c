@@ -36,12 +36,12 @@ static int find_serial_port(char **ret, cocoon_error **err)
                 if (read_file(path, 256, &name, NULL) < 0)
                         continue;
                 name[strcspn(name, "\n")] = '\0';
-                if (strcmp(name, AGENT_SERIAL_PORT) == 0)
+                if (strcmp(name, GUEST_SERIAL_PORT) == 0)
                         r = asprintf(ret, "/dev/%s", de->d_name) < 0 ? -ENOMEM : 0;
         }
         closedir(d);
         if (r == -ENOENT)
-                return error_set(err, ENOENT, "no virtio-serial port named %s", AGENT_SERIAL_PORT);
+                return error_set(err, ENOENT, "no virtio-serial port named %s", GUEST_SERIAL_PORT);
         return r;
 }
 
@@ -50,7 +50,7 @@ bool transport_wants_vsock(void)
         _cleanup_free_ char *cmdline = NULL;
         if (read_file("/proc/cmdline", 4096, &cmdline, NULL) < 0)
                 return false;
-        return strstr(cmdline, "cocoon.transport=vsock") != NULL;
+        return strstr(cmdline, GUEST_TRANSPORT_ARG "vsock") != NULL;
 }
 
 static int attach(struct agent *a, int fd)
@@ -158,11 +158,11 @@ int transport_open(struct agent *a, cocoon_error **err)
                 if (fd < 0)
                         return error_sys(err, errno, "creating the vsock listener");
                 struct sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
-                                           .svm_port = AGENT_VSOCK_PORT};
+                                           .svm_port = GUEST_VSOCK_PORT};
                 if (bind(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0 || listen(fd, 4) < 0) {
                         int e = errno;
                         close(fd);
-                        return error_sys(err, e, "listening on vsock port %d", AGENT_VSOCK_PORT);
+                        return error_sys(err, e, "listening on vsock port %d", GUEST_VSOCK_PORT);
                 }
                 a->listen_fd = fd;
                 return loop_add(a->loop, fd, EPOLLIN, on_accept, a, NULL);

@@ -26,10 +26,10 @@
 
 #include "cleanup.h"
 #include "fsutil.h"
+#include "guest.h"
 #include "hypervisor.h"
 #include "qmp.h"
 
-#define AGENT_VSOCK_PORT 1024
 #define MAX_ARGS 96
 
 /*
@@ -149,7 +149,7 @@ static int connect_vsock(unsigned cid, int timeout_ms, cocoon_error **err)
                 int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 if (fd < 0)
                         return error_sys(err, errno, "vsock socket");
-                struct sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = AGENT_VSOCK_PORT};
+                struct sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = GUEST_VSOCK_PORT};
                 if (connect(fd, (struct sockaddr *) &addr, sizeof(addr)) == 0)
                         return fd;
                 int e = errno;
@@ -200,7 +200,7 @@ static int build_argv(const struct vm_config *cfg, struct vm *vm, const char *vf
                 snprintf(tsc, sizeof(tsc), " tsc_early_khz=%lu", khz);
         add(b, "-append");
         /* cryptomgr.notests: the crypto self-tests cost ~0.3 s of every TCG boot. */
-        add(b, "console=ttyS0 %s panic=-1 reboot=t cryptomgr.notests cocoon.transport=%s%s%s%s",
+        add(b, "console=ttyS0 %s panic=-1 reboot=t cryptomgr.notests " GUEST_TRANSPORT_ARG "%s%s%s%s",
             cfg->debug ? "" : "quiet",
             vm->transport == VM_TRANSPORT_VSOCK ? "vsock" : "serial", tsc, cfg->kernel_args ? " " : "",
             cfg->kernel_args ? cfg->kernel_args : "");
@@ -215,7 +215,7 @@ static int build_argv(const struct vm_config *cfg, struct vm *vm, const char *vf
         add(b, "-chardev");
         add(b, "socket,id=virtiofs,path=%s", vfs_sock);
         add(b, "-device");
-        add(b, "vhost-user-fs-device,chardev=virtiofs,tag=cocoon");
+        add(b, "vhost-user-fs-device,chardev=virtiofs,tag=" GUEST_VIRTIOFS_TAG);
         if (vm->transport == VM_TRANSPORT_VSOCK) {
                 add(b, "-device");
                 add(b, "vhost-vsock-device,guest-cid=%u,vhostfd=4", vm->cid);
@@ -225,7 +225,7 @@ static int build_argv(const struct vm_config *cfg, struct vm *vm, const char *vf
                 add(b, "-chardev");
                 add(b, "socket,id=agent,fd=4");
                 add(b, "-device");
-                add(b, "virtserialport,chardev=agent,name=cocoon.agent");
+                add(b, "virtserialport,chardev=agent,name=" GUEST_SERIAL_PORT);
         }
         b->v[b->n] = NULL;
         return b->oom ? -ENOMEM : 0;

@@ -23,12 +23,12 @@
 
 #include "cleanup.h"
 #include "fsutil.h"
+#include "guest.h"
 #include "log.h"
 #include "msg.h"
 #include "runtime.h"
 #include "supervisor.h"
 
-#define GUEST_SHARED_DIR "/run/cocoon/shared"
 #define INIT_STREAM 1
 #define CONTROL_SOCKET "ctl.sock"
 
