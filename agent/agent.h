@@ -28,13 +28,24 @@ struct guest_process {
         int exit_code, signal;
 };
 
-enum container_status { CONTAINER_CREATED, CONTAINER_RUNNING, CONTAINER_STOPPED };
+enum container_status { CONTAINER_CREATED, CONTAINER_RUNNING, CONTAINER_PAUSED, CONTAINER_STOPPED };
+
+struct guest_exec {
+        struct guest_process proc;
+        struct spec_process spec; /* what exec asked for */
+        struct guest_exec *next;
+};
 
 struct guest_container {
         char *id;
         struct oci_spec *spec;
         enum container_status status;
         struct guest_process init;
+        struct guest_exec *execs;
+        char *cgroup;        /* absolute path of its cgroup v2 directory, NULL until set up */
+        int oom_watch_fd;    /* inotify on memory.events, or -1 */
+        struct watch *oom_watch;
+        uint64_t oom_kills;  /* memory.events oom_kill, last seen */
         struct guest_container *next;
 };
 
@@ -60,6 +71,34 @@ int transport_open(struct agent *a, cocoon_error **err);
 /* Queues nothing; flushes and re-arms the watch after handlers queued output. */
 void transport_kick(struct agent *a);
 
+/*
+ * cgroups.c: each container's cgroup v2 directory in the guest, where its
+ * resources are applied and its processes are frozen, counted and listed.
+ * Errors name the cgroup file and the spec field.
+ */
+/*
+ * Creates the container's cgroup and applies the spec's linux.resources to it,
+ * before its init exists. *ret_fd gets the directory opened O_PATH (or -1 when
+ * the guest has no cgroup v2), which container_create() and container_exec()
+ * clone the processes into, so that a cgroup namespace is rooted there.
+ */
+int cgroups_setup(struct agent *a, struct guest_container *c, int *ret_fd, cocoon_error **err);
+/* The container's cgroup directory opened O_PATH for exec'd processes, or -1. */
+int cgroups_open(struct guest_container *c, cocoon_error **err);
+/* Removes the cgroup (after killing what is left in it) and stops watching it. */
+void cgroups_remove(struct agent *a, struct guest_container *c);
+/* Freezes or thaws every process; returns once the kernel reports it done. */
+int cgroups_freeze(struct guest_container *c, bool frozen, cocoon_error **err);
+/* The pids in the cgroup (and below), malloc'd. */
+int cgroups_pids(struct guest_container *c, pid_t **ret, size_t *ret_n, cocoon_error **err);
+/* Fills the statistics; free with cgroups_stats_free(). */
+int cgroups_stats(struct guest_container *c, Cocoon__StatsContainerResponse *ret, cocoon_error **err);
+void cgroups_stats_free(Cocoon__StatsContainerResponse *s);
+/* Applies a linux.resources JSON object to the running container. */
+int cgroups_update(struct guest_container *c, const char *resources_json, cocoon_error **err);
+/* Sends sig to every process in the cgroup (kill --all). */
+int cgroups_signal_all(struct guest_container *c, int sig, cocoon_error **err);
+
 /* rpc.c */
 int rpc_dispatch(struct agent *a, const uint8_t *payload, size_t len);
 int rpc_on_stdio_frame(struct agent *a, const struct frame_header *h, const uint8_t *payload);
@@ -70,6 +109,11 @@ int containers_start(struct agent *a, const char *id, cocoon_error **err);
 int containers_signal(struct agent *a, const Cocoon__SignalProcessRequest *req, cocoon_error **err);
 int containers_remove(struct agent *a, const char *id, cocoon_error **err);
 int containers_resize(struct agent *a, const Cocoon__ResizeRequest *req, cocoon_error **err);
+int containers_exec(struct agent *a, const Cocoon__ExecProcessRequest *req, cocoon_error **err);
+int containers_pause(struct agent *a, const Cocoon__PauseContainerRequest *req, cocoon_error **err);
+int containers_list_processes(struct agent *a, const Request *req, cocoon_error **err);
+int containers_stats(struct agent *a, const Request *req, cocoon_error **err);
+int containers_update(struct agent *a, const Cocoon__UpdateContainerRequest *req, cocoon_error **err);
 struct guest_process *containers_find_stream(struct agent *a, uint32_t stream);
 /* Reaps children (SIGCHLD) and reports exits whose output is drained. */
 void containers_reap(struct agent *a);

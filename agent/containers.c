@@ -107,14 +107,83 @@ static void process_release(struct guest_process *p)
         free(p->exec_id);
 }
 
+static void exec_free(struct guest_exec *e)
+{
+        process_release(&e->proc);
+        spec_process_free(&e->spec);
+        free(e);
+}
+
 static void container_free(struct guest_container *c)
 {
         if (!c)
                 return;
+        for (struct guest_exec *e = c->execs, *next; e; e = next) {
+                next = e->next;
+                exec_free(e);
+        }
+        free(c->cgroup);
         process_release(&c->init);
         spec_free(c->spec);
         free(c->id);
         free(c);
+}
+
+static int process_init(struct agent *a, struct guest_process *p, const char *exec_id, uint32_t stream)
+{
+        *p = (struct guest_process) {.agent = a, .stream = stream,
+                                     .init = {.start_fd = -1, .status_fd = -1, .console_fd = -1}};
+        for (int i = 0; i < 3; i++)
+                p->pumps[i].fd = -1;
+        p->exec_id = strdup(exec_id);
+        return p->exec_id ? 0 : -ENOMEM;
+}
+
+/*
+ * Sets up a process's stdio around `make`, which creates the process (a
+ * container's init or an exec): pipes before it, the pty master after it,
+ * and the pumps.
+ */
+static int process_spawn(struct agent *a, struct guest_process *p, bool terminal,
+                         int (*make)(void *ctx, const struct container_stdio *stdio, struct container_init *ret,
+                                     cocoon_error **err),
+                         void *ctx, cocoon_error **err)
+{
+        int child[3] = {-1, -1, -1};
+        int r = terminal ? 0 : stdio_pipes(p, child, err);
+        if (r >= 0) {
+                struct container_stdio stdio = {child[0], child[1], child[2]};
+                r = make(ctx, &stdio, &p->init, err);
+        }
+        for (int i = 0; i < 3; i++)
+                if (child[i] >= 0)
+                        close(child[i]);
+        if (r >= 0 && terminal) {
+                r = stdio_console(a, p, p->init.console_fd, err);
+                p->init.console_fd = -1; /* the pumps own it now */
+        }
+        if (r >= 0)
+                r = watch_stdio(a, p, err);
+        if (r < 0 && p->init.pid > 0) {
+                (void) kill(p->init.pid, SIGKILL);
+                (void) waitpid(p->init.pid, NULL, 0);
+                p->init.pid = 0;
+        }
+        if (r >= 0)
+                p->pid = p->init.pid;
+        return r;
+}
+
+struct create_ctx {
+        struct guest_container *c;
+        const char *rootfs;
+        int cgroup_fd;
+};
+
+static int make_init(void *ctx, const struct container_stdio *stdio, struct container_init *ret, cocoon_error **err)
+{
+        struct create_ctx *cc = ctx;
+        return container_create(cc->c->spec, cc->rootfs, stdio, cc->cgroup_fd, ret, err);
 }
 
 int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req, cocoon_error **err)
@@ -131,13 +200,9 @@ int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req
         struct guest_container *c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        c->init = (struct guest_process) {.agent = a, .stream = req->stream,
-                                          .init = {.start_fd = -1, .status_fd = -1, .console_fd = -1}};
-        for (int i = 0; i < 3; i++)
-                c->init.pumps[i].fd = -1;
+        c->oom_watch_fd = -1;
         c->id = strdup(req->container_id);
-        c->init.exec_id = strdup("");
-        if (!c->id || !c->init.exec_id) {
+        if (!c->id || process_init(a, &c->init, "", req->stream) < 0) {
                 container_free(c);
                 return -ENOMEM;
         }
@@ -148,35 +213,70 @@ int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req
                 return error_wrap(err, "config.json");
         }
 
-        bool terminal = c->spec->process.terminal;
-        int child[3] = {-1, -1, -1};
-        r = terminal ? 0 : stdio_pipes(&c->init, child, err);
-        if (r >= 0) {
-                struct container_stdio stdio = {child[0], child[1], child[2]};
-                r = container_create(c->spec, req->rootfs, &stdio, &c->init.init, err);
-        }
-        for (int i = 0; i < 3; i++)
-                if (child[i] >= 0)
-                        close(child[i]);
-        if (r >= 0 && terminal) {
-                r = stdio_console(a, &c->init, c->init.init.console_fd, err);
-                c->init.init.console_fd = -1; /* the pumps own it now */
-        }
+        struct create_ctx cc = {.c = c, .rootfs = req->rootfs, .cgroup_fd = -1};
+        r = cgroups_setup(a, c, &cc.cgroup_fd, err);
         if (r >= 0)
-                r = watch_stdio(a, &c->init, err);
+                r = process_spawn(a, &c->init, c->spec->process.terminal, make_init, &cc, err);
+        if (cc.cgroup_fd >= 0)
+                close(cc.cgroup_fd);
         if (r < 0) {
-                if (c->init.init.pid > 0) {
-                        (void) kill(c->init.init.pid, SIGKILL);
-                        (void) waitpid(c->init.init.pid, NULL, 0);
-                }
+                cgroups_remove(a, c);
                 container_free(c);
                 return r;
         }
-        c->init.pid = c->init.init.pid;
         c->status = CONTAINER_CREATED;
         c->next = a->containers;
         a->containers = c;
         return 0;
+}
+
+/* Releases a set-up process to exec. */
+static int process_start(struct agent *a, struct guest_process *p, bool terminal, cocoon_error **err)
+{
+        /* A terminal has no stderr: end that stream now that the host follows the process. */
+        if (terminal) {
+                int r = conn_queue(&a->conn, FRAME_EOF, p->stream, PROC_STDERR, NULL, 0);
+                if (r < 0)
+                        return error_sys(err, -r, "queueing stderr's end");
+        }
+        p->started = true;
+        return container_start(&p->init, err);
+}
+
+/* Runs body with p set to every process (init, then execs) of every container c. */
+#define FOR_EACH_PROCESS(a, c, p, body)                                                             \
+        for (struct guest_container *c = (a)->containers; c; c = c->next) {                       \
+                struct guest_process *p = &c->init;                                                 \
+                for (struct guest_exec *e_ = c->execs;; e_ = e_->next) {                            \
+                        body;                                                                       \
+                        if (!e_)                                                                    \
+                                break;                                                              \
+                        p = &e_->proc;                                                              \
+                }                                                                                   \
+        }
+
+static struct guest_container *find_running(struct agent *a, const char *id, cocoon_error **err)
+{
+        struct guest_container *c = find(a, id);
+        if (!c) {
+                (void) error_set(err, ENOENT, "container %s does not exist", id);
+                return NULL;
+        }
+        if (c->init.exited || c->status == CONTAINER_STOPPED) {
+                (void) error_set(err, ESRCH, "container not running");
+                return NULL;
+        }
+        return c;
+}
+
+static struct guest_process *find_process(struct guest_container *c, const char *exec_id)
+{
+        if (!exec_id || !*exec_id)
+                return &c->init;
+        for (struct guest_exec *e = c->execs; e; e = e->next)
+                if (strcmp(e->proc.exec_id, exec_id) == 0)
+                        return &e->proc;
+        return NULL;
 }
 
 int containers_start(struct agent *a, const char *id, cocoon_error **err)
@@ -186,30 +286,150 @@ int containers_start(struct agent *a, const char *id, cocoon_error **err)
                 return error_set(err, ENOENT, "container %s does not exist", id);
         if (c->status != CONTAINER_CREATED)
                 return error_set(err, EINVAL, "cannot start a container that is not in the created state");
-        /* A terminal has no stderr: end that stream now that the host follows the process. */
-        if (c->spec->process.terminal) {
-                int r = conn_queue(&a->conn, FRAME_EOF, c->init.stream, PROC_STDERR, NULL, 0);
-                if (r < 0)
-                        return error_sys(err, -r, "queueing stderr's end");
-        }
-        int r = container_start(&c->init.init, err);
-        c->init.started = true;
         c->status = CONTAINER_RUNNING;
+        return process_start(a, &c->init, c->spec->process.terminal, err);
+}
+
+struct exec_ctx {
+        struct guest_container *c;
+        struct guest_exec *e;
+        int cgroup_fd;
+};
+
+static int make_exec(void *ctx, const struct container_stdio *stdio, struct container_init *ret, cocoon_error **err)
+{
+        struct exec_ctx *x = ctx;
+        return container_exec(x->c->spec, x->c->init.pid, &x->e->spec, stdio, x->cgroup_fd, ret, err);
+}
+
+int containers_exec(struct agent *a, const Cocoon__ExecProcessRequest *req, cocoon_error **err)
+{
+        struct guest_container *c = find_running(a, req->container_id, err);
+        if (!c)
+                return -ESRCH;
+        if (c->status != CONTAINER_RUNNING)
+                return error_set(err, EINVAL, "cannot exec in a container that is %s",
+                                 c->status == CONTAINER_PAUSED ? "paused" : "not running");
+        if (!msg_id_valid(req->exec_id) || find_process(c, req->exec_id))
+                return error_set(err, EEXIST, "exec id %s is invalid or in use", req->exec_id);
+        if (req->stream == 0 || containers_find_stream(a, req->stream))
+                return error_set(err, EINVAL, "stream %u is invalid or in use", req->stream);
+
+        struct guest_exec *e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        int r = process_init(a, &e->proc, req->exec_id, req->stream);
+        if (r == 0) {
+                r = spec_parse_process(req->process_json, strlen(req->process_json), &e->spec, err);
+                if (r < 0)
+                        (void) error_wrap(err, "the exec process");
+        }
+        struct exec_ctx x = {.c = c, .e = e, .cgroup_fd = -1};
+        if (r == 0) {
+                x.cgroup_fd = cgroups_open(c, err);
+                if (x.cgroup_fd < -1)
+                        r = x.cgroup_fd;
+        }
+        if (r == 0)
+                r = process_spawn(a, &e->proc, e->spec.terminal, make_exec, &x, err);
+        if (x.cgroup_fd >= 0)
+                close(x.cgroup_fd);
+        if (r == 0)
+                r = process_start(a, &e->proc, e->spec.terminal, err);
+        if (r < 0 && !e->proc.started) {
+                exec_free(e);
+                return r;
+        }
+        /* Started, even if the exec failed: its exit (127) is reported like any other. */
+        e->next = c->execs;
+        c->execs = e;
         return r;
 }
 
 int containers_signal(struct agent *a, const Cocoon__SignalProcessRequest *req, cocoon_error **err)
 {
-        struct guest_container *c = find(a, req->container_id);
-        if (!c)
-                return error_set(err, ENOENT, "container %s does not exist", req->container_id);
         if (req->signal == 0 || req->signal >= NSIG)
                 return error_set(err, EINVAL, "invalid signal %u", req->signal);
-        if (c->init.exited)
-                return error_set(err, ESRCH, "container not running");
-        if (kill(c->init.pid, req->signal) < 0)
+        struct guest_container *c = find_running(a, req->container_id, err);
+        if (!c)
+                return -ESRCH;
+        if (req->all)
+                return cgroups_signal_all(c, req->signal, err);
+        struct guest_process *p = find_process(c, req->exec_id);
+        if (!p)
+                return error_set(err, ENOENT, "exec %s does not exist", req->exec_id);
+        if (p->exited)
+                return error_set(err, ESRCH, "process already finished");
+        if (kill(p->pid, req->signal) < 0)
                 return error_sys(err, errno, "signalling the container");
         return 0;
+}
+
+int containers_pause(struct agent *a, const Cocoon__PauseContainerRequest *req, cocoon_error **err)
+{
+        struct guest_container *c = find_running(a, req->container_id, err);
+        if (!c)
+                return -ESRCH;
+        if (req->paused && c->status != CONTAINER_RUNNING)
+                return error_set(err, EINVAL, "container not running");
+        if (!req->paused && c->status != CONTAINER_PAUSED)
+                return error_set(err, EINVAL, "container not paused");
+        int r = cgroups_freeze(c, req->paused, err);
+        if (r < 0)
+                return r;
+        c->status = req->paused ? CONTAINER_PAUSED : CONTAINER_RUNNING;
+        return 0;
+}
+
+int containers_list_processes(struct agent *a, const Request *req, cocoon_error **err)
+{
+        struct guest_container *c = find(a, req->list_processes->container_id);
+        if (!c)
+                return error_set(err, ENOENT, "container %s does not exist", req->list_processes->container_id);
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        int r = c->status == CONTAINER_STOPPED ? 0 : cgroups_pids(c, &pids, &n, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ int32_t *list = calloc(n ? n : 1, sizeof(int32_t));
+        if (!list)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                list[i] = pids[i];
+        Cocoon__ListProcessesResponse lp = COCOON__LIST_PROCESSES_RESPONSE__INIT;
+        lp.n_pids = n;
+        lp.pids = list;
+        Response resp = COCOON__RESPONSE__INIT;
+        resp.id = req->id;
+        resp.body_case = COCOON__RESPONSE__BODY_LIST_PROCESSES;
+        resp.list_processes = &lp;
+        return conn_queue_msg(&a->conn, FRAME_RESPONSE, &resp.base) < 0 ? -ENOMEM : 1;
+}
+
+int containers_stats(struct agent *a, const Request *req, cocoon_error **err)
+{
+        struct guest_container *c = find_running(a, req->stats_container->container_id, err);
+        if (!c)
+                return -ESRCH;
+        Cocoon__StatsContainerResponse st = COCOON__STATS_CONTAINER_RESPONSE__INIT;
+        int r = cgroups_stats(c, &st, err);
+        if (r < 0)
+                return r;
+        Response resp = COCOON__RESPONSE__INIT;
+        resp.id = req->id;
+        resp.body_case = COCOON__RESPONSE__BODY_STATS_CONTAINER;
+        resp.stats_container = &st;
+        r = conn_queue_msg(&a->conn, FRAME_RESPONSE, &resp.base);
+        cgroups_stats_free(&st);
+        return r < 0 ? -ENOMEM : 1;
+}
+
+int containers_update(struct agent *a, const Cocoon__UpdateContainerRequest *req, cocoon_error **err)
+{
+        struct guest_container *c = find_running(a, req->container_id, err);
+        if (!c)
+                return -ESRCH;
+        return cgroups_update(c, req->resources_json, err);
 }
 
 int containers_resize(struct agent *a, const Cocoon__ResizeRequest *req, cocoon_error **err)
@@ -217,12 +437,15 @@ int containers_resize(struct agent *a, const Cocoon__ResizeRequest *req, cocoon_
         struct guest_container *c = find(a, req->container_id);
         if (!c)
                 return error_set(err, ENOENT, "container %s does not exist", req->container_id);
-        if (!c->spec->process.terminal || c->init.pumps[PROC_STDOUT].fd < 0)
-                return error_set(err, ENOTTY, "container %s has no terminal", req->container_id);
+        struct guest_process *p = find_process(c, req->exec_id);
+        if (!p)
+                return error_set(err, ENOENT, "exec %s does not exist", req->exec_id);
+        if (p->pumps[PROC_STDERR].fd >= 0 || p->pumps[PROC_STDOUT].fd < 0)
+                return error_set(err, ENOTTY, "the process has no terminal");
         if (req->rows > 0xffff || req->cols > 0xffff)
                 return error_set(err, EINVAL, "invalid terminal size %ux%u", req->rows, req->cols);
         struct winsize ws = {.ws_row = req->rows, .ws_col = req->cols};
-        if (ioctl(c->init.pumps[PROC_STDOUT].fd, TIOCSWINSZ, &ws) < 0)
+        if (ioctl(p->pumps[PROC_STDOUT].fd, TIOCSWINSZ, &ws) < 0)
                 return error_sys(err, errno, "resizing the terminal");
         return 0;
 }
@@ -239,6 +462,7 @@ int containers_remove(struct agent *a, const char *id, cocoon_error **err)
                         /* Created but never started: the child waits on its start pipe. */
                         (void) kill(c->init.pid, SIGKILL);
                 }
+                cgroups_remove(a, c);
                 *pc = c->next;
                 container_free(c);
                 return 0;
@@ -248,9 +472,10 @@ int containers_remove(struct agent *a, const char *id, cocoon_error **err)
 
 struct guest_process *containers_find_stream(struct agent *a, uint32_t stream)
 {
-        for (struct guest_container *c = a->containers; c; c = c->next)
-                if (c->init.stream == stream)
-                        return &c->init;
+        FOR_EACH_PROCESS(a, c, p, {
+                if (p->stream == stream)
+                        return p;
+        });
         return NULL;
 }
 
@@ -261,19 +486,19 @@ void containers_reap(struct agent *a)
                 pid_t pid = waitpid(-1, &status, WNOHANG);
                 if (pid <= 0)
                         break;
-                for (struct guest_container *c = a->containers; c; c = c->next) {
-                        struct guest_process *p = &c->init;
-                        if (p->pid != pid)
-                                continue;
-                        p->exited = true;
-                        c->status = CONTAINER_STOPPED;
-                        if (WIFSIGNALED(status)) {
-                                p->signal = WTERMSIG(status);
-                                p->exit_code = 128 + p->signal;
-                        } else {
-                                p->exit_code = WEXITSTATUS(status);
+                FOR_EACH_PROCESS(a, c, p, {
+                        if (p->pid == pid && !p->exited) {
+                                p->exited = true;
+                                if (p == &c->init)
+                                        c->status = CONTAINER_STOPPED;
+                                if (WIFSIGNALED(status)) {
+                                        p->signal = WTERMSIG(status);
+                                        p->exit_code = 128 + p->signal;
+                                } else {
+                                        p->exit_code = WEXITSTATUS(status);
+                                }
                         }
-                }
+                });
         }
         containers_report_exits(a);
 }
@@ -282,16 +507,24 @@ void containers_report_exits(struct agent *a)
 {
         if (!a->conn_up)
                 return;
-        for (struct guest_container *c = a->containers; c; c = c->next) {
-                struct guest_process *p = &c->init;
-                if (!p->exited || p->exit_reported)
-                        continue;
+        FOR_EACH_PROCESS(a, c, p, {
                 /* All output first, so the host has every byte before the exit. */
-                if (!pump_done(&p->pumps[PROC_STDOUT]) || !pump_done(&p->pumps[PROC_STDERR]))
-                        continue;
-                if (msg_queue_exited(&a->conn, c->id, p->exec_id, p->exit_code, p->signal, NULL) < 0)
-                        continue;
-                p->exit_reported = true;
-                pump_close(&p->pumps[PROC_STDIN]);
-        }
+                if (p->exited && !p->exit_reported && pump_done(&p->pumps[PROC_STDOUT]) &&
+                    pump_done(&p->pumps[PROC_STDERR]) &&
+                    msg_queue_exited(&a->conn, c->id, p->exec_id, p->exit_code, p->signal, NULL) == 0) {
+                        p->exit_reported = true;
+                        pump_close(&p->pumps[PROC_STDIN]);
+                }
+        });
+        /* An exec is forgotten once its exit is out: health checks run thousands of them. */
+        for (struct guest_container *c = a->containers; c; c = c->next)
+                for (struct guest_exec **pe = &c->execs; *pe;) {
+                        struct guest_exec *e = *pe;
+                        if (!e->proc.exit_reported) {
+                                pe = &e->next;
+                                continue;
+                        }
+                        *pe = e->next;
+                        exec_free(e);
+                }
 }

@@ -54,6 +54,21 @@ int rpc_dispatch(struct agent *a, const uint8_t *payload, size_t len)
         case COCOON__REQUEST__BODY_RESIZE:
                 r = containers_resize(a, req->resize, &err);
                 break;
+        case COCOON__REQUEST__BODY_EXEC_PROCESS:
+                r = containers_exec(a, req->exec_process, &err);
+                break;
+        case COCOON__REQUEST__BODY_PAUSE_CONTAINER:
+                r = containers_pause(a, req->pause_container, &err);
+                break;
+        case COCOON__REQUEST__BODY_LIST_PROCESSES:
+                r = containers_list_processes(a, req, &err);
+                break;
+        case COCOON__REQUEST__BODY_STATS_CONTAINER:
+                r = containers_stats(a, req, &err);
+                break;
+        case COCOON__REQUEST__BODY_UPDATE_CONTAINER:
+                r = containers_update(a, req->update_container, &err);
+                break;
         case COCOON__REQUEST__BODY_REMOVE_CONTAINER:
                 r = containers_remove(a, req->remove_container->container_id, &err);
                 break;
@@ -61,6 +76,8 @@ int rpc_dispatch(struct agent *a, const uint8_t *payload, size_t len)
                 r = error_set(&err, EOPNOTSUPP, "the agent does not handle this request");
                 break;
         }
+        if (r > 0)
+                return 0; /* answered with a body already */
         if (r < 0)
                 fprintf(stderr, "cocoon-agent: request %llu: %s\n", (unsigned long long) req->id,
                         err ? err->msg : strerror(-r));

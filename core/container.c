@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/sched.h>
+
 #include "cleanup.h"
 #include "fsutil.h"
 #include "mount.h"
@@ -26,7 +28,7 @@
 #endif
 
 /* What the child reports on its status pipe. */
-enum { REPORT_READY = 'R', REPORT_ERROR = 'E' };
+enum { REPORT_READY = 'R', REPORT_ERROR = 'E', REPORT_PID = 'P' /* errnum carries the pid */ };
 
 struct report {
         uint8_t kind;
@@ -65,6 +67,26 @@ static int clone_flags(const struct oci_spec *spec, int *ret, cocoon_error **err
                 return error_set(err, EINVAL, "linux.namespaces: a mount namespace is required");
         *ret = flags;
         return 0;
+}
+
+/*
+ * fork(), optionally into new namespaces (a raw clone can enter a new pid
+ * namespace, which unshare cannot for the caller itself), into the cgroup
+ * whose directory cgroup_fd is (-1: the caller's), and with CLONE_PARENT on
+ * request. clone3 places the child in its cgroup before it runs, so a cgroup
+ * namespace it creates is rooted there.
+ */
+static pid_t clone_child(unsigned long flags, int cgroup_fd)
+{
+        struct clone_args args = {.flags = flags, .exit_signal = SIGCHLD};
+        if (cgroup_fd >= 0) {
+                args.flags |= CLONE_INTO_CGROUP;
+                args.cgroup = (uint64_t) cgroup_fd;
+        }
+        pid_t pid = syscall(SYS_clone3, &args, sizeof(args));
+        if (pid < 0 && errno == ENOSYS && cgroup_fd < 0)
+                pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+        return pid;
 }
 
 static void close_pair(int fds[2])
@@ -230,16 +252,12 @@ static int set_identity(const struct spec_process *p, cocoon_error **err)
         return 0;
 }
 
-/* Runs in the child: everything up to the exec. */
-static int child_setup(const struct oci_spec *spec, const char *rootfs, const struct container_stdio *stdio,
-                       int console_sock, char **ret_exe, cocoon_error **err)
+/* Makes the given fds the process's 0, 1 and 2, without O_CLOEXEC. */
+static int setup_stdio(const struct container_stdio *stdio, cocoon_error **err)
 {
-        reset_signals();
-        if (setsid() < 0)
-                return error_sys(err, errno, "setsid");
-        int fds[3] = {stdio ? stdio->in : -1, stdio ? stdio->out : -1, stdio ? stdio->err : -1};
-        for (int i = 0; i < 3 && stdio; i++) {
-                /* dup2 onto itself would keep O_CLOEXEC; a fresh dup clears it. */
+        int fds[3] = {stdio->in, stdio->out, stdio->err};
+        for (int i = 0; i < 3; i++) {
+                /* dup2 onto itself would keep O_CLOEXEC; clear the flag instead. */
                 if (fds[i] == i) {
                         int flags = fcntl(i, F_GETFD);
                         if (flags >= 0)
@@ -247,6 +265,45 @@ static int child_setup(const struct oci_spec *spec, const char *rootfs, const st
                 } else if (dup2(fds[i], i) < 0) {
                         return error_sys(err, errno, "setting up stdio");
                 }
+        }
+        return 0;
+}
+
+/*
+ * The part of a process's set-up that is the same for a container's init and
+ * for an exec'd process, once it is inside the container's namespaces and
+ * root: terminal, executable, identity, working directory.
+ */
+static int setup_process(const struct spec_process *proc, int console_sock, char **ret_exe, cocoon_error **err)
+{
+        int r;
+        if (console_sock >= 0) {
+                r = setup_console(proc, console_sock, err);
+                if (r < 0)
+                        return r;
+        }
+        r = find_executable(proc->args[0], proc->env, ret_exe, err);
+        if (r < 0)
+                return r;
+        r = set_identity(proc, err);
+        if (r < 0)
+                return r;
+        if (chdir(proc->cwd) < 0)
+                return error_sys(err, errno, "changing to the working directory %s", proc->cwd);
+        return 0;
+}
+
+/* Runs in the child: everything up to the exec. */
+static int child_setup(const struct oci_spec *spec, const char *rootfs, const struct container_stdio *stdio,
+                       int console_sock, char **ret_exe, cocoon_error **err)
+{
+        reset_signals();
+        if (setsid() < 0)
+                return error_sys(err, errno, "setsid");
+        if (stdio) {
+                int r = setup_stdio(stdio, err);
+                if (r < 0)
+                        return r;
         }
         /* Nothing of the agent's may leak into the workload. */
         (void) syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -257,32 +314,12 @@ static int child_setup(const struct oci_spec *spec, const char *rootfs, const st
         if (spec->hostname && spec_has_namespace(spec, "uts") &&
             sethostname(spec->hostname, strlen(spec->hostname)) < 0)
                 return error_sys(err, errno, "setting the hostname");
-        if (console_sock >= 0) {
-                r = setup_console(&spec->process, console_sock, err);
-                if (r < 0)
-                        return r;
-        }
-        r = find_executable(spec->process.args[0], spec->process.env, ret_exe, err);
-        if (r < 0)
-                return r;
-        r = set_identity(&spec->process, err);
-        if (r < 0)
-                return r;
-        if (chdir(spec->process.cwd) < 0)
-                return error_sys(err, errno, "changing to the working directory %s", spec->process.cwd);
-        return 0;
+        return setup_process(&spec->process, console_sock, ret_exe, err);
 }
 
-static _Noreturn void child_main(const struct oci_spec *spec, const char *rootfs, const struct container_stdio *stdio,
-                                 int console_sock, int status_fd, int start_fd)
+/* Reports ready, waits to be released, execs; reports the exec's failure. */
+static _Noreturn void child_exec(const struct spec_process *proc, const char *exe, int status_fd, int start_fd)
 {
-        _cleanup_error_ cocoon_error *err = NULL;
-        _cleanup_free_ char *exe = NULL;
-        int r = child_setup(spec, rootfs, stdio, console_sock, &exe, &err);
-        if (r < 0) {
-                report(status_fd, REPORT_ERROR, -r, err ? err->msg : strerror(-r));
-                _exit(1);
-        }
         report(status_fd, REPORT_READY, 0, NULL);
 
         char go;
@@ -293,16 +330,103 @@ static _Noreturn void child_main(const struct oci_spec *spec, const char *rootfs
         if (n != 1)
                 _exit(1); /* deleted before it was started */
 
-        execve(exe, spec->process.args, spec->process.env);
+        execve(exe, proc->args, proc->env);
         int e = errno;
         char msg[512];
-        snprintf(msg, sizeof(msg), "exec: \"%s\": %s", spec->process.args[0], strerror(e));
+        snprintf(msg, sizeof(msg), "exec: \"%s\": %s", proc->args[0], strerror(e));
         report(status_fd, REPORT_ERROR, e, msg);
         _exit(127);
 }
 
+static _Noreturn void child_fail(int status_fd, int r, const cocoon_error *err)
+{
+        report(status_fd, REPORT_ERROR, -r, err && err->msg ? err->msg : strerror(-r));
+        _exit(1);
+}
+
+/* The channels between the caller and a process being set up. */
+struct sync_channels {
+        int status[2], start[2], console[2];
+};
+
+static void sync_close(struct sync_channels *ch)
+{
+        close_pair(ch->status);
+        close_pair(ch->start);
+        close_pair(ch->console);
+}
+
+static int sync_open(struct sync_channels *ch, bool terminal, cocoon_error **err)
+{
+        *ch = (struct sync_channels) {{-1, -1}, {-1, -1}, {-1, -1}};
+        if (pipe2(ch->status, O_CLOEXEC) < 0 || pipe2(ch->start, O_CLOEXEC) < 0 ||
+            (terminal && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ch->console) < 0)) {
+                int e = errno;
+                sync_close(ch);
+                return error_sys(err, e, "creating the container's sync channels");
+        }
+        return 0;
+}
+
+/* In the child: keep only its ends. */
+static void sync_child_side(struct sync_channels *ch)
+{
+        close(ch->status[0]);
+        close(ch->start[1]);
+        if (ch->console[0] >= 0)
+                close(ch->console[0]);
+        ch->status[0] = ch->start[1] = ch->console[0] = -1;
+}
+
+/*
+ * In the caller, once the child runs: waits for its report and, with a
+ * terminal, for the pty master. pid 0 means the child reports its pid first
+ * (an exec's). On failure the child is killed and reaped.
+ */
+static int sync_await_ready(struct sync_channels *ch, pid_t pid, struct container_init *ret, cocoon_error **err)
+{
+        close(ch->status[1]);
+        close(ch->start[0]);
+        if (ch->console[1] >= 0)
+                close(ch->console[1]);
+        ch->status[1] = ch->start[0] = ch->console[1] = -1;
+
+        struct report rep;
+        _cleanup_free_ char *msg = NULL;
+        int r = read_report(ch->status[0], &rep, &msg);
+        if (r == 1 && rep.kind == REPORT_PID && pid == 0 && rep.errnum > 0) {
+                pid = rep.errnum;
+                free(TAKE_PTR(msg));
+                r = read_report(ch->status[0], &rep, &msg);
+        }
+        int console_fd = -1;
+        if (r == 1 && rep.kind == REPORT_READY && ch->console[0] >= 0) {
+                console_fd = receive_console(ch->console[0]);
+                if (console_fd < 0) {
+                        rep = (struct report) {.kind = REPORT_ERROR, .errnum = EIO};
+                        free(msg);
+                        msg = strdup("the container's terminal did not arrive");
+                }
+        }
+        if (r == 1 && rep.kind == REPORT_READY) {
+                *ret = (struct container_init) {.pid = pid, .start_fd = ch->start[1], .status_fd = ch->status[0],
+                                                .console_fd = console_fd};
+                ch->start[1] = ch->status[0] = -1;
+                sync_close(ch);
+                return 0;
+        }
+        sync_close(ch);
+        if (pid > 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+        }
+        if (r == 1)
+                return error_set(err, rep.errnum ? rep.errnum : EINVAL, "%s", msg ? msg : "setting up the process failed");
+        return error_set(err, EIO, "the container process died while being set up");
+}
+
 int container_create(const struct oci_spec *spec, const char *rootfs, const struct container_stdio *stdio,
-                     struct container_init *ret, cocoon_error **err)
+                     int cgroup_fd, struct container_init *ret, cocoon_error **err)
 {
         int flags = 0;
         int r = clone_flags(spec, &flags, err);
@@ -311,65 +435,117 @@ int container_create(const struct oci_spec *spec, const char *rootfs, const stru
         if (!spec->process.args || !spec->process.args[0])
                 return error_set(err, EINVAL, "process.args: the spec has no process to run");
 
-        int status_pipe[2] = {-1, -1}, start_pipe[2] = {-1, -1}, console[2] = {-1, -1};
-        if (pipe2(status_pipe, O_CLOEXEC) < 0 || pipe2(start_pipe, O_CLOEXEC) < 0 ||
-            (spec->process.terminal && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, console) < 0)) {
-                int e = errno;
-                close_pair(status_pipe);
-                close_pair(start_pipe);
-                close_pair(console);
-                return error_sys(err, e, "creating the container's sync channels");
-        }
-
-        /* A raw clone behaves like fork() but can enter new namespaces, pid included. */
-        pid_t pid = syscall(SYS_clone, (unsigned long) flags | SIGCHLD, NULL, NULL, NULL, NULL);
+        struct sync_channels ch;
+        r = sync_open(&ch, spec->process.terminal, err);
+        if (r < 0)
+                return r;
+        pid_t pid = clone_child(flags, cgroup_fd);
         if (pid < 0) {
                 int e = errno;
-                close_pair(status_pipe);
-                close_pair(start_pipe);
-                close_pair(console);
+                sync_close(&ch);
                 return error_sys(err, e, "creating the container process");
         }
         if (pid == 0) {
-                close(status_pipe[0]);
-                close(start_pipe[1]);
-                if (console[0] >= 0)
-                        close(console[0]);
-                child_main(spec, rootfs, spec->process.terminal ? NULL : stdio, console[1], status_pipe[1],
-                           start_pipe[0]);
+                sync_child_side(&ch);
+                _cleanup_error_ cocoon_error *cerr = NULL;
+                _cleanup_free_ char *exe = NULL;
+                r = child_setup(spec, rootfs, spec->process.terminal ? NULL : stdio, ch.console[1], &exe, &cerr);
+                if (r < 0)
+                        child_fail(ch.status[1], r, cerr);
+                child_exec(&spec->process, exe, ch.status[1], ch.start[0]);
         }
-        close(status_pipe[1]);
-        close(start_pipe[0]);
-        if (console[1] >= 0)
-                close(console[1]);
+        return sync_await_ready(&ch, pid, ret, err);
+}
 
-        struct report rep;
-        _cleanup_free_ char *msg = NULL;
-        r = read_report(status_pipe[0], &rep, &msg);
-        int console_fd = -1;
-        if (r == 1 && rep.kind == REPORT_READY && console[0] >= 0) {
-                console_fd = receive_console(console[0]);
-                if (console_fd < 0) {
-                        r = 1;
-                        rep = (struct report) {.kind = REPORT_ERROR, .errnum = EIO};
-                        free(msg);
-                        msg = strdup("the container's terminal did not arrive");
+/* The namespaces an exec'd process joins, in the order it joins them: the mount namespace last. */
+static const struct {
+        const char *type, *proc_name;
+        int flag;
+} exec_namespaces[] = {
+        {"ipc", "ipc", CLONE_NEWIPC},         {"uts", "uts", CLONE_NEWUTS}, {"network", "net", CLONE_NEWNET},
+        {"cgroup", "cgroup", CLONE_NEWCGROUP}, {"pid", "pid", CLONE_NEWPID}, {"mount", "mnt", CLONE_NEWNS},
+};
+
+/*
+ * In the first child of an exec: joins the container's namespaces, then
+ * forks the process itself (a pid namespace applies to children only) as a
+ * child of the caller, and tells the caller nothing else: the grandchild
+ * reports on the status pipe.
+ */
+static _Noreturn void exec_join(const int ns_fds[], const struct spec_process *proc,
+                                const struct container_stdio *stdio, int cgroup_fd, struct sync_channels *ch)
+{
+        _cleanup_error_ cocoon_error *err = NULL;
+        for (size_t i = 0; i < ARRAY_SIZE(exec_namespaces); i++)
+                if (ns_fds[i] >= 0 && setns(ns_fds[i], exec_namespaces[i].flag) < 0)
+                        child_fail(ch->status[1], error_sys(&err, errno, "joining the container's %s namespace",
+                                                            exec_namespaces[i].type), err);
+        pid_t pid = clone_child(CLONE_PARENT, cgroup_fd);
+        if (pid < 0)
+                child_fail(ch->status[1], error_sys(&err, errno, "creating the process in the container"), err);
+        if (pid > 0) {
+                /* Our pid namespace is still the caller's: this is the pid the caller sees. */
+                report(ch->status[1], REPORT_PID, pid, NULL);
+                _exit(0);
+        }
+
+        reset_signals();
+        int r = setsid() < 0 ? error_sys(&err, errno, "setsid") : 0;
+        if (r == 0 && !proc->terminal)
+                r = setup_stdio(stdio, &err);
+        (void) syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+        _cleanup_free_ char *exe = NULL;
+        if (r == 0)
+                r = setup_process(proc, ch->console[1], &exe, &err);
+        if (r < 0)
+                child_fail(ch->status[1], r, err);
+        child_exec(proc, exe, ch->status[1], ch->start[0]);
+}
+
+int container_exec(const struct oci_spec *spec, pid_t init_pid, const struct spec_process *proc,
+                   const struct container_stdio *stdio, int cgroup_fd, struct container_init *ret, cocoon_error **err)
+{
+        if (!proc->args || !proc->args[0])
+                return error_set(err, EINVAL, "process.args: nothing to run");
+        int ns_fds[ARRAY_SIZE(exec_namespaces)];
+        int r = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(exec_namespaces); i++) {
+                ns_fds[i] = -1;
+                if (r < 0 || !spec_has_namespace(spec, exec_namespaces[i].type))
+                        continue;
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int) init_pid, exec_namespaces[i].proc_name);
+                ns_fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+                if (ns_fds[i] < 0)
+                        r = error_sys(err, errno, "opening the container's %s namespace", exec_namespaces[i].type);
+        }
+        struct sync_channels ch;
+        if (r == 0)
+                r = sync_open(&ch, proc->terminal, err);
+        pid_t child = -1;
+        if (r == 0) {
+                child = fork();
+                if (child < 0) {
+                        r = error_sys(err, errno, "fork");
+                        sync_close(&ch);
+                } else if (child == 0) {
+                        sync_child_side(&ch);
+                        exec_join(ns_fds, proc, stdio, cgroup_fd, &ch);
                 }
         }
-        if (console[0] >= 0)
-                close(console[0]);
-        if (r == 1 && rep.kind == REPORT_READY) {
-                *ret = (struct container_init) {.pid = pid, .start_fd = start_pipe[1], .status_fd = status_pipe[0],
-                                                .console_fd = console_fd};
-                return 0;
-        }
-        close(status_pipe[0]);
-        close(start_pipe[1]);
-        (void) kill(pid, SIGKILL);
-        (void) waitpid(pid, NULL, 0);
-        if (r == 1)
-                return error_set(err, rep.errnum ? rep.errnum : EINVAL, "%s", msg);
-        return error_set(err, EIO, "the container process died while being set up");
+        for (size_t i = 0; i < ARRAY_SIZE(exec_namespaces); i++)
+                if (ns_fds[i] >= 0)
+                        close(ns_fds[i]);
+        if (r < 0)
+                return r;
+
+        /*
+         * The first child exits once it forked the process, which is our
+         * child (CLONE_PARENT) and reports on the status pipe after the pid
+         * the first child sent.
+         */
+        (void) waitpid(child, NULL, 0);
+        return sync_await_ready(&ch, 0, ret, err);
 }
 
 int container_start(struct container_init *init, cocoon_error **err)

@@ -27,7 +27,8 @@ struct container_init {
 
 /*
  * rootfs is the absolute path of the root filesystem (it replaces
- * spec->root_path). With process.terminal the process gets a pty allocated
+ * spec->root_path). The child is cloned into the cgroup whose directory
+ * cgroup_fd is (-1: the caller's), before it makes a cgroup namespace. With process.terminal the process gets a pty allocated
  * inside the container (from its own devpts instance, so that tty(1) and
  * /proc/self/fd agree with /dev/pts) and stdio is not used; the master comes
  * back in ret->console_fd. On success the child is set up and waiting; its pid is in
@@ -35,7 +36,17 @@ struct container_init {
  * it, for example "mounting proc on /proc: Permission denied".
  */
 int container_create(const struct oci_spec *spec, const char *rootfs, const struct container_stdio *stdio,
-                     struct container_init *ret, cocoon_error **err);
+                     int cgroup_fd, struct container_init *ret, cocoon_error **err);
+
+/*
+ * Sets up another process in the running container whose init is init_pid
+ * (`runc exec`): it joins every namespace the spec gave the container, enters
+ * the cgroup whose directory is cgroup_fd (-1: the caller's), gets proc's
+ * identity, terminal and working directory, and waits for container_start()
+ * like an init. It is the caller's child.
+ */
+int container_exec(const struct oci_spec *spec, pid_t init_pid, const struct spec_process *proc,
+                   const struct container_stdio *stdio, int cgroup_fd, struct container_init *ret, cocoon_error **err);
 
 /*
  * Releases the child to exec. Returns once the exec has happened (0) or

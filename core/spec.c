@@ -612,14 +612,13 @@ static bool blank(const char *s, size_t len)
         return true;
 }
 
-int spec_parse(const char *json, size_t len, struct oci_spec **ret, cocoon_error **err)
+/* Checks and parses JSON text whose top level must be an object. */
+static int parse_tree(const char *json, size_t len, yajl_val *ret, cocoon_error **err)
 {
-        int r;
-
         if (!json || blank(json, len))
                 return error_set(err, EINVAL, "invalid JSON: empty input");
 
-        r = check_json(json, len, err);
+        int r = check_json(json, len, err);
         if (r < 0)
                 return r;
 
@@ -631,12 +630,41 @@ int spec_parse(const char *json, size_t len, struct oci_spec **ret, cocoon_error
         text[len] = '\0';
 
         char msg[256] = "";
-        _cleanup_(cleanup_yajl_valp) yajl_val top = yajl_tree_parse(text, msg, sizeof(msg));
+        yajl_val top = yajl_tree_parse(text, msg, sizeof(msg));
         if (!top)
                 /* The text passed check_json, so this is yajl running out of memory. */
                 return error_set(err, ENOMEM, "parsing JSON: %s", *msg ? msg : "out of memory");
-        if (!YAJL_IS_OBJECT(top))
-                return error_set(err, EINVAL, "expected a JSON object at the top level, got %s", type_name(top));
+        if (!YAJL_IS_OBJECT(top)) {
+                r = error_set(err, EINVAL, "expected a JSON object at the top level, got %s", type_name(top));
+                yajl_tree_free(top);
+                return r;
+        }
+        *ret = top;
+        return 0;
+}
+
+int spec_parse_process(const char *json, size_t len, struct spec_process *ret, cocoon_error **err)
+{
+        _cleanup_(cleanup_yajl_valp) yajl_val top = NULL;
+        int r = parse_tree(json, len, &top, err);
+        if (r < 0)
+                return r;
+        struct spec_process p = {0};
+        r = parse_process(top, &p, err);
+        if (r < 0) {
+                spec_process_free(&p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+int spec_parse(const char *json, size_t len, struct oci_spec **ret, cocoon_error **err)
+{
+        _cleanup_(cleanup_yajl_valp) yajl_val top = NULL;
+        int r = parse_tree(json, len, &top, err);
+        if (r < 0)
+                return r;
 
         _cleanup_spec_ struct oci_spec *spec = calloc(1, sizeof(*spec));
         if (!spec)
@@ -707,16 +735,22 @@ int spec_load(const char *path, struct oci_spec **ret, cocoon_error **err)
         return 0;
 }
 
+void spec_process_free(struct spec_process *p)
+{
+        free(p->user.additional_gids);
+        strv_free(p->args);
+        strv_free(p->env);
+        free(p->cwd);
+        *p = (struct spec_process) {0};
+}
+
 void spec_free(struct oci_spec *spec)
 {
         if (!spec)
                 return;
 
         free(spec->oci_version);
-        free(spec->process.user.additional_gids);
-        strv_free(spec->process.args);
-        strv_free(spec->process.env);
-        free(spec->process.cwd);
+        spec_process_free(&spec->process);
         free(spec->root_path);
         free(spec->hostname);
         for (size_t i = 0; i < spec->n_mounts; i++) {

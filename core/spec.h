@@ -83,6 +83,13 @@ int spec_parse(const char *json, size_t len, struct oci_spec **ret, cocoon_error
 /* Reads and parses a config.json file; errors are prefixed with the path. */
 int spec_load(const char *path, struct oci_spec **ret, cocoon_error **err);
 void spec_free(struct oci_spec *spec);
+
+/*
+ * Parses a runtime-spec "process" object on its own (what `exec --process`
+ * reads), with the same checks as config.json's; errors name "process.<field>".
+ */
+int spec_parse_process(const char *json, size_t len, struct spec_process *ret, cocoon_error **err);
+void spec_process_free(struct spec_process *p);
 static inline void spec_freep(struct oci_spec **s) { spec_free(*s); }
 #define _cleanup_spec_ __attribute__((cleanup(spec_freep)))
 
