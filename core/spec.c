@@ -1,17 +1,7 @@
 /*
- * config.json into struct oci_spec, with yajl.
- *
- * The text goes through yajl twice. A streaming pass only checks it: strict
- * JSON (no comments, no trailing garbage), nesting no deeper than
- * SPEC_MAX_DEPTH, and no NUL inside a string. yajl_tree then builds the tree
- * that the parse_* functions below walk. The first pass exists because
- * yajl_tree cannot do those checks itself: it accepts comments, hands out
- * strings as C strings (so "a\u0000b" would silently become "a"), and frees
- * its tree recursively (so a few megabytes of "[" overflow the stack).
- *
- * JSON values are read the way runc's Go decoder reads them: null means "not
- * set", an empty optional string means "not set", and of two equal keys in one
- * object the last one wins. Unknown fields are ignored.
+ * config.json into struct oci_spec. The JSON reading itself (strictness,
+ * depth, NULs, runc's rules for null and "") is json.c's; this file maps the
+ * tree onto the structures. Unknown fields are ignored.
  *
  * The parse_* helpers fill a spec in place; when one fails, spec_parse frees
  * the half-built spec, so every list is counted and zeroed before it is
@@ -30,24 +20,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
-#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 #include "cleanup.h"
+#include "json.h"
 
-#define SPEC_MAX_DEPTH 64
 #define ID_MAX 4294967294ULL /* (uid_t) -1 is not an id */
 
 static const char *const namespace_types[] = {
         "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time",
 };
 
-static inline void cleanup_yajl_valp(yajl_val *v) { yajl_tree_free(*v); }
-static inline void cleanup_yajl_handlep(yajl_handle *h)
-{
-        if (*h)
-                yajl_free(*h);
-}
 static inline void cleanup_yajl_genp(yajl_gen *g)
 {
         if (*g)
@@ -65,275 +48,42 @@ static void strv_free(char **strv)
         free(strv);
 }
 
-/* ---- first pass: is this JSON we are willing to build a tree of? ---- */
-
-struct json_check {
-        unsigned depth;
-        const char *problem; /* why a callback stopped the parse */
-};
-
-static int check_open(void *ctx)
-{
-        struct json_check *c = ctx;
-
-        if (++c->depth > SPEC_MAX_DEPTH) {
-                c->problem = "nested too deeply";
-                return 0;
-        }
-        return 1;
-}
-
-static int check_close(void *ctx)
-{
-        struct json_check *c = ctx;
-
-        c->depth--;
-        return 1;
-}
-
-static int check_string(void *ctx, const unsigned char *s, size_t len)
-{
-        struct json_check *c = ctx;
-
-        if (memchr(s, '\0', len)) {
-                c->problem = "string contains a NUL character";
-                return 0;
-        }
-        return 1;
-}
-
-static const yajl_callbacks check_callbacks = {
-        .yajl_string = check_string,
-        .yajl_start_map = check_open,
-        .yajl_map_key = check_string,
-        .yajl_end_map = check_close,
-        .yajl_start_array = check_open,
-        .yajl_end_array = check_close,
-};
-
-static int check_json(const char *json, size_t len, cocoon_error **err)
-{
-        struct json_check c = {};
-        _cleanup_(cleanup_yajl_handlep) yajl_handle h = yajl_alloc(&check_callbacks, NULL, &c);
-        if (!h)
-                return oom(err);
-
-        /* Offset of the offending byte: the last one yajl consumed, or the
-         * end of the text when it ended too early. */
-        size_t at = len;
-        yajl_status s = yajl_parse(h, (const unsigned char *) json, len);
-        if (s != yajl_status_ok) {
-                at = yajl_get_bytes_consumed(h);
-                if (at > 0)
-                        at--;
-        } else {
-                s = yajl_complete_parse(h);
-        }
-        if (s == yajl_status_ok)
-                return 0;
-
-        /* Point at it as an editor would: line and column, from 1. */
-        size_t line = 1, col = 1;
-        for (size_t i = 0; i < at && i < len; i++) {
-                if (json[i] == '\n') {
-                        line++;
-                        col = 1;
-                } else {
-                        col++;
-                }
-        }
-
-        if (s == yajl_status_client_canceled)
-                return error_set(err, EINVAL, "invalid JSON: %s (line %zu, column %zu)", c.problem, line, col);
-
-        unsigned char *raw = yajl_get_error(h, 0, NULL, 0);
-        if (!raw)
-                return oom(err);
-        size_t n = strlen((char *) raw);
-        while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '.'))
-                raw[--n] = '\0';
-        int r = error_set(err, EINVAL, "invalid JSON: %s (line %zu, column %zu)", (char *) raw, line, col);
-        yajl_free_error(h, raw);
-        return r;
-}
-
-/* ---- second pass: the tree into struct oci_spec ---- */
-
-static const char *type_name(yajl_val v)
-{
-        switch (v->type) {
-        case yajl_t_string:
-                return "a string";
-        case yajl_t_number:
-                return "a number";
-        case yajl_t_object:
-                return "an object";
-        case yajl_t_array:
-                return "an array";
-        case yajl_t_true:
-        case yajl_t_false:
-                return "a boolean";
-        case yajl_t_null:
-                return "null";
-        default:
-                return "an unknown value";
-        }
-}
-
-/* The value of key in obj, or NULL when it is absent or null (or obj is). */
-static yajl_val get(yajl_val obj, const char *key)
-{
-        yajl_val found = NULL;
-
-        if (!obj)
-                return NULL;
-        for (size_t i = 0; i < obj->u.object.len; i++)
-                if (strcmp(obj->u.object.keys[i], key) == 0)
-                        found = obj->u.object.values[i];
-        return YAJL_IS_NULL(found) ? NULL : found;
-}
-
-/* "path.key: message"; path is "" at the top level. */
-static const char *dot(const char *path) { return *path ? "." : ""; }
-#define field_error(err, path, key, fmt, ...) \
-        error_set(err, EINVAL, "%s%s%s: " fmt, path, dot(path), key, ##__VA_ARGS__)
-
-/* An optional object member; NULL when absent. */
-static int get_object(yajl_val obj, const char *path, const char *key, yajl_val *ret, cocoon_error **err)
-{
-        yajl_val v = get(obj, key);
-
-        if (v && !YAJL_IS_OBJECT(v))
-                return field_error(err, path, key, "expected an object, got %s", type_name(v));
-        *ret = v;
-        return 0;
-}
-
-/* A required string must be present; an optional one that is absent or ""
- * leaves *ret NULL. */
-static int get_string(yajl_val obj, const char *path, const char *key, bool required, char **ret,
-                      cocoon_error **err)
-{
-        yajl_val v = get(obj, key);
-
-        if (!v) {
-                if (required)
-                        return field_error(err, path, key, "required field is missing");
-                return 0;
-        }
-        if (!YAJL_IS_STRING(v))
-                return field_error(err, path, key, "expected a string, got %s", type_name(v));
-        if (!required && v->u.string[0] == '\0')
-                return 0;
-        *ret = strdup(v->u.string);
-        return *ret ? 0 : oom(err);
-}
-
-static int get_bool(yajl_val obj, const char *path, const char *key, bool *ret, cocoon_error **err)
-{
-        yajl_val v = get(obj, key);
-
-        if (!v)
-                return 0;
-        if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
-                return field_error(err, path, key, "expected a boolean, got %s", type_name(v));
-        *ret = YAJL_IS_TRUE(v);
-        return 0;
-}
-
-/* A whole number written as digits only: Go rejects "1.0", "1e3" and "-0"
- * for its unsigned fields, and so do we. */
-static int parse_uint(yajl_val v, unsigned long long max, const char *path, const char *key,
-                      unsigned long long *ret, cocoon_error **err)
-{
-        if (!YAJL_IS_NUMBER(v))
-                return field_error(err, path, key, "expected an integer between 0 and %llu, got %s", max,
-                                   type_name(v));
-
-        const char *s = v->u.number.r;
-        bool digits = *s != '\0';
-        for (const char *p = s; *p; p++)
-                if (*p < '0' || *p > '9')
-                        digits = false;
-
-        unsigned long long n = 0;
-        if (digits) {
-                errno = 0;
-                n = strtoull(s, NULL, 10);
-        }
-        if (!digits || errno == ERANGE || n > max)
-                return field_error(err, path, key, "expected an integer between 0 and %llu, got %.32s", max, s);
-        *ret = n;
-        return 0;
-}
-
-/* A list of strings; absent gives an empty list unless non_empty asks for
- * at least one element. */
-static int get_strv(yajl_val obj, const char *path, const char *key, bool non_empty, char ***ret, size_t *ret_n,
-                    cocoon_error **err)
-{
-        yajl_val v = get(obj, key);
-
-        if (non_empty && (!YAJL_IS_ARRAY(v) || v->u.array.len == 0))
-                return field_error(err, path, key, "expected a non-empty array of strings");
-        if (v && !YAJL_IS_ARRAY(v))
-                return field_error(err, path, key, "expected an array of strings, got %s", type_name(v));
-
-        size_t n = v ? v->u.array.len : 0;
-        char **strv = calloc(n + 1, sizeof(char *));
-        if (!strv)
-                return oom(err);
-        *ret = strv;
-        *ret_n = n;
-
-        for (size_t i = 0; i < n; i++) {
-                yajl_val e = v->u.array.values[i];
-                if (!YAJL_IS_STRING(e))
-                        return error_set(err, EINVAL, "%s%s%s[%zu]: expected a string, got %s", path, dot(path), key,
-                                         i, type_name(e));
-                strv[i] = strdup(e->u.string);
-                if (!strv[i])
-                        return oom(err);
-        }
-        return 0;
-}
-
 static int parse_user(yajl_val obj, struct spec_user *user, cocoon_error **err)
 {
         static const char path[] = "process.user";
         unsigned long long n = 0;
         int r;
 
-        yajl_val v = get(obj, "uid");
+        yajl_val v = json_get(obj, "uid");
         if (!v)
-                return field_error(err, path, "uid", "required field is missing");
-        r = parse_uint(v, ID_MAX, path, "uid", &n, err);
+                return json_field_error(err, path, "uid", "required field is missing");
+        r = json_parse_uint(v, ID_MAX, path, "uid", &n, err);
         if (r < 0)
                 return r;
         user->uid = (uid_t) n;
 
-        v = get(obj, "gid");
+        v = json_get(obj, "gid");
         if (!v)
-                return field_error(err, path, "gid", "required field is missing");
-        r = parse_uint(v, ID_MAX, path, "gid", &n, err);
+                return json_field_error(err, path, "gid", "required field is missing");
+        r = json_parse_uint(v, ID_MAX, path, "gid", &n, err);
         if (r < 0)
                 return r;
         user->gid = (gid_t) n;
 
-        v = get(obj, "umask");
+        v = json_get(obj, "umask");
         if (v) {
-                r = parse_uint(v, 0777, path, "umask", &n, err);
+                r = json_parse_uint(v, 0777, path, "umask", &n, err);
                 if (r < 0)
                         return r;
                 user->has_umask = true;
                 user->umask = (mode_t) n;
         }
 
-        v = get(obj, "additionalGids");
+        v = json_get(obj, "additionalGids");
         if (v) {
                 if (!YAJL_IS_ARRAY(v))
-                        return field_error(err, path, "additionalGids", "expected an array of integers, got %s",
-                                           type_name(v));
+                        return json_field_error(err, path, "additionalGids", "expected an array of integers, got %s",
+                                           json_type_name(v));
                 size_t len = v->u.array.len;
                 if (len > 0) {
                         user->additional_gids = calloc(len, sizeof(gid_t));
@@ -344,7 +94,7 @@ static int parse_user(yajl_val obj, struct spec_user *user, cocoon_error **err)
                 for (size_t i = 0; i < len; i++) {
                         char key[48];
                         snprintf(key, sizeof(key), "additionalGids[%zu]", i);
-                        r = parse_uint(v->u.array.values[i], ID_MAX, path, key, &n, err);
+                        r = json_parse_uint(v->u.array.values[i], ID_MAX, path, key, &n, err);
                         if (r < 0)
                                 return r;
                         user->additional_gids[i] = (gid_t) n;
@@ -359,11 +109,11 @@ static int parse_process(yajl_val obj, struct spec_process *p, cocoon_error **er
         yajl_val user = NULL;
         int r;
 
-        r = get_bool(obj, path, "terminal", &p->terminal, err);
+        r = json_get_bool(obj, path, "terminal", &p->terminal, err);
         if (r < 0)
                 return r;
 
-        r = get_object(obj, path, "user", &user, err);
+        r = json_get_object(obj, path, "user", &user, err);
         if (r < 0)
                 return r;
         if (user) {
@@ -372,11 +122,11 @@ static int parse_process(yajl_val obj, struct spec_process *p, cocoon_error **er
                         return r;
         }
 
-        r = get_strv(obj, path, "args", true, &p->args, &p->n_args, err);
+        r = json_get_strv(obj, path, "args", true, &p->args, &p->n_args, err);
         if (r < 0)
                 return r;
 
-        r = get_strv(obj, path, "env", false, &p->env, &p->n_env, err);
+        r = json_get_strv(obj, path, "env", false, &p->env, &p->n_env, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < p->n_env; i++) {
@@ -388,13 +138,13 @@ static int parse_process(yajl_val obj, struct spec_process *p, cocoon_error **er
                         return error_set(err, EINVAL, "process.env[%zu]: variable name is empty", i);
         }
 
-        r = get_string(obj, path, "cwd", true, &p->cwd, err);
+        r = json_get_string(obj, path, "cwd", true, &p->cwd, err);
         if (r < 0)
                 return r;
         if (p->cwd[0] != '/')
-                return field_error(err, path, "cwd", "must be an absolute path");
+                return json_field_error(err, path, "cwd", "must be an absolute path");
 
-        return get_bool(obj, path, "noNewPrivileges", &p->no_new_privileges, err);
+        return json_get_bool(obj, path, "noNewPrivileges", &p->no_new_privileges, err);
 }
 
 static int parse_root(yajl_val top, struct oci_spec *spec, cocoon_error **err)
@@ -402,19 +152,19 @@ static int parse_root(yajl_val top, struct oci_spec *spec, cocoon_error **err)
         yajl_val root = NULL;
         int r;
 
-        r = get_object(top, "", "root", &root, err);
+        r = json_get_object(top, "", "root", &root, err);
         if (r < 0)
                 return r;
         if (!root)
-                return field_error(err, "", "root", "required field is missing");
+                return json_field_error(err, "", "root", "required field is missing");
 
-        r = get_string(root, "root", "path", true, &spec->root_path, err);
+        r = json_get_string(root, "root", "path", true, &spec->root_path, err);
         if (r < 0)
                 return r;
         if (spec->root_path[0] == '\0')
-                return field_error(err, "root", "path", "must not be empty");
+                return json_field_error(err, "root", "path", "must not be empty");
 
-        return get_bool(root, "root", "readonly", &spec->root_readonly, err);
+        return json_get_bool(root, "root", "readonly", &spec->root_readonly, err);
 }
 
 static int parse_mount(yajl_val v, const char *path, struct spec_mount *m, cocoon_error **err)
@@ -422,31 +172,31 @@ static int parse_mount(yajl_val v, const char *path, struct spec_mount *m, cocoo
         int r;
 
         if (!YAJL_IS_OBJECT(v))
-                return error_set(err, EINVAL, "%s: expected an object, got %s", path, type_name(v));
+                return error_set(err, EINVAL, "%s: expected an object, got %s", path, json_type_name(v));
 
-        r = get_string(v, path, "destination", true, &m->destination, err);
+        r = json_get_string(v, path, "destination", true, &m->destination, err);
         if (r < 0)
                 return r;
         if (m->destination[0] != '/')
-                return field_error(err, path, "destination", "must be an absolute path");
+                return json_field_error(err, path, "destination", "must be an absolute path");
 
-        r = get_string(v, path, "type", false, &m->type, err);
+        r = json_get_string(v, path, "type", false, &m->type, err);
         if (r < 0)
                 return r;
-        r = get_string(v, path, "source", false, &m->source, err);
+        r = json_get_string(v, path, "source", false, &m->source, err);
         if (r < 0)
                 return r;
-        return get_strv(v, path, "options", false, &m->options, &m->n_options, err);
+        return json_get_strv(v, path, "options", false, &m->options, &m->n_options, err);
 }
 
 static int parse_mounts(yajl_val top, struct oci_spec *spec, cocoon_error **err)
 {
-        yajl_val v = get(top, "mounts");
+        yajl_val v = json_get(top, "mounts");
 
         if (!v)
                 return 0;
         if (!YAJL_IS_ARRAY(v))
-                return field_error(err, "", "mounts", "expected an array, got %s", type_name(v));
+                return json_field_error(err, "", "mounts", "expected an array, got %s", json_type_name(v));
         if (v->u.array.len == 0)
                 return 0;
 
@@ -471,9 +221,9 @@ static int parse_namespace(yajl_val v, const char *path, unsigned *seen, struct 
         int r;
 
         if (!YAJL_IS_OBJECT(v))
-                return error_set(err, EINVAL, "%s: expected an object, got %s", path, type_name(v));
+                return error_set(err, EINVAL, "%s: expected an object, got %s", path, json_type_name(v));
 
-        r = get_string(v, path, "type", true, &ns->type, err);
+        r = json_get_string(v, path, "type", true, &ns->type, err);
         if (r < 0)
                 return r;
 
@@ -481,28 +231,28 @@ static int parse_namespace(yajl_val v, const char *path, unsigned *seen, struct 
         while (t < ARRAY_SIZE(namespace_types) && strcmp(ns->type, namespace_types[t]) != 0)
                 t++;
         if (t == ARRAY_SIZE(namespace_types))
-                return field_error(err, path, "type", "unknown namespace type \"%s\"", ns->type);
+                return json_field_error(err, path, "type", "unknown namespace type \"%s\"", ns->type);
         if (*seen & (1u << t))
-                return field_error(err, path, "type", "duplicate namespace type \"%s\"", ns->type);
+                return json_field_error(err, path, "type", "duplicate namespace type \"%s\"", ns->type);
         *seen |= 1u << t;
 
-        r = get_string(v, path, "path", false, &ns->path, err);
+        r = json_get_string(v, path, "path", false, &ns->path, err);
         if (r < 0)
                 return r;
         if (ns->path && ns->path[0] != '/')
-                return field_error(err, path, "path", "must be an absolute path");
+                return json_field_error(err, path, "path", "must be an absolute path");
         return 0;
 }
 
 static int parse_namespaces(yajl_val linux_obj, struct oci_spec *spec, cocoon_error **err)
 {
-        yajl_val v = get(linux_obj, "namespaces");
+        yajl_val v = json_get(linux_obj, "namespaces");
         unsigned seen = 0;
 
         if (!v)
                 return 0;
         if (!YAJL_IS_ARRAY(v))
-                return field_error(err, "linux", "namespaces", "expected an array, got %s", type_name(v));
+                return json_field_error(err, "linux", "namespaces", "expected an array, got %s", json_type_name(v));
         if (v->u.array.len == 0)
                 return 0;
 
@@ -527,23 +277,23 @@ static int parse_linux(yajl_val top, struct oci_spec *spec, cocoon_error **err)
         yajl_val linux_obj = NULL;
         int r;
 
-        r = get_object(top, "", "linux", &linux_obj, err);
+        r = json_get_object(top, "", "linux", &linux_obj, err);
         if (r < 0)
                 return r;
         if (linux_obj) {
                 r = parse_namespaces(linux_obj, spec, err);
                 if (r < 0)
                         return r;
-                r = get_string(linux_obj, path, "cgroupsPath", false, &spec->cgroups_path, err);
+                r = json_get_string(linux_obj, path, "cgroupsPath", false, &spec->cgroups_path, err);
                 if (r < 0)
                         return r;
         }
 
         /* Also without "linux": the lists are then empty, not NULL. */
-        r = get_strv(linux_obj, path, "maskedPaths", false, &spec->masked_paths, &spec->n_masked_paths, err);
+        r = json_get_strv(linux_obj, path, "maskedPaths", false, &spec->masked_paths, &spec->n_masked_paths, err);
         if (r < 0)
                 return r;
-        return get_strv(linux_obj, path, "readonlyPaths", false, &spec->readonly_paths, &spec->n_readonly_paths, err);
+        return json_get_strv(linux_obj, path, "readonlyPaths", false, &spec->readonly_paths, &spec->n_readonly_paths, err);
 }
 
 struct annotation {
@@ -567,7 +317,7 @@ static int parse_annotations(yajl_val top, struct oci_spec *spec, cocoon_error *
         yajl_val v = NULL;
         int r;
 
-        r = get_object(top, "", "annotations", &v, err);
+        r = json_get_object(top, "", "annotations", &v, err);
         if (r < 0)
                 return r;
         if (!v || v->u.object.len == 0)
@@ -581,7 +331,7 @@ static int parse_annotations(yajl_val top, struct oci_spec *spec, cocoon_error *
                 yajl_val value = v->u.object.values[i];
                 if (!YAJL_IS_STRING(value))
                         return error_set(err, EINVAL, "annotations[\"%s\"]: expected a string, got %s",
-                                         v->u.object.keys[i], type_name(value));
+                                         v->u.object.keys[i], json_type_name(value));
                 all[i] = (struct annotation) { v->u.object.keys[i], value->u.string, i };
         }
 
@@ -604,49 +354,10 @@ static int parse_annotations(yajl_val top, struct oci_spec *spec, cocoon_error *
         return 0;
 }
 
-static bool blank(const char *s, size_t len)
-{
-        for (size_t i = 0; i < len; i++)
-                if (!strchr(" \t\r\n", s[i]))
-                        return false;
-        return true;
-}
-
-/* Checks and parses JSON text whose top level must be an object. */
-static int parse_tree(const char *json, size_t len, yajl_val *ret, cocoon_error **err)
-{
-        if (!json || blank(json, len))
-                return error_set(err, EINVAL, "invalid JSON: empty input");
-
-        int r = check_json(json, len, err);
-        if (r < 0)
-                return r;
-
-        /* yajl_tree wants a C string; check_json made sure there is no NUL. */
-        _cleanup_free_ char *text = malloc(len + 1);
-        if (!text)
-                return oom(err);
-        memcpy(text, json, len);
-        text[len] = '\0';
-
-        char msg[256] = "";
-        yajl_val top = yajl_tree_parse(text, msg, sizeof(msg));
-        if (!top)
-                /* The text passed check_json, so this is yajl running out of memory. */
-                return error_set(err, ENOMEM, "parsing JSON: %s", *msg ? msg : "out of memory");
-        if (!YAJL_IS_OBJECT(top)) {
-                r = error_set(err, EINVAL, "expected a JSON object at the top level, got %s", type_name(top));
-                yajl_tree_free(top);
-                return r;
-        }
-        *ret = top;
-        return 0;
-}
-
 int spec_parse_process(const char *json, size_t len, struct spec_process *ret, cocoon_error **err)
 {
-        _cleanup_(cleanup_yajl_valp) yajl_val top = NULL;
-        int r = parse_tree(json, len, &top, err);
+        _cleanup_json_ yajl_val top = NULL;
+        int r = json_parse_object(json, len, &top, err);
         if (r < 0)
                 return r;
         struct spec_process p = {0};
@@ -661,8 +372,8 @@ int spec_parse_process(const char *json, size_t len, struct spec_process *ret, c
 
 int spec_parse(const char *json, size_t len, struct oci_spec **ret, cocoon_error **err)
 {
-        _cleanup_(cleanup_yajl_valp) yajl_val top = NULL;
-        int r = parse_tree(json, len, &top, err);
+        _cleanup_json_ yajl_val top = NULL;
+        int r = json_parse_object(json, len, &top, err);
         if (r < 0)
                 return r;
 
@@ -670,18 +381,18 @@ int spec_parse(const char *json, size_t len, struct oci_spec **ret, cocoon_error
         if (!spec)
                 return oom(err);
 
-        r = get_string(top, "", "ociVersion", true, &spec->oci_version, err);
+        r = json_get_string(top, "", "ociVersion", true, &spec->oci_version, err);
         if (r < 0)
                 return r;
         if (spec->oci_version[0] == '\0')
-                return field_error(err, "", "ociVersion", "must not be empty");
+                return json_field_error(err, "", "ociVersion", "must not be empty");
 
         r = parse_root(top, spec, err);
         if (r < 0)
                 return r;
 
         yajl_val process = NULL;
-        r = get_object(top, "", "process", &process, err);
+        r = json_get_object(top, "", "process", &process, err);
         if (r < 0)
                 return r;
         if (process) {
@@ -696,7 +407,7 @@ int spec_parse(const char *json, size_t len, struct oci_spec **ret, cocoon_error
                         return oom(err);
         }
 
-        r = get_string(top, "", "hostname", false, &spec->hostname, err);
+        r = json_get_string(top, "", "hostname", false, &spec->hostname, err);
         if (r < 0)
                 return r;
 

@@ -1,0 +1,55 @@
+/*
+ * Reading JSON documents (config.json, linux.resources, state.json) with
+ * yajl, the one way cocoon does it.
+ *
+ * The text goes through yajl twice. A streaming pass only checks it: strict
+ * JSON (no comments, no trailing garbage), nesting no deeper than
+ * JSON_MAX_DEPTH, and no NUL inside a string. yajl_tree then builds the tree
+ * that callers walk with the json_get_* helpers. The first pass exists
+ * because yajl_tree cannot do those checks itself: it accepts comments,
+ * hands out strings as C strings (so "a\u0000b" would silently become "a"),
+ * and frees its tree recursively (so a few megabytes of "[" overflow the
+ * stack).
+ *
+ * Values are read the way runc's Go decoder reads them: null means "not
+ * set", an empty optional string means "not set", and of two equal keys in
+ * one object the last one wins. Errors name the field as "path.key".
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yajl/yajl_tree.h>
+
+#include "error.h"
+
+#define JSON_MAX_DEPTH 64
+
+static inline void json_freep(yajl_val *v) { yajl_tree_free(*v); }
+#define _cleanup_json_ __attribute__((cleanup(json_freep)))
+
+/* Checks text and builds its tree; the top level must be an object. */
+int json_parse_object(const char *json, size_t len, yajl_val *ret, cocoon_error **err);
+
+/* "a string", "an object", ... for messages. */
+const char *json_type_name(yajl_val v);
+/* The value of key in obj, or NULL when it is absent or null (or obj is). */
+yajl_val json_get(yajl_val obj, const char *key);
+
+/* "path.key: message"; path is "" at the top level. */
+static inline const char *json_dot(const char *path) { return *path ? "." : ""; }
+#define json_field_error(err, path, key, fmt, ...) \
+        error_set(err, EINVAL, "%s%s%s: " fmt, path, json_dot(path), key, ##__VA_ARGS__)
+
+/* An optional object member; NULL when absent. */
+int json_get_object(yajl_val obj, const char *path, const char *key, yajl_val *ret, cocoon_error **err);
+/* A required string must be present; an optional one that is absent or "" leaves *ret NULL. */
+int json_get_string(yajl_val obj, const char *path, const char *key, bool required, char **ret, cocoon_error **err);
+/* Leaves *ret alone when absent. */
+int json_get_bool(yajl_val obj, const char *path, const char *key, bool *ret, cocoon_error **err);
+/* A whole number written as digits only, at most max (Go rejects "1.0", "1e3" and "-0" too). */
+int json_parse_uint(yajl_val v, unsigned long long max, const char *path, const char *key, unsigned long long *ret,
+                    cocoon_error **err);
+/* A NULL-terminated list of strings; absent gives an empty list unless non_empty. */
+int json_get_strv(yajl_val obj, const char *path, const char *key, bool non_empty, char ***ret, size_t *ret_n,
+                  cocoon_error **err);
