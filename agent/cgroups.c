@@ -36,6 +36,8 @@ void cgroups_check_oom(struct agent *a, struct guest_container *c)
             kills <= c->oom_kills)
                 return;
         c->oom_kills = kills;
+        /* On the guest console (cocoon --debug), next to the kernel's own OOM report. */
+        fprintf(stderr, "cocoon-agent: %s: OOM kill (memory.events oom_kill %llu)\n", c->id, (unsigned long long) kills);
         if (a->conn_up && msg_queue_oom(&a->conn, c->id) < 0)
                 fprintf(stderr, "cocoon-agent: %s: cannot queue the OOM event, ignoring\n", c->id);
 }
