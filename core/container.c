@@ -78,7 +78,8 @@ static int clone_flags(const struct oci_spec *spec, int *ret, cocoon_error **err
  */
 static pid_t clone_child(unsigned long flags, int cgroup_fd)
 {
-        struct clone_args args = {.flags = flags, .exit_signal = SIGCHLD};
+        /* With CLONE_PARENT the kernel takes the exit signal from our parent's child; clone3 wants 0. */
+        struct clone_args args = {.flags = flags, .exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD};
         if (cgroup_fd >= 0) {
                 args.flags |= CLONE_INTO_CGROUP;
                 args.cgroup = (uint64_t) cgroup_fd;
@@ -476,13 +477,17 @@ static _Noreturn void exec_join(const int ns_fds[], const struct spec_process *p
                                 const struct container_stdio *stdio, int cgroup_fd, struct sync_channels *ch)
 {
         _cleanup_error_ cocoon_error *err = NULL;
+        int r;
         for (size_t i = 0; i < ARRAY_SIZE(exec_namespaces); i++)
-                if (ns_fds[i] >= 0 && setns(ns_fds[i], exec_namespaces[i].flag) < 0)
-                        child_fail(ch->status[1], error_sys(&err, errno, "joining the container's %s namespace",
-                                                            exec_namespaces[i].type), err);
+                if (ns_fds[i] >= 0 && setns(ns_fds[i], exec_namespaces[i].flag) < 0) {
+                        r = error_sys(&err, errno, "joining the container's %s namespace", exec_namespaces[i].type);
+                        child_fail(ch->status[1], r, err);
+                }
         pid_t pid = clone_child(CLONE_PARENT, cgroup_fd);
-        if (pid < 0)
-                child_fail(ch->status[1], error_sys(&err, errno, "creating the process in the container"), err);
+        if (pid < 0) {
+                r = error_sys(&err, errno, "creating the process in the container");
+                child_fail(ch->status[1], r, err);
+        }
         if (pid > 0) {
                 /* Our pid namespace is still the caller's: this is the pid the caller sees. */
                 report(ch->status[1], REPORT_PID, pid, NULL);
@@ -490,7 +495,7 @@ static _Noreturn void exec_join(const int ns_fds[], const struct spec_process *p
         }
 
         reset_signals();
-        int r = setsid() < 0 ? error_sys(&err, errno, "setsid") : 0;
+        r = setsid() < 0 ? error_sys(&err, errno, "setsid") : 0;
         if (r == 0 && !proc->terminal)
                 r = setup_stdio(stdio, &err);
         (void) syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
