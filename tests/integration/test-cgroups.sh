@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cgroup v2 in the guest, checked from inside the container the way a user
 # would: the limit files, a fork bomb held by pids.max, a memory hog killed
-# by the OOM killer, a device node the rules deny. Three VMs in all.
+# by the OOM killer, a device node the rules deny, and the verbs that work
+# on the cgroup (ps, pause, resume, update, events, kill --all). Four VMs.
 . "$(dirname "$0")/lib.sh"
 : "${CGROUP_GUEST:?set CGROUP_GUEST to the cgroup-guest program}"
 
@@ -98,5 +99,58 @@ while IFS= read -r line; do
 done <<< "$out"
 check "cgroup-guest ran all its checks and exited 0" [ "$n_guest" -ge 20 -a "$status" -eq 0 ]
 check "guest: nothing left on the host" nothing_left
+
+# 4. The verbs that reach the cgroup from the host: ps, pause/resume (the
+# freezer), update, events --stats, kill --all. The container's loop keeps
+# the longest gap between its turns (in centiseconds, from /proc/uptime) in
+# /tmp/maxgap: a pause shows up there as a gap as long as the pause.
+mkbundle --config-only "$B" sh -c 'sleep 1000 & echo 0 > /tmp/maxgap; last=; max=0
+while :; do read -r up _ < /proc/uptime; t=${up%.*}${up#*.}
+    if [ -n "$last" ] && [ $((t - last)) -gt $max ]; then max=$((t - last)); echo $max > /tmp/maxgap; fi
+    last=$t; sleep 0.1; done'
+configure ro '{"memory": {"limit": 67108864}, "pids": {"limit": 30}}'
+is_state() { cocoon state "$1" | grep -q "\"status\": \"$2\""; }
+# (The loop rewrites the file in place: a read may catch it empty.)
+maxgap() {
+    local v
+    for _ in 1 2 3 4 5; do v=$(cocoon exec verbs cat /tmp/maxgap); [ -n "$v" ] && break; done
+    echo "$v"
+}
+cocoon create --bundle "$B" verbs < /dev/null > "$TEST_ROOT/verbs.out" 2>&1
+created=$?
+cocoon start verbs
+sleep 1
+out=$(cocoon ps verbs 2>&1)
+echo "$out" | diag
+check "ps lists the shell and its sleeps" \
+    sh -c '[ "$2" -eq 0 ] && [ "$(echo "$1" | grep -c "^[0-9][0-9]*$")" -ge 2 ]' _ "$out" "$created"
+g0=$(maxgap)
+cocoon pause verbs
+check "pause: the state says paused" is_state verbs paused
+out=$(cocoon exec verbs true 2>&1); status=$?
+check "pause: exec is refused while paused" [ "$status" -ne 0 ]
+sleep 2
+cocoon resume verbs
+check "resume: the state says running" is_state verbs running
+sleep 0.5
+g1=$(maxgap)
+echo "longest gap before the pause: $g0 cs, after it: $g1 cs" | diag
+check "the processes stood still while paused (a gap of 1.8 s or more)" \
+    sh -c '[ "$1" -lt 100 ] && [ "$2" -ge 180 ]' _ "$g0" "$g1"
+cocoon update --memory 128m --pids-limit 50 verbs
+out=$(cocoon exec verbs cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max 2>&1)
+check "update: memory.max and pids.max change in the container" [ "$out" = "$(printf '134217728\n50')" ]
+out=$(echo '{"memory": {"limit": "lots"}}' | cocoon update --resources - verbs 2>&1); status=$?
+check "update: a bad value is refused, naming the field" \
+    sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "memory.limit: expected an integer"' _ "$out" "$status"
+out=$(cocoon events --stats verbs 2>&1)
+echo "$out" | cut -c1-300 | diag
+check "events --stats: the new limits and some usage" \
+    sh -c 'echo "$1" | grep -q "\"limit\":134217728" && echo "$1" | grep -q "\"pids\":{\"current\":[1-9][0-9]*,\"limit\":50}"' _ "$out"
+cocoon kill --all verbs KILL
+for _ in $(seq 100); do is_state verbs stopped && break; sleep 0.1; done
+check "kill --all stops the container" is_state verbs stopped
+cocoon delete verbs
+check "verbs: nothing left on the host" nothing_left
 
 done_testing
