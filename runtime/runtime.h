@@ -19,6 +19,15 @@ struct runtime {
         struct cocoon_config cfg;
 };
 
+/*
+ * sizing.c: the VM's vCPUs and memory for a container with resources r
+ * (NULL: none): the base plus the container's memory limit in MiB (rounded
+ * up) and plus the CPUs its quota allows (rounded up) or its cpuset spans,
+ * whichever is more.
+ */
+void sandbox_vm_size(unsigned base_vcpus, unsigned base_memory_mib, const struct resources *r, unsigned *ret_vcpus,
+                     unsigned *ret_memory_mib);
+
 struct verb {
         const char *name;
         int (*run)(struct runtime *rt, int argc, char **argv);

@@ -172,6 +172,7 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 .kernel_args = cfg->kernel_args,
                 .debug = rt->debug,
         };
+        sandbox_vm_size(cfg->vcpus, cfg->memory_mib, b->spec->resources, &vc.vcpus, &vc.memory_mib);
         r = ops->start(&vc, &sv->vm, err);
         if (r < 0)
                 return error_wrap(err, "starting the VM");

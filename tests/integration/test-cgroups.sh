@@ -38,6 +38,7 @@ mkbundle --config-only "$B" sh -c '
 cd /sys/fs/cgroup
 echo "memory.max $(cat memory.max)"; echo "cpu.max $(cat cpu.max)"; echo "pids.max $(cat pids.max)"
 echo "cpu.weight $(cat cpu.weight)"; echo "cgroup $(cat /proc/self/cgroup)"
+echo "nproc $(nproc)"; echo "memtotal $(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo)"
 mknod /dev/console2 c 5 1 && { echo x > /dev/console2 && echo "console: opened" || echo "console: refused"; }
 mknod /dev/zero2 c 1 5 && head -c 3 /dev/zero2 | wc -c | sed "s/^/zero: read /"
 sh -c "b() { b | b & }; b" 2>/dev/null &
@@ -55,6 +56,10 @@ check "memory.max is the spec's memory.limit" sh -c 'echo "$1" | grep -qx "memor
 check "cpu.max is quota and period" sh -c 'echo "$1" | grep -qx "cpu.max 50000 100000"' _ "$out"
 check "pids.max is the spec's pids.limit" sh -c 'echo "$1" | grep -qx "pids.max 20"' _ "$out"
 check "cpu.weight is the default 100 for 1024 shares" sh -c 'echo "$1" | grep -qx "cpu.weight 100"' _ "$out"
+check "the VM has a vCPU for the quota on top of the base one" sh -c 'echo "$1" | grep -qx "nproc 2"' _ "$out"
+# A 512 MiB guest reports about 470 MiB of MemTotal, a 576 MiB one about 531.
+check "the VM has the 64 MiB limit on top of the base memory" \
+    sh -c '[ "$(echo "$1" | sed -n "s/^memtotal //p")" -gt $(( 520 * 1024 )) ]' _ "$out"
 check "the container sees its cgroup as / (cgroup namespace)" sh -c 'echo "$1" | grep -qx "cgroup 0::/"' _ "$out"
 check "a device the rules deny (c 5:1) cannot be opened" sh -c 'echo "$1" | grep -qx "console: refused"' _ "$out"
 check "a standard device (c 1:5) can" sh -c 'echo "$1" | grep -qx "zero: read 3"' _ "$out"
