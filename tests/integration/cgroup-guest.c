@@ -136,12 +136,16 @@ int main(void)
         const char *json = "{\"memory\": {\"limit\": 33554432, \"reservation\": 1048576},"
                            " \"cpu\": {\"shares\": 2048, \"quota\": 25000, \"period\": 100000},"
                            " \"pids\": {\"limit\": 7}, \"unified\": {\"memory.high\": \"30000000\"},"
+                           " \"blockIO\": {\"weight\": 500},"
+                           " \"hugepageLimits\": [{\"pageSize\": \"2MB\", \"limit\": 4194304}],"
                            " \"devices\": [{\"allow\": false, \"access\": \"rwm\"}]}";
         _cleanup_resources_ struct resources *res = NULL;
         r = resources_parse(json, strlen(json), &res, &err);
         if (r == 0)
                 r = cgroup_apply(dir, res, "", false, &err);
-        ok(r == 0, "cgroup_apply with memory, cpu, pids, unified and devices", err);
+        ok(r == 0, "cgroup_apply with memory, cpu, pids, io, hugetlb, unified and devices", err);
+        ok(file_is(dir, "io.weight", "default 4950") && file_is(dir, "hugetlb.2MB.max", "4194304"),
+           "io.weight and hugetlb.2MB.max say what the spec asked", NULL);
         ok(file_is(dir, "memory.max", "33554432") && file_is(dir, "memory.low", "1048576") &&
                    file_is(dir, "memory.high", "29999104") && file_is(dir, "cpu.max", "25000 100000") &&
                    file_is(dir, "cpu.weight", "174") && file_is(dir, "pids.max", "7"),
