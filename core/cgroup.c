@@ -233,6 +233,24 @@ int cgroup_create(const char *root, const char *rel, char **ret, cocoon_error **
         return 0;
 }
 
+/*
+ * A period without a quota is "max PERIOD" in resources_v2_writes(), which
+ * would lift the quota; on a cgroup that has one, an update of the period
+ * alone (`update --cpu-period`) keeps it instead.
+ */
+static char *keep_quota(const char *dir, const struct resources *r, const struct cgroup_write *w)
+{
+        if (strcmp(w->file, "cpu.max") != 0 || r->cpu.has_quota)
+                return NULL;
+        _cleanup_free_ char *cur = NULL;
+        if (read_dir_file(dir, "cpu.max", &cur) < 0 || strncmp(cur, "max", 3) == 0)
+                return NULL;
+        char *v = NULL;
+        if (asprintf(&v, "%.*s%s", (int) strcspn(cur, " \n"), cur, w->value + strlen("max")) < 0)
+                return NULL;
+        return v;
+}
+
 int cgroup_apply(const char *dir, const struct resources *r, const char *path, bool always_devices,
                  cocoon_error **err)
 {
@@ -240,7 +258,8 @@ int cgroup_apply(const char *dir, const struct resources *r, const char *path, b
         size_t n = 0;
         int e = resources_v2_writes(r, path, &w, &n, err);
         for (size_t i = 0; e == 0 && i < n; i++) {
-                e = cgroup_write(dir, w[i].file, w[i].value, err);
+                _cleanup_free_ char *kept = keep_quota(dir, r, &w[i]);
+                e = cgroup_write(dir, w[i].file, kept ? kept : w[i].value, err);
                 if (e < 0)
                         (void) error_wrap(err, "%s", w[i].field);
         }

@@ -9,7 +9,8 @@ command -v clang > /dev/null || { echo "run-fuzz: clang is missing (tools/setup.
 case $name in
     frame) sources=("$src/proto/frame.c" "$src/proto/msg.c" "$src/proto/conn.c" "$build/proto/agent.pb-c.c")
            libs=(-lprotobuf-c) ;;
-    spec) sources=("$src/core/spec.c" "$src/core/json.c" "$src/core/fsutil.c") libs=(-lyajl) ;;
+    spec) sources=("$src/core/spec.c" "$src/core/json.c" "$src/core/fsutil.c" "$src/core/resources.c")
+          libs=(-lyajl -lm) ;;
     *) echo "run-fuzz: unknown harness $name" >&2; exit 2 ;;
 esac
 

@@ -165,6 +165,13 @@ int main(void)
                 r = cgroup_apply(dir, allow, "", false, &err);
         ok(r == 0 && try_open(dir, 5, 1) == 0, "new device rules replace the old program", err);
 
+        const char *period = "{\"cpu\": {\"period\": 50000}}";
+        _cleanup_resources_ struct resources *pres = NULL;
+        r = resources_parse(period, strlen(period), &pres, &err);
+        if (r == 0)
+                r = cgroup_apply(dir, pres, "", false, &err);
+        ok(r == 0 && file_is(dir, "cpu.max", "25000 50000"), "a new period alone keeps the quota", err);
+
         const char *bad = "{\"memory\": {\"limit\": 4096}, \"cpu\": {\"cpus\": \"99\"}}";
         _cleanup_resources_ struct resources *badres = NULL;
         r = resources_parse(bad, strlen(bad), &badres, &err);

@@ -101,7 +101,7 @@ static void test_writes(void)
                      "cpu shares, quota/period, cpuset");
         check_writes("{'cpu': {'quota': -1}}", "cpu.max=max<cpu.quota>", "quota -1 is max");
         check_writes("{'cpu': {'quota': 20000}}", "cpu.max=20000<cpu.quota>", "quota alone keeps the period");
-        check_writes("{'cpu': {'period': 50000}}", "cpu.max=max 50000<cpu.period>", "period alone, as runc");
+        check_writes("{'cpu': {'period': 50000}}", "cpu.max=max 50000<cpu.period>", "period alone: max PERIOD here; cgroup_apply() keeps a quota already set");
         check_writes("{'cpu': {'burst': 1000, 'idle': 1}}", "cpu.idle=1<cpu.idle>;cpu.max.burst=1000<cpu.burst>",
                      "cpu burst and idle");
         check_writes("{'pids': {'limit': 32}}", "pids.max=32<pids.limit>", "pids limit");
