@@ -524,6 +524,8 @@ void containers_reap(struct agent *a)
                         }
                 });
         }
+        for (struct guest_container *c = a->containers; c; c = c->next)
+                cgroups_check_oom(a, c);
         containers_report_exits(a);
 }
 

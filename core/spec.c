@@ -287,6 +287,9 @@ static int parse_linux(yajl_val top, struct oci_spec *spec, cocoon_error **err)
                 r = json_get_string(linux_obj, path, "cgroupsPath", false, &spec->cgroups_path, err);
                 if (r < 0)
                         return r;
+                yajl_val res = json_get(linux_obj, "resources");
+                if (res && (r = resources_parse_tree(res, "linux.resources", &spec->resources, err)) < 0)
+                        return r;
         }
 
         /* Also without "linux": the lists are then empty, not NULL. */
@@ -484,6 +487,7 @@ void spec_free(struct oci_spec *spec)
         }
         free(spec->annotations);
         free(spec->cgroups_path);
+        resources_free(spec->resources);
         free(spec);
 }
 
