@@ -616,6 +616,13 @@ static _Noreturn void spawned(const struct spawn *s, struct sync_channels *ch)
                 while (n < 0 && errno == EINTR);
                 if (n != 1)
                         _exit(1);
+                /* Still the caller's (unmapped) ids: become the namespace's root, or nothing we create has an owner. */
+                if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+                        _cleanup_error_ cocoon_error *merr = NULL;
+                        child_fail(ch->status[1],
+                                   error_sys(&merr, errno, "linux.uidMappings: becoming root (0) in the user namespace"),
+                                   merr);
+                }
         }
         _cleanup_error_ cocoon_error *err = NULL;
         struct exec_plan plan = {0};
