@@ -59,7 +59,8 @@ static int find_user(const char *root, const char *name, uid_t uid, struct passw
         while (getline(&line, &cap, f) > 0) {
                 char *fl[FIELDS_MAX];
                 unsigned u, g;
-                if (split(line, fl) < 7 || !parse_id(fl[2], &u) || !parse_id(fl[3], &g))
+                /* Seven fields; a missing shell is forgiven. */
+                if (split(line, fl) < 6 || !parse_id(fl[2], &u) || !parse_id(fl[3], &g))
                         continue;
                 if (name ? strcmp(fl[0], name) != 0 : u != uid)
                         continue;
