@@ -6,6 +6,13 @@ KIND security: user by name, capabilities, rlimits, oomScoreAdj,
            noNewPrivileges, seccomp, read-only root, devices, sysctl,
            hostname, domainname.
 KIND userns: a new user namespace with uid/gid mappings.
+KIND limits: a negative oomScoreAdj and a NOFILE limit above this host's
+           hard limit: what a VM allows and this host refuses.
+KIND notify: a seccomp profile with SCMP_ACT_NOTIFY, which cocoon refuses.
+
+Host-side hooks (prestart, createRuntime, poststart, poststop) append the
+state they read to $HOOK_LOG when it is set; the startContainer hook writes
+it to /tmp/start-state inside the container.
 """
 import json
 import os
@@ -56,6 +63,18 @@ if kind == "security":
             {"names": ["no_such_syscall"], "action": "SCMP_ACT_KILL"},
         ],
     }
+    c["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /tmp/start-state"]}]}
+    log = os.environ.get("HOOK_LOG")
+    if log:
+        for k in ("prestart", "createRuntime", "poststart", "poststop"):
+            c["hooks"][k] = [{"path": "/bin/sh", "args": ["sh", "-c", 'echo "%s $(cat)" >> %s' % (k, log)],
+                              "timeout": 10}]
+elif kind == "limits":
+    p["oomScoreAdj"] = -500
+    p["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 1048576, "hard": 1048576}]
+elif kind == "notify":
+    c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                             "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}
 elif kind == "userns":
     c["linux"]["namespaces"].append({"type": "user"})
     c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]

@@ -33,4 +33,7 @@ echo "fd_link=$(readlink /dev/fd)"
 echo "mqueue=$(grep ' /dev/mqueue ' /proc/self/mountinfo | grep -c ' - mqueue ')"
 echo "shm=$(grep ' /dev/shm ' /proc/self/mountinfo | grep -c ' - tmpfs ')"
 echo "uid_map=$(cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //' | tr '\n' ';')"
+start_state=$(cat /tmp/start-state 2>/dev/null)
+echo "start_hook_status=$(echo "$start_state" | sed -n 's/.*"status":"\([^"]*\)".*/\1/p')"
+echo "start_hook_id=$(echo "$start_state" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')"
 echo "probe=done"
