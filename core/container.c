@@ -135,7 +135,8 @@ static bool any_fd(const int fds[N_NAMESPACES])
  */
 static pid_t clone_child(unsigned long flags, int cgroup_fd)
 {
-        struct clone_args args = {.flags = flags, .exit_signal = SIGCHLD};
+        /* With CLONE_PARENT the child inherits our exit signal; clone3 refuses to be given one. */
+        struct clone_args args = {.flags = flags, .exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD};
         if (cgroup_fd >= 0) {
                 args.flags |= CLONE_INTO_CGROUP;
                 args.cgroup = (uint64_t) cgroup_fd;
@@ -619,9 +620,8 @@ static _Noreturn void spawned(const struct spawn *s, struct sync_channels *ch)
                 /* Still the caller's (unmapped) ids: become the namespace's root, or nothing we create has an owner. */
                 if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
                         _cleanup_error_ cocoon_error *merr = NULL;
-                        child_fail(ch->status[1],
-                                   error_sys(&merr, errno, "linux.uidMappings: becoming root (0) in the user namespace"),
-                                   merr);
+                        int r = error_sys(&merr, errno, "linux.uidMappings: becoming root (0) in the user namespace");
+                        child_fail(ch->status[1], r, merr);
                 }
         }
         _cleanup_error_ cocoon_error *err = NULL;
@@ -689,8 +689,11 @@ static int spawn(struct spawn *s, struct container_init *ret, cocoon_error **err
                 if (r < 0)
                         child_fail(ch.status[1], r, jerr);
                 pid_t pid = clone_child(s->flags | CLONE_PARENT, s->cgroup_fd);
-                if (pid < 0)
-                        child_fail(ch.status[1], error_sys(&jerr, errno, "creating the process in the container"), jerr);
+                if (pid < 0) {
+                        /* Not in child_fail's arguments: jerr must be read after error_sys set it. */
+                        r = error_sys(&jerr, errno, "creating the process in the container");
+                        child_fail(ch.status[1], r, jerr);
+                }
                 if (pid > 0) {
                         /* Our pid namespace is still the caller's: this is the pid the caller sees. */
                         report(ch.status[1], REPORT_PID, pid, NULL);

@@ -8,6 +8,7 @@ KIND security: user by name, capabilities, rlimits, oomScoreAdj,
 KIND userns: a new user namespace with uid/gid mappings.
 KIND limits: a negative oomScoreAdj and a NOFILE limit above this host's
            hard limit: what a VM allows and this host refuses.
+KIND join: joins the network namespace at $JOIN_NETNS by path.
 KIND notify: a seccomp profile with SCMP_ACT_NOTIFY, which cocoon refuses.
 
 Host-side hooks (prestart, createRuntime, poststart, poststop) append the
@@ -75,6 +76,9 @@ elif kind == "limits":
 elif kind == "notify":
     c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
                              "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}
+elif kind == "join":
+    ns = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
+    c["linux"]["namespaces"] = ns + [{"type": "network", "path": os.environ["JOIN_NETNS"]}]
 elif kind == "userns":
     c["linux"]["namespaces"].append({"type": "user"})
     c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]

@@ -36,4 +36,5 @@ echo "uid_map=$(cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //' | tr '\n' ';')
 start_state=$(cat /tmp/start-state 2>/dev/null)
 echo "start_hook_status=$(echo "$start_state" | sed -n 's/.*"status":"\([^"]*\)".*/\1/p')"
 echo "start_hook_id=$(echo "$start_state" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')"
+echo "net_ns=$(readlink /proc/self/ns/net)"
 echo "probe=done"
