@@ -231,6 +231,13 @@ int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req
                 return error_wrap(err, "config.json");
         }
 
+        c->spec->no_pivot = req->no_pivot;
+        c->spec->id = strdup(c->id);
+        c->spec->bundle = strdup(req->bundle);
+        if (!c->spec->id || !c->spec->bundle) {
+                container_free(c);
+                return -ENOMEM;
+        }
         r = take_shared_mounts(c, req, err);
         if (r < 0) {
                 container_free(c);

@@ -158,6 +158,7 @@ static int create_container(struct supervisor *sv, const char *id, const struct 
         cc.rootfs = rootfs;
         cc.stream = p->stream;
         cc.no_pivot = b->no_pivot;
+        cc.bundle = b->dir;
         cc.n_shared_mounts = sv->n_shared_mounts;
         cc.shared_mounts = sv->shared_mounts;
         Request req = COCOON__REQUEST__INIT;

@@ -98,14 +98,29 @@ check "$name: kill of a stopped container is an error" expect_fail "not running"
 rt delete c1
 check "$name: delete leaves nothing" clean
 
-# 2. The workload's exit status and output reach the caller through the stub.
+# 2. The workload's exit status and output reach the caller through the stub;
+# the host-side hooks run at their points with the state on stdin.
 bundle exit3 plain -- sh -c 'echo out; echo err >&2; exit 3'
+printf '#!/bin/sh\ncat > "%s/hook-$1.json"\n' "$TEST_ROOT" > "$TEST_ROOT/hook.sh"
+chmod +x "$TEST_ROOT/hook.sh"
+python3 - "$B/exit3/config.json" "$TEST_ROOT/hook.sh" <<'PY'
+import json, sys
+p, hook = sys.argv[1], sys.argv[2]
+c = json.load(open(p))
+c["hooks"] = {k: [{"path": hook, "args": ["hook.sh", k]}] for k in ("createRuntime", "poststart", "poststop")}
+json.dump(c, open(p, "w"))
+PY
 rt create --bundle "$B/exit3" --pid-file "$TEST_ROOT/c2.pid" c2 > "$TEST_ROOT/c2.out" 2> "$TEST_ROOT/c2.err" < /dev/null
 rt start c2
 check "$name: the pid-file process exits with the workload's status (3)" [ "$(wait_reaped "$(cat "$TEST_ROOT/c2.pid")")" = 3 ]
 check "$name: stdout and stderr went to the fds given to create" sh -c "grep -qx out '$TEST_ROOT/c2.out' && grep -qx err '$TEST_ROOT/c2.err'"
 rt delete c2
 check "$name: nothing left after an exited container" clean
+check "$name: createRuntime, poststart and poststop hooks ran with the state on stdin" python3 -c '
+import json, sys
+for kind in ("createRuntime", "poststart", "poststop"):
+    s = json.load(open(sys.argv[1] + "/hook-" + kind + ".json"))
+    assert s["id"] == "c2" and s["bundle"].endswith("/exit3"), (kind, s)' "$TEST_ROOT"
 
 # 3. A terminal through --console-socket: the caller gets the pty master.
 bundle tty terminal -- sh -c 'tty; stty size; read x; echo got:$x; exit 4'
