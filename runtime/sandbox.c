@@ -264,8 +264,8 @@ static void clean_up_after_dead_caller(const char *id, const char *dir)
         (void) remove_tree(dir);
 }
 
-static int supervisor_main(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, int ready_fd,
-                           pid_t caller)
+static int supervisor_main(struct runtime *rt, const char *id, const struct bundle *b, const char *dir,
+                           const char *cgroup, int ready_fd, pid_t caller)
 {
         _cleanup_error_ cocoon_error *err = NULL;
         struct supervisor sv = {0};
@@ -304,6 +304,10 @@ static int supervisor_main(struct runtime *rt, const char *id, const struct bund
         sigaddset(&mask, SIGHUP);
         (void) sigprocmask(SIG_BLOCK, &mask, NULL);
 
+        /* Before QEMU and virtiofsd exist, so that they are born in it. */
+        r = cgroup ? host_cgroup_join(cgroup, getpid(), &err) : 0;
+        if (r < 0)
+                goto out;
         r = loop_new(&sv.loop);
         if (r < 0)
                 goto out;
@@ -332,8 +336,8 @@ out:
         return r < 0 ? 1 : 0;
 }
 
-int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, bool detach,
-                     pid_t *ret_pid, cocoon_error **err)
+int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, const char *cgroup,
+                     bool detach, pid_t *ret_pid, cocoon_error **err)
 {
         pid_t caller = getpid();
         int ready;
@@ -351,7 +355,7 @@ int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b,
                         if (getppid() != caller)
                                 _exit(1);
                 }
-                _exit(supervisor_main(rt, id, b, dir, ready, caller));
+                _exit(supervisor_main(rt, id, b, dir, cgroup, ready, caller));
         }
         if (detach)
                 (void) waitpid(pid, NULL, 0);

@@ -87,7 +87,7 @@ static int create_main(struct runtime *rt, int argc, char **argv)
         r = container_create_sandbox(rt, &o, &c, &err);
         if (r < 0)
                 return verb_fail(&verb_create, r, err);
-        struct stub_opts so = {.id = o.id, .exec_id = "", .terminal = c.st.terminal};
+        struct stub_opts so = {.id = o.id, .exec_id = "", .terminal = c.st.terminal, .cgroup = c.st.cgroup};
         r = stub_spawn(c.dir, &so, o.console_socket, &c.st.pid, &err);
         if (r == 0)
                 r = state_save(&c, &err);
