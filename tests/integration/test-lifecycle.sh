@@ -222,6 +222,18 @@ check "$name: the pid-file process exits 137" [ "$(wait_reaped "$(cat "$TEST_ROO
 rt delete --force c6
 check "$name: delete --force cleans everything up" clean
 
+# 8b. cocoon only: the supervisor itself killed with SIGKILL takes its VM
+# with it; the container is then stopped and delete cleans up.
+if [ "$name" != runc ]; then
+    rt run -d --bundle "$B/sleeper" --pid-file "$TEST_ROOT/c8.pid" c8 < /dev/null > /dev/null 2>&1
+    sup=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["supervisorPid"])' "$STATE/c8/state.json")
+    kill -9 "$sup"
+    check "$name: with its supervisor killed, the container is stopped" wait_status c8 stopped
+    check "$name: ... its pid-file process exits 137" [ "$(wait_reaped "$(cat "$TEST_ROOT/c8.pid")")" = 137 ]
+    rt delete c8
+    check "$name: ... and delete cleans everything up" clean
+fi
+
 # 9. Bad input: a clear error, a non-zero exit, nothing left.
 check "$name: an id with a path separator is refused" expect_fail "invalid\|id" rt create --bundle "$B/sleeper" a/b
 check "$name: an id of .. is refused" expect_fail "invalid\|id" rt create --bundle "$B/sleeper" ..
