@@ -21,7 +21,9 @@
 
 #include "cleanup.h"
 #include "fsutil.h"
+#include "hooks.h"
 #include "mount.h"
+#include "process.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -36,37 +38,92 @@ struct report {
         uint32_t len; /* message bytes following */
 } __attribute__((packed));
 
-static const struct {
-        const char *type;
-        int flag;
-} namespace_flags[] = {
-        {"mount", CLONE_NEWNS}, {"pid", CLONE_NEWPID},       {"uts", CLONE_NEWUTS},
-        {"ipc", CLONE_NEWIPC},  {"network", CLONE_NEWNET},   {"cgroup", CLONE_NEWCGROUP},
-};
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
 
+/*
+ * The namespaces cocoon knows, in the order a process joins existing ones:
+ * the user namespace first (it grants the rights to join the others), the
+ * mount namespace last (after it, /proc paths are the container's).
+ */
+static const struct {
+        const char *type, *proc_name;
+        int flag;
+} namespace_table[] = {
+        {"user", "user", CLONE_NEWUSER},       {"ipc", "ipc", CLONE_NEWIPC},   {"uts", "uts", CLONE_NEWUTS},
+        {"network", "net", CLONE_NEWNET},      {"cgroup", "cgroup", CLONE_NEWCGROUP}, {"pid", "pid", CLONE_NEWPID},
+        {"time", "time", CLONE_NEWTIME},       {"mount", "mnt", CLONE_NEWNS},
+};
+#define N_NAMESPACES ARRAY_SIZE(namespace_table)
+
+static const struct spec_namespace *spec_namespace(const struct oci_spec *spec, const char *type)
+{
+        for (size_t i = 0; i < spec->n_namespaces; i++)
+                if (strcmp(spec->namespaces[i].type, type) == 0)
+                        return &spec->namespaces[i];
+        return NULL;
+}
+
+/* The clone flags of the namespaces the container gets new, after checking the spec's combination. */
 static int clone_flags(const struct oci_spec *spec, int *ret, cocoon_error **err)
 {
         int flags = 0;
-        for (size_t i = 0; i < spec->n_namespaces; i++) {
-                const struct spec_namespace *ns = &spec->namespaces[i];
-                bool known = false;
-                for (size_t j = 0; j < ARRAY_SIZE(namespace_flags); j++)
-                        if (strcmp(ns->type, namespace_flags[j].type) == 0) {
-                                known = true;
-                                if (ns->path)
-                                        return error_set(err, ENOTSUP,
-                                                         "linux.namespaces[%zu]: joining a %s namespace by path is not supported yet",
-                                                         i, ns->type);
-                                flags |= namespace_flags[j].flag;
-                        }
-                if (!known)
-                        return error_set(err, ENOTSUP, "linux.namespaces[%zu]: %s namespaces are not supported yet", i,
-                                         ns->type);
+        for (size_t i = 0; i < N_NAMESPACES; i++) {
+                const struct spec_namespace *ns = spec_namespace(spec, namespace_table[i].type);
+                if (ns && !ns->path)
+                        flags |= namespace_table[i].flag;
         }
         if (!(flags & CLONE_NEWNS))
-                return error_set(err, EINVAL, "linux.namespaces: a mount namespace is required");
+                return error_set(err, EINVAL, "linux.namespaces: the container needs a new mount namespace (no path)");
+        bool new_user = flags & CLONE_NEWUSER;
+        if (new_user && (spec->n_uid_mappings == 0 || spec->n_gid_mappings == 0))
+                return error_set(err, EINVAL, "linux.uidMappings, linux.gidMappings: required with a new user namespace");
+        if (!new_user && (spec->n_uid_mappings || spec->n_gid_mappings))
+                return error_set(err, EINVAL, "linux.uidMappings: mappings need a new user namespace in linux.namespaces");
         *ret = flags;
         return 0;
+}
+
+/* Opens the namespaces the spec joins by path (fds[i] -1 for the others). */
+static int open_namespace_paths(const struct oci_spec *spec, int fds[N_NAMESPACES], cocoon_error **err)
+{
+        for (size_t i = 0; i < N_NAMESPACES; i++)
+                fds[i] = -1;
+        for (size_t i = 0; i < N_NAMESPACES; i++) {
+                const struct spec_namespace *ns = spec_namespace(spec, namespace_table[i].type);
+                if (!ns || !ns->path)
+                        continue;
+                fds[i] = open(ns->path, O_RDONLY | O_CLOEXEC);
+                if (fds[i] < 0)
+                        return error_sys(err, errno, "linux.namespaces: opening the %s namespace %s", ns->type, ns->path);
+        }
+        return 0;
+}
+
+static void close_namespaces(int fds[N_NAMESPACES])
+{
+        for (size_t i = 0; i < N_NAMESPACES; i++)
+                if (fds[i] >= 0) {
+                        close(fds[i]);
+                        fds[i] = -1;
+                }
+}
+
+static int join_namespaces(const int fds[N_NAMESPACES], cocoon_error **err)
+{
+        for (size_t i = 0; i < N_NAMESPACES; i++)
+                if (fds[i] >= 0 && setns(fds[i], namespace_table[i].flag) < 0)
+                        return error_sys(err, errno, "joining the %s namespace", namespace_table[i].type);
+        return 0;
+}
+
+static bool any_fd(const int fds[N_NAMESPACES])
+{
+        for (size_t i = 0; i < N_NAMESPACES; i++)
+                if (fds[i] >= 0)
+                        return true;
+        return false;
 }
 
 /*
@@ -78,7 +135,7 @@ static int clone_flags(const struct oci_spec *spec, int *ret, cocoon_error **err
  */
 static pid_t clone_child(unsigned long flags, int cgroup_fd)
 {
-        /* With CLONE_PARENT the kernel takes the exit signal from our parent's child; clone3 wants 0. */
+        /* With CLONE_PARENT the child inherits our exit signal; clone3 refuses to be given one. */
         struct clone_args args = {.flags = flags, .exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD};
         if (cgroup_fd >= 0) {
                 args.flags |= CLONE_INTO_CGROUP;
@@ -172,7 +229,7 @@ static int find_executable(const char *name, char *const *env, char **ret, cocoo
  * Opens a pty from the container's /dev/ptmx, makes the slave the process's
  * stdio and controlling terminal, and passes the master to the parent.
  */
-static int setup_console(const struct spec_process *p, int sock, cocoon_error **err)
+static int setup_console(uid_t uid, int sock, cocoon_error **err)
 {
         _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (master < 0)
@@ -184,7 +241,7 @@ static int setup_console(const struct spec_process *p, int sock, cocoon_error **
         if (slave < 0)
                 return error_sys(err, errno, "opening %s", name);
         /* The process owns its terminal, as with runc. */
-        if (fchown(slave, p->user.uid, (gid_t) -1) < 0)
+        if (fchown(slave, uid, (gid_t) -1) < 0)
                 return error_sys(err, errno, "chown %s", name);
         for (int i = 0; i < 3; i++)
                 if (dup2(slave, i) < 0)
@@ -237,22 +294,6 @@ static void reset_signals(void)
                 (void) signal(s, SIG_DFL);
 }
 
-static int set_identity(const struct spec_process *p, cocoon_error **err)
-{
-        const struct spec_user *u = &p->user;
-        if (setgroups(u->n_additional_gids, u->additional_gids) < 0)
-                return error_sys(err, errno, "setgroups");
-        if (setresgid(u->gid, u->gid, u->gid) < 0)
-                return error_sys(err, errno, "setgid %u", (unsigned) u->gid);
-        if (setresuid(u->uid, u->uid, u->uid) < 0)
-                return error_sys(err, errno, "setuid %u", (unsigned) u->uid);
-        if (u->has_umask)
-                umask(u->umask);
-        if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return error_sys(err, errno, "setting no_new_privs");
-        return 0;
-}
-
 /* Makes the given fds the process's 0, 1 and 2, without O_CLOEXEC. */
 static int setup_stdio(const struct container_stdio *stdio, cocoon_error **err)
 {
@@ -270,33 +311,90 @@ static int setup_stdio(const struct container_stdio *stdio, cocoon_error **err)
         return 0;
 }
 
+/* What a process execs once it is set up. */
+struct exec_plan {
+        char *exe;
+        char **env;
+        char *const *args;
+};
+
 /*
  * The part of a process's set-up that is the same for a container's init and
  * for an exec'd process, once it is inside the container's namespaces and
- * root: terminal, executable, identity, working directory.
+ * root: identity, terminal, executable, then process_apply() (limits,
+ * capabilities, no_new_privs, seccomp).
  */
-static int setup_process(const struct spec_process *proc, int console_sock, char **ret_exe, cocoon_error **err)
+static int setup_process(const struct spec_process *proc, const struct spec_seccomp *seccomp, int console_sock,
+                         struct exec_plan *plan, cocoon_error **err)
 {
-        int r;
-        if (console_sock >= 0) {
-                r = setup_console(proc, console_sock, err);
-                if (r < 0)
-                        return r;
+        struct process_identity id = {0};
+        int r = process_resolve_identity(proc, &id, err);
+        if (r == 0 && console_sock >= 0)
+                r = setup_console(id.uid, console_sock, err);
+        if (r == 0) {
+                plan->args = proc->args;
+                plan->env = process_env(proc, &id);
+                if (!plan->env)
+                        r = error_set(err, ENOMEM, "out of memory");
         }
-        r = find_executable(proc->args[0], proc->env, ret_exe, err);
-        if (r < 0)
-                return r;
-        r = set_identity(proc, err);
-        if (r < 0)
-                return r;
-        if (chdir(proc->cwd) < 0)
-                return error_sys(err, errno, "changing to the working directory %s", proc->cwd);
+        if (r == 0)
+                r = find_executable(proc->args[0], plan->env, &plan->exe, err);
+        if (r == 0)
+                r = process_apply(proc, &id, seccomp, err);
+        process_identity_free(&id);
+        return r;
+}
+
+/* sysctl names whose value belongs to a namespace, and which one (runc's list). */
+static const char *sysctl_namespace(const char *key)
+{
+        static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                                          "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
+        for (size_t i = 0; i < ARRAY_SIZE(ipc); i++)
+                if (strcmp(key, ipc[i]) == 0)
+                        return "ipc";
+        if (strncmp(key, "fs.mqueue.", 10) == 0)
+                return "ipc";
+        if (strncmp(key, "net.", 4) == 0)
+                return "network";
+        if (strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0)
+                return "uts";
+        return NULL;
+}
+
+/*
+ * linux.sysctl, written through the container's own /proc. Like runc, only
+ * namespaced names are accepted, and only when the container has that
+ * namespace: anything else would change the whole guest (or host).
+ */
+static int write_sysctls(const struct oci_spec *spec, cocoon_error **err)
+{
+        for (size_t i = 0; i < spec->n_sysctl; i++) {
+                const char *key = spec->sysctl[i].key;
+                const char *ns = sysctl_namespace(key);
+                if (!ns)
+                        return error_set(err, EINVAL, "linux.sysctl[\"%s\"]: not a namespaced sysctl", key);
+                if (!spec_namespace(spec, ns))
+                        return error_set(err, EINVAL, "linux.sysctl[\"%s\"]: the container has no %s namespace of its own",
+                                         key, ns);
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "/proc/sys/%s", key) < 0)
+                        return error_set(err, ENOMEM, "out of memory");
+                for (char *c = path + strlen("/proc/sys/"); *c; c++)
+                        if (*c == '.')
+                                *c = '/';
+                _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+                const char *v = spec->sysctl[i].value;
+                int r = fd < 0 ? -errno : write_all(fd, v, strlen(v));
+                if (r < 0)
+                        return error_sys(err, -r, "linux.sysctl[\"%s\"]: writing %s", key, path);
+        }
         return 0;
 }
 
 /* Runs in the child: everything up to the exec. */
 static int child_setup(const struct oci_spec *spec, const char *rootfs, const struct container_stdio *stdio,
-                       int console_sock, char **ret_exe, cocoon_error **err)
+                       int console_sock, struct exec_plan *plan, cocoon_error **err)
 {
         reset_signals();
         if (setsid() < 0)
@@ -312,14 +410,27 @@ static int child_setup(const struct oci_spec *spec, const char *rootfs, const st
         int r = mount_setup_rootfs(spec, rootfs, err);
         if (r < 0)
                 return r;
-        if (spec->hostname && spec_has_namespace(spec, "uts") &&
-            sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+        bool own_uts = spec_has_namespace(spec, "uts");
+        if (spec->hostname && own_uts && sethostname(spec->hostname, strlen(spec->hostname)) < 0)
                 return error_sys(err, errno, "setting the hostname");
-        return setup_process(&spec->process, console_sock, ret_exe, err);
+        if (spec->domainname && own_uts && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
+                return error_sys(err, errno, "domainname: setting it");
+        r = write_sysctls(spec, err);
+        if (r < 0)
+                return r;
+        /* After the sysctls: /proc/sys is usually among the read-only paths. */
+        r = mount_protect_paths(spec, err);
+        if (r < 0)
+                return r;
+        return setup_process(&spec->process, spec->seccomp, console_sock, plan, err);
 }
 
-/* Reports ready, waits to be released, execs; reports the exec's failure. */
-static _Noreturn void child_exec(const struct spec_process *proc, const char *exe, int status_fd, int start_fd)
+/*
+ * Reports ready, waits to be released, runs the startContainer hooks (for a
+ * container's init; hooks NULL for an exec), execs; reports the exec's failure.
+ */
+static _Noreturn void child_exec(const struct oci_spec *spec, const struct spec_hooks *hooks,
+                                 const struct exec_plan *plan, int status_fd, int start_fd)
 {
         report(status_fd, REPORT_READY, 0, NULL);
 
@@ -331,10 +442,21 @@ static _Noreturn void child_exec(const struct spec_process *proc, const char *ex
         if (n != 1)
                 _exit(1); /* deleted before it was started */
 
-        execve(exe, proc->args, proc->env);
+        if (hooks && hooks->n) {
+                _cleanup_error_ cocoon_error *err = NULL;
+                _cleanup_free_ char *state = hooks_state_json(spec, "created", getpid());
+                int r = state ? hooks_run(hooks->list, hooks->n, state, "startContainer", &err)
+                              : error_set(&err, ENOMEM, "out of memory");
+                if (r < 0) {
+                        report(status_fd, REPORT_ERROR, -r, err->msg);
+                        _exit(1);
+                }
+        }
+
+        execve(plan->exe, plan->args, plan->env);
         int e = errno;
         char msg[512];
-        snprintf(msg, sizeof(msg), "exec: \"%s\": %s", proc->args[0], strerror(e));
+        snprintf(msg, sizeof(msg), "exec: \"%s\": %s", plan->args[0], strerror(e));
         report(status_fd, REPORT_ERROR, e, msg);
         _exit(127);
 }
@@ -379,12 +501,42 @@ static void sync_child_side(struct sync_channels *ch)
         ch->status[0] = ch->start[1] = ch->console[0] = -1;
 }
 
+/* Writes /proc/PID/uid_map and gid_map from the spec (the caller does it: the child cannot map itself). */
+static int write_id_maps(const struct oci_spec *spec, pid_t pid, cocoon_error **err)
+{
+        const char *files[] = {"uid_map", "gid_map"};
+        const char *fields[] = {"linux.uidMappings", "linux.gidMappings"};
+        const struct spec_id_mapping *maps[] = {spec->uid_mappings, spec->gid_mappings};
+        size_t counts[] = {spec->n_uid_mappings, spec->n_gid_mappings};
+        for (size_t f = 0; f < 2; f++) {
+                char text[4096] = "";
+                size_t len = 0;
+                for (size_t i = 0; i < counts[f] && len < sizeof(text); i++)
+                        len += (size_t) snprintf(text + len, sizeof(text) - len, "%u %u %u\n", maps[f][i].container_id,
+                                                 maps[f][i].host_id, maps[f][i].size);
+                if (len >= sizeof(text))
+                        return error_set(err, E2BIG, "%s: too many mappings", fields[f]);
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, files[f]);
+                _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+                /* The kernel takes the whole map in one write. */
+                ssize_t n = fd < 0 ? -1 : write(fd, text, len);
+                if (n != (ssize_t) len)
+                        return error_sys(err, n < 0 ? errno : EIO, "%s: writing %s", fields[f], path);
+        }
+        return 0;
+}
+
 /*
  * In the caller, once the child runs: waits for its report and, with a
  * terminal, for the pty master. pid 0 means the child reports its pid first
- * (an exec's). On failure the child is killed and reaped.
+ * (one forked through an intermediate process). With maps_spec, the child
+ * is in a new user namespace and waits for its id maps, written here and
+ * announced with a byte on the start pipe. On failure the child is killed
+ * and reaped.
  */
-static int sync_await_ready(struct sync_channels *ch, pid_t pid, struct container_init *ret, cocoon_error **err)
+static int sync_await_ready(struct sync_channels *ch, pid_t pid, const struct oci_spec *maps_spec,
+                            struct container_init *ret, cocoon_error **err)
 {
         close(ch->status[1]);
         close(ch->start[0]);
@@ -394,12 +546,28 @@ static int sync_await_ready(struct sync_channels *ch, pid_t pid, struct containe
 
         struct report rep;
         _cleanup_free_ char *msg = NULL;
-        int r = read_report(ch->status[0], &rep, &msg);
-        if (r == 1 && rep.kind == REPORT_PID && pid == 0 && rep.errnum > 0) {
-                pid = rep.errnum;
-                free(TAKE_PTR(msg));
+        int r = 1;
+        if (pid == 0) {
                 r = read_report(ch->status[0], &rep, &msg);
+                if (r == 1 && rep.kind == REPORT_PID && rep.errnum > 0) {
+                        pid = rep.errnum;
+                        free(TAKE_PTR(msg));
+                } else if (r == 1 && rep.kind == REPORT_PID) {
+                        r = 0;
+                }
         }
+        if (r == 1 && pid > 0 && maps_spec) {
+                _cleanup_error_ cocoon_error *merr = NULL;
+                int m = write_id_maps(maps_spec, pid, &merr);
+                if (m == 0)
+                        m = write_all(ch->start[1], "U", 1);
+                if (m < 0) {
+                        rep = (struct report) {.kind = REPORT_ERROR, .errnum = -m};
+                        msg = strdup(merr ? merr->msg : "releasing the container process");
+                }
+        }
+        if (r == 1 && (!msg || rep.kind != REPORT_ERROR))
+                r = read_report(ch->status[0], &rep, &msg);
         int console_fd = -1;
         if (r == 1 && rep.kind == REPORT_READY && ch->console[0] >= 0) {
                 console_fd = receive_console(ch->console[0]);
@@ -426,85 +594,134 @@ static int sync_await_ready(struct sync_channels *ch, pid_t pid, struct containe
         return error_set(err, EIO, "the container process died while being set up");
 }
 
+/* A process to create in a container: its init (rootfs set) or an exec'd one. */
+struct spawn {
+        const struct oci_spec *spec;
+        const struct spec_process *proc;
+        const char *rootfs; /* NULL for an exec */
+        const struct container_stdio *stdio;
+        int cgroup_fd;
+        int flags;                 /* namespaces to create */
+        int ns_fds[N_NAMESPACES];  /* namespaces to join first, -1 for none */
+};
+
+/* The process itself, from its first instruction in its namespaces to its exec. */
+static _Noreturn void spawned(const struct spawn *s, struct sync_channels *ch)
+{
+        if (s->flags & CLONE_NEWUSER) {
+                /* Nothing works as root before the caller has mapped us. */
+                char c;
+                ssize_t n;
+                do
+                        n = read(ch->start[0], &c, 1);
+                while (n < 0 && errno == EINTR);
+                if (n != 1)
+                        _exit(1);
+                /* Still the caller's (unmapped) ids: become the namespace's root, or nothing we create has an owner. */
+                if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+                        _cleanup_error_ cocoon_error *merr = NULL;
+                        int r = error_sys(&merr, errno, "linux.uidMappings: becoming root (0) in the user namespace");
+                        child_fail(ch->status[1], r, merr);
+                }
+        }
+        _cleanup_error_ cocoon_error *err = NULL;
+        struct exec_plan plan = {0};
+        int r;
+        const struct container_stdio *stdio = s->proc->terminal ? NULL : s->stdio;
+        if (s->rootfs) {
+                r = child_setup(s->spec, s->rootfs, stdio, ch->console[1], &plan, &err);
+        } else {
+                reset_signals();
+                r = setsid() < 0 ? error_sys(&err, errno, "setsid") : 0;
+                if (r == 0 && stdio)
+                        r = setup_stdio(stdio, &err);
+                (void) syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+                if (r == 0)
+                        r = setup_process(s->proc, s->spec->seccomp, ch->console[1], &plan, &err);
+        }
+        if (r < 0)
+                child_fail(ch->status[1], r, err);
+        child_exec(s->spec, s->rootfs ? &s->spec->hooks[SPEC_HOOK_START_CONTAINER] : NULL, &plan, ch->status[1],
+                   ch->start[0]);
+}
+
+/*
+ * Creates the process. Joining namespaces needs an intermediate process: a
+ * pid namespace joined with setns() holds only the children of the one that
+ * joined, and the caller's own namespaces must not change. That process
+ * joins (user namespace first), clones the real one as the caller's child
+ * (CLONE_PARENT), reports its pid and exits.
+ */
+static int spawn(struct spawn *s, struct container_init *ret, cocoon_error **err)
+{
+        struct sync_channels ch;
+        int r = sync_open(&ch, s->proc->terminal, err);
+        if (r < 0) {
+                close_namespaces(s->ns_fds);
+                return r;
+        }
+        const struct oci_spec *maps = (s->flags & CLONE_NEWUSER) ? s->spec : NULL;
+        if (!any_fd(s->ns_fds)) {
+                pid_t pid = clone_child(s->flags, s->cgroup_fd);
+                if (pid < 0) {
+                        int e = errno;
+                        sync_close(&ch);
+                        return error_sys(err, e, "creating the container process");
+                }
+                if (pid == 0) {
+                        sync_child_side(&ch);
+                        spawned(s, &ch);
+                }
+                return sync_await_ready(&ch, pid, maps, ret, err);
+        }
+
+        pid_t child = fork();
+        if (child < 0) {
+                int e = errno;
+                sync_close(&ch);
+                close_namespaces(s->ns_fds);
+                return error_sys(err, e, "fork");
+        }
+        if (child == 0) {
+                sync_child_side(&ch);
+                _cleanup_error_ cocoon_error *jerr = NULL;
+                r = join_namespaces(s->ns_fds, &jerr);
+                if (r < 0)
+                        child_fail(ch.status[1], r, jerr);
+                pid_t pid = clone_child(s->flags | CLONE_PARENT, s->cgroup_fd);
+                if (pid < 0) {
+                        /* Not in child_fail's arguments: jerr must be read after error_sys set it. */
+                        r = error_sys(&jerr, errno, "creating the process in the container");
+                        child_fail(ch.status[1], r, jerr);
+                }
+                if (pid > 0) {
+                        /* Our pid namespace is still the caller's: this is the pid the caller sees. */
+                        report(ch.status[1], REPORT_PID, pid, NULL);
+                        _exit(0);
+                }
+                spawned(s, &ch);
+        }
+        close_namespaces(s->ns_fds);
+        /* It exits once it cloned the process, which is our child and reports after the pid it sent. */
+        (void) waitpid(child, NULL, 0);
+        return sync_await_ready(&ch, 0, maps, ret, err);
+}
+
 int container_create(const struct oci_spec *spec, const char *rootfs, const struct container_stdio *stdio,
                      int cgroup_fd, struct container_init *ret, cocoon_error **err)
 {
-        int flags = 0;
-        int r = clone_flags(spec, &flags, err);
+        struct spawn s = {.spec = spec, .proc = &spec->process, .rootfs = rootfs, .stdio = stdio, .cgroup_fd = cgroup_fd};
+        int r = clone_flags(spec, &s.flags, err);
         if (r < 0)
                 return r;
         if (!spec->process.args || !spec->process.args[0])
                 return error_set(err, EINVAL, "process.args: the spec has no process to run");
-
-        struct sync_channels ch;
-        r = sync_open(&ch, spec->process.terminal, err);
-        if (r < 0)
+        r = open_namespace_paths(spec, s.ns_fds, err);
+        if (r < 0) {
+                close_namespaces(s.ns_fds);
                 return r;
-        pid_t pid = clone_child(flags, cgroup_fd);
-        if (pid < 0) {
-                int e = errno;
-                sync_close(&ch);
-                return error_sys(err, e, "creating the container process");
         }
-        if (pid == 0) {
-                sync_child_side(&ch);
-                _cleanup_error_ cocoon_error *cerr = NULL;
-                _cleanup_free_ char *exe = NULL;
-                r = child_setup(spec, rootfs, spec->process.terminal ? NULL : stdio, ch.console[1], &exe, &cerr);
-                if (r < 0)
-                        child_fail(ch.status[1], r, cerr);
-                child_exec(&spec->process, exe, ch.status[1], ch.start[0]);
-        }
-        return sync_await_ready(&ch, pid, ret, err);
-}
-
-/* The namespaces an exec'd process joins, in the order it joins them: the mount namespace last. */
-static const struct {
-        const char *type, *proc_name;
-        int flag;
-} exec_namespaces[] = {
-        {"ipc", "ipc", CLONE_NEWIPC},         {"uts", "uts", CLONE_NEWUTS}, {"network", "net", CLONE_NEWNET},
-        {"cgroup", "cgroup", CLONE_NEWCGROUP}, {"pid", "pid", CLONE_NEWPID}, {"mount", "mnt", CLONE_NEWNS},
-};
-
-/*
- * In the first child of an exec: joins the container's namespaces, then
- * forks the process itself (a pid namespace applies to children only) as a
- * child of the caller, and tells the caller nothing else: the grandchild
- * reports on the status pipe.
- */
-static _Noreturn void exec_join(const int ns_fds[], const struct spec_process *proc,
-                                const struct container_stdio *stdio, int cgroup_fd, struct sync_channels *ch)
-{
-        _cleanup_error_ cocoon_error *err = NULL;
-        int r;
-        for (size_t i = 0; i < ARRAY_SIZE(exec_namespaces); i++)
-                if (ns_fds[i] >= 0 && setns(ns_fds[i], exec_namespaces[i].flag) < 0) {
-                        r = error_sys(&err, errno, "joining the container's %s namespace", exec_namespaces[i].type);
-                        child_fail(ch->status[1], r, err);
-                }
-        pid_t pid = clone_child(CLONE_PARENT, cgroup_fd);
-        if (pid < 0) {
-                r = error_sys(&err, errno, "creating the process in the container");
-                child_fail(ch->status[1], r, err);
-        }
-        if (pid > 0) {
-                /* Our pid namespace is still the caller's: this is the pid the caller sees. */
-                report(ch->status[1], REPORT_PID, pid, NULL);
-                _exit(0);
-        }
-
-        reset_signals();
-        r = setsid() < 0 ? error_sys(&err, errno, "setsid") : 0;
-        if (r == 0 && !proc->terminal)
-                r = setup_stdio(stdio, &err);
-        (void) syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-        _cleanup_free_ char *exe = NULL;
-        if (r == 0)
-                r = setup_process(proc, ch->console[1], &exe, &err);
-        if (r < 0)
-                child_fail(ch->status[1], r, err);
-        child_exec(proc, exe, ch->status[1], ch->start[0]);
+        return spawn(&s, ret, err);
 }
 
 int container_exec(const struct oci_spec *spec, pid_t init_pid, const struct spec_process *proc,
@@ -512,45 +729,23 @@ int container_exec(const struct oci_spec *spec, pid_t init_pid, const struct spe
 {
         if (!proc->args || !proc->args[0])
                 return error_set(err, EINVAL, "process.args: nothing to run");
-        int ns_fds[ARRAY_SIZE(exec_namespaces)];
-        int r = 0;
-        for (size_t i = 0; i < ARRAY_SIZE(exec_namespaces); i++) {
-                ns_fds[i] = -1;
-                if (r < 0 || !spec_has_namespace(spec, exec_namespaces[i].type))
+        struct spawn s = {.spec = spec, .proc = proc, .stdio = stdio, .cgroup_fd = cgroup_fd};
+        /* Every namespace the init is in, created or joined, through its /proc entries. */
+        for (size_t i = 0; i < N_NAMESPACES; i++)
+                s.ns_fds[i] = -1;
+        for (size_t i = 0; i < N_NAMESPACES; i++) {
+                if (!spec_namespace(spec, namespace_table[i].type))
                         continue;
                 char path[64];
-                snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int) init_pid, exec_namespaces[i].proc_name);
-                ns_fds[i] = open(path, O_RDONLY | O_CLOEXEC);
-                if (ns_fds[i] < 0)
-                        r = error_sys(err, errno, "opening the container's %s namespace", exec_namespaces[i].type);
-        }
-        struct sync_channels ch;
-        if (r == 0)
-                r = sync_open(&ch, proc->terminal, err);
-        pid_t child = -1;
-        if (r == 0) {
-                child = fork();
-                if (child < 0) {
-                        r = error_sys(err, errno, "fork");
-                        sync_close(&ch);
-                } else if (child == 0) {
-                        sync_child_side(&ch);
-                        exec_join(ns_fds, proc, stdio, cgroup_fd, &ch);
+                snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int) init_pid, namespace_table[i].proc_name);
+                s.ns_fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+                if (s.ns_fds[i] < 0) {
+                        int e = errno;
+                        close_namespaces(s.ns_fds);
+                        return error_sys(err, e, "opening the container's %s namespace", namespace_table[i].type);
                 }
         }
-        for (size_t i = 0; i < ARRAY_SIZE(exec_namespaces); i++)
-                if (ns_fds[i] >= 0)
-                        close(ns_fds[i]);
-        if (r < 0)
-                return r;
-
-        /*
-         * The first child exits once it forked the process, which is our
-         * child (CLONE_PARENT) and reports on the status pipe after the pid
-         * the first child sent.
-         */
-        (void) waitpid(child, NULL, 0);
-        return sync_await_ready(&ch, 0, ret, err);
+        return spawn(&s, ret, err);
 }
 
 int container_start(struct container_init *init, cocoon_error **err)

@@ -213,6 +213,28 @@ int json_parse_uint(yajl_val v, unsigned long long max, const char *path, const 
         return 0;
 }
 
+/* A whole number between min and max, optionally negative, digits only. */
+int json_parse_int(yajl_val v, long long min, long long max, const char *path, const char *key, long long *ret,
+                   cocoon_error **err)
+{
+        const char *s = YAJL_IS_NUMBER(v) ? v->u.number.r : NULL;
+        bool digits = s && s[s[0] == '-'] != '\0';
+        for (const char *p = s ? s + (s[0] == '-') : ""; *p; p++)
+                if (*p < '0' || *p > '9')
+                        digits = false;
+
+        long long n = 0;
+        if (digits) {
+                errno = 0;
+                n = strtoll(s, NULL, 10);
+        }
+        if (!digits || errno == ERANGE || n < min || n > max)
+                return json_field_error(err, path, key, "expected an integer between %lld and %lld, got %.32s", min,
+                                        max, s ? s : json_type_name(v));
+        *ret = n;
+        return 0;
+}
+
 /* A list of strings; absent gives an empty list unless non_empty asks for
  * at least one element. */
 int json_get_strv(yajl_val obj, const char *path, const char *key, bool non_empty, char ***ret, size_t *ret_n,

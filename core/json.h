@@ -50,6 +50,9 @@ int json_get_bool(yajl_val obj, const char *path, const char *key, bool *ret, co
 /* A whole number written as digits only, at most max (Go rejects "1.0", "1e3" and "-0" too). */
 int json_parse_uint(yajl_val v, unsigned long long max, const char *path, const char *key, unsigned long long *ret,
                     cocoon_error **err);
+/* A whole number between min and max, written as digits with an optional '-'. */
+int json_parse_int(yajl_val v, long long min, long long max, const char *path, const char *key, long long *ret,
+                   cocoon_error **err);
 /* A NULL-terminated list of strings; absent gives an empty list unless non_empty. */
 int json_get_strv(yajl_val obj, const char *path, const char *key, bool non_empty, char ***ret, size_t *ret_n,
                   cocoon_error **err);

@@ -52,6 +52,16 @@ const char *const *mount_option_names(void)
         return names;
 }
 
+int mount_propagation_flag(const char *name, unsigned long *ret)
+{
+        for (size_t j = 0; j < ARRAY_SIZE(propagation_flags); j++)
+                if (strcmp(name, propagation_flags[j].name) == 0) {
+                        *ret = propagation_flags[j].flag;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
 int mount_parse_options(char *const *options, size_t n, unsigned long *ret_flags, unsigned long *ret_propagation,
                         char **ret_data, cocoon_error **err)
 {
@@ -72,11 +82,8 @@ int mount_parse_options(char *const *options, size_t n, unsigned long *ret_flags
                                         flags |= mount_flags[j].flag;
                                 known = true;
                         }
-                for (size_t j = 0; j < ARRAY_SIZE(propagation_flags) && !known; j++)
-                        if (strcmp(o, propagation_flags[j].name) == 0) {
-                                propagation = propagation_flags[j].flag;
-                                known = true;
-                        }
+                if (!known && mount_propagation_flag(o, &propagation) == 0)
+                        known = true;
                 if (known)
                         continue;
                 /* Anything else is filesystem data, passed through as the kernel expects it. */
@@ -159,6 +166,24 @@ static const struct {
         {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},       {"/proc/kcore", "core"},
 };
 
+/*
+ * mknod, or in a user namespace (where mknod is refused) a bind mount of the
+ * same device from the caller's root, as runc does. 0 or -errno.
+ */
+static int make_device(const char *path, mode_t mode, dev_t dev, const char *host_path)
+{
+        (void) unlink(path);
+        if (mknod(path, mode, dev) == 0)
+                return chmod(path, mode & 07777) < 0 ? -errno : 0; /* mknod is subject to the umask */
+        /* The host's node keeps its owner: 1 tells the caller not to chown it. */
+        if (errno != EPERM || !host_path)
+                return -errno;
+        int r = touch_p(path);
+        if (r < 0)
+                return r;
+        return mount(host_path, path, NULL, MS_BIND, NULL) < 0 ? -errno : 1;
+}
+
 static int create_default_devices(const char *rootfs, cocoon_error **err)
 {
         _cleanup_free_ char *dev = path_join(rootfs, "/dev");
@@ -169,12 +194,12 @@ static int create_default_devices(const char *rootfs, cocoon_error **err)
                 _cleanup_free_ char *p = path_join(dev, default_devices[i].name);
                 if (!p)
                         return error_set(err, ENOMEM, "out of memory");
-                (void) unlink(p);
-                if (mknod(p, S_IFCHR | 0666, makedev(default_devices[i].major, default_devices[i].minor)) < 0)
-                        return error_sys(err, errno, "creating /dev/%s", default_devices[i].name);
-                /* mknod is subject to the umask; the devices must be world usable. */
-                if (chmod(p, 0666) < 0)
-                        return error_sys(err, errno, "chmod /dev/%s", default_devices[i].name);
+                _cleanup_free_ char *host = path_join("/dev", default_devices[i].name);
+                if (!host)
+                        return error_set(err, ENOMEM, "out of memory");
+                int r = make_device(p, S_IFCHR | 0666, makedev(default_devices[i].major, default_devices[i].minor), host);
+                if (r < 0)
+                        return error_sys(err, -r, "creating /dev/%s", default_devices[i].name);
         }
         for (size_t i = 0; i < ARRAY_SIZE(default_links); i++) {
                 _cleanup_free_ char *p = path_join(dev, default_links[i].name);
@@ -183,6 +208,52 @@ static int create_default_devices(const char *rootfs, cocoon_error **err)
                 if (symlink(default_links[i].target, p) < 0 && errno != EEXIST)
                         return error_sys(err, errno, "creating /dev/%s", default_links[i].name);
         }
+        return 0;
+}
+
+/* linux.devices: each node made with its type, numbers, mode and owner, replacing what was there. */
+static int create_spec_devices(const struct oci_spec *spec, const char *rootfs, cocoon_error **err)
+{
+        for (size_t i = 0; i < spec->n_devices; i++) {
+                const struct spec_device *d = &spec->devices[i];
+                _cleanup_free_ char *p = path_join(rootfs, d->path);
+                if (!p)
+                        return error_set(err, ENOMEM, "out of memory");
+                _cleanup_free_ char *parent = strdup(p);
+                if (!parent)
+                        return error_set(err, ENOMEM, "out of memory");
+                *strrchr(parent, '/') = '\0';
+                int r = mkdir_p(parent, 0755);
+                if (r < 0)
+                        return error_sys(err, -r, "linux.devices[%zu]: creating the directory of %s", i, d->path);
+                mode_t type = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
+                mode_t perm = d->has_file_mode ? d->file_mode : 0666;
+                r = make_device(p, type | perm, makedev(d->major, d->minor), d->path);
+                if (r < 0)
+                        return error_sys(err, -r, "linux.devices[%zu]: creating %s", i, d->path);
+                if (r == 0 && (d->has_uid || d->has_gid) && chown(p, d->has_uid ? d->uid : (uid_t) -1,
+                                                       d->has_gid ? d->gid : (gid_t) -1) < 0)
+                        return error_sys(err, errno, "linux.devices[%zu]: chown %s", i, d->path);
+        }
+        return 0;
+}
+
+/*
+ * runc's --no-pivot: for a root that pivot_root refuses (an initramfs),
+ * the rootfs is moved over / and chrooted into. The old root stays
+ * reachable to a process that can escape a chroot, which is why pivot_root
+ * is the default.
+ */
+static int move_into(const char *rootfs, cocoon_error **err)
+{
+        if (chdir(rootfs) < 0)
+                return error_sys(err, errno, "entering %s", rootfs);
+        if (mount(rootfs, "/", NULL, MS_MOVE, NULL) < 0)
+                return error_sys(err, errno, "moving %s to /", rootfs);
+        if (chroot(".") < 0)
+                return error_sys(err, errno, "chroot into %s", rootfs);
+        if (chdir("/") < 0)
+                return error_sys(err, errno, "entering the new root");
         return 0;
 }
 
@@ -239,12 +310,16 @@ static int mask_paths(const struct oci_spec *spec, cocoon_error **err)
 
 int mount_setup_rootfs(const struct oci_spec *spec, const char *rootfs, cocoon_error **err)
 {
-        /* runc's default rootfsPropagation: nothing we mount leaks back out. */
-        if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-                return error_sys(err, errno, "making / a slave mount");
+        /* runc's default rootfsPropagation is rslave: nothing we mount leaks back out. */
+        unsigned long propagation = spec->rootfs_propagation ? spec->rootfs_propagation : MS_SLAVE | MS_REC;
+        if (mount(NULL, "/", NULL, propagation, NULL) < 0)
+                return error_sys(err, errno, "linux.rootfsPropagation: setting the propagation of /");
         /* pivot_root needs the new root to be a mount point. */
         if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return error_sys(err, errno, "bind mounting the rootfs %s", rootfs);
+        /* pivot_root refuses a shared new root; its propagation is set again once inside. */
+        if ((propagation & MS_SHARED) && !spec->no_pivot && mount(NULL, rootfs, NULL, MS_PRIVATE, NULL) < 0)
+                return error_sys(err, errno, "making the rootfs private for pivot_root");
 
         bool cgroup2_only = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
         bool dev_mounted = false;
@@ -262,10 +337,20 @@ int mount_setup_rootfs(const struct oci_spec *spec, const char *rootfs, cocoon_e
                         return r;
         }
 
-        int r = pivot_into(rootfs, err);
+        int r = create_spec_devices(spec, rootfs, err);
         if (r < 0)
                 return r;
-        r = mask_paths(spec, err);
+        r = spec->no_pivot ? move_into(rootfs, err) : pivot_into(rootfs, err);
+        if (r < 0)
+                return r;
+        if ((propagation & MS_SHARED) && mount(NULL, "/", NULL, propagation, NULL) < 0)
+                return error_sys(err, errno, "linux.rootfsPropagation: setting the propagation of the rootfs");
+        return 0;
+}
+
+int mount_protect_paths(const struct oci_spec *spec, cocoon_error **err)
+{
+        int r = mask_paths(spec, err);
         if (r < 0)
                 return r;
         if (spec->root_readonly && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)

@@ -12,5 +12,17 @@ const char *const *mount_option_names(void);
 int mount_parse_options(char *const *options, size_t n, unsigned long *ret_flags, unsigned long *ret_propagation,
                         char **ret_data, cocoon_error **err);
 
-/* Sets up the rootfs at `rootfs` and pivots into it (in a new mount namespace). */
+/* "rslave" and the like into MS_* flags; -EINVAL for an unknown name. */
+int mount_propagation_flag(const char *name, unsigned long *ret);
+
+/*
+ * Sets up the rootfs at `rootfs` and enters it (in a new mount namespace):
+ * mounts, linux.devices, then pivot_root, or MS_MOVE + chroot with
+ * spec->no_pivot.
+ */
 int mount_setup_rootfs(const struct oci_spec *spec, const char *rootfs, cocoon_error **err);
+/*
+ * Once inside (and after linux.sysctl, which writes /proc/sys): masked and
+ * read-only paths, and the read-only root.
+ */
+int mount_protect_paths(const struct oci_spec *spec, cocoon_error **err);

@@ -22,8 +22,13 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "caps.h"
 #include "cleanup.h"
+#include "hooks.h"
 #include "json.h"
+#include "mount.h"
+#include "rlimits.h"
+#include "syscall-filter.h"
 
 #define ID_MAX 4294967294ULL /* (uid_t) -1 is not an id */
 
@@ -48,29 +53,38 @@ static void strv_free(char **strv)
         free(strv);
 }
 
+/* uid or gid: required unless a username will supply it. */
+static int parse_id(yajl_val obj, const char *path, const char *key, bool required, unsigned *ret, cocoon_error **err)
+{
+        yajl_val v = json_get(obj, key);
+        if (!v)
+                return required ? json_field_error(err, path, key, "required field is missing") : 0;
+        unsigned long long n = 0;
+        int r = json_parse_uint(v, ID_MAX, path, key, &n, err);
+        if (r < 0)
+                return r;
+        *ret = (unsigned) n;
+        return 0;
+}
+
 static int parse_user(yajl_val obj, struct spec_user *user, cocoon_error **err)
 {
         static const char path[] = "process.user";
         unsigned long long n = 0;
         int r;
 
-        yajl_val v = json_get(obj, "uid");
-        if (!v)
-                return json_field_error(err, path, "uid", "required field is missing");
-        r = json_parse_uint(v, ID_MAX, path, "uid", &n, err);
+        r = json_get_string(obj, path, "username", false, &user->username, err);
         if (r < 0)
                 return r;
-        user->uid = (uid_t) n;
-
-        v = json_get(obj, "gid");
-        if (!v)
-                return json_field_error(err, path, "gid", "required field is missing");
-        r = json_parse_uint(v, ID_MAX, path, "gid", &n, err);
+        /* With a username, uid and gid come from the container's /etc/passwd. */
+        r = parse_id(obj, path, "uid", !user->username, &user->uid, err);
         if (r < 0)
                 return r;
-        user->gid = (gid_t) n;
+        r = parse_id(obj, path, "gid", !user->username, &user->gid, err);
+        if (r < 0)
+                return r;
 
-        v = json_get(obj, "umask");
+        yajl_val v = json_get(obj, "umask");
         if (v) {
                 r = json_parse_uint(v, 0777, path, "umask", &n, err);
                 if (r < 0)
@@ -144,7 +158,34 @@ static int parse_process(yajl_val obj, struct spec_process *p, cocoon_error **er
         if (p->cwd[0] != '/')
                 return json_field_error(err, path, "cwd", "must be an absolute path");
 
-        return json_get_bool(obj, path, "noNewPrivileges", &p->no_new_privileges, err);
+        r = json_get_bool(obj, path, "noNewPrivileges", &p->no_new_privileges, err);
+        if (r < 0)
+                return r;
+
+        yajl_val caps = NULL;
+        r = json_get_object(obj, path, "capabilities", &caps, err);
+        if (r < 0)
+                return r;
+        if (caps) {
+                r = caps_parse(caps, "process.capabilities", &p->capabilities, err);
+                if (r < 0)
+                        return r;
+        }
+
+        r = rlimits_parse(obj, path, &p->rlimits, &p->n_rlimits, err);
+        if (r < 0)
+                return r;
+
+        yajl_val oom_adj = json_get(obj, "oomScoreAdj");
+        if (oom_adj) {
+                long long n;
+                r = json_parse_int(oom_adj, -1000, 1000, path, "oomScoreAdj", &n, err);
+                if (r < 0)
+                        return r;
+                p->has_oom_score_adj = true;
+                p->oom_score_adj = (int) n;
+        }
+        return 0;
 }
 
 static int parse_root(yajl_val top, struct oci_spec *spec, cocoon_error **err)
@@ -271,6 +312,165 @@ static int parse_namespaces(yajl_val linux_obj, struct oci_spec *spec, cocoon_er
         return 0;
 }
 
+static int parse_device(yajl_val v, const char *path, void *out, cocoon_error **err)
+{
+        struct spec_device *d = out;
+        if (!YAJL_IS_OBJECT(v))
+                return error_set(err, EINVAL, "%s: expected an object, got %s", path, json_type_name(v));
+        int r = json_get_string(v, path, "path", true, &d->path, err);
+        if (r < 0)
+                return r;
+        if (d->path[0] != '/')
+                return json_field_error(err, path, "path", "must be an absolute path");
+        _cleanup_free_ char *type = NULL;
+        r = json_get_string(v, path, "type", true, &type, err);
+        if (r < 0)
+                return r;
+        if (strlen(type) != 1 || !strchr("cbup", type[0]))
+                return json_field_error(err, path, "type", "expected \"c\", \"b\", \"u\" or \"p\", got \"%s\"", type);
+        d->type = type[0];
+
+        unsigned long long n;
+        const char *numbers[] = {"major", "minor"};
+        unsigned *dev[] = {&d->major, &d->minor};
+        for (size_t i = 0; i < 2; i++) {
+                yajl_val x = json_get(v, numbers[i]);
+                if (!x) {
+                        if (d->type == 'p')
+                                continue;
+                        return json_field_error(err, path, numbers[i], "required for a %s device",
+                                                d->type == 'b' ? "block" : "character");
+                }
+                r = json_parse_uint(x, i == 0 ? 4095 : 1048575, path, numbers[i], &n, err);
+                if (r < 0)
+                        return r;
+                *dev[i] = (unsigned) n;
+        }
+        yajl_val x = json_get(v, "fileMode");
+        if (x) {
+                r = json_parse_uint(x, 07777, path, "fileMode", &n, err);
+                if (r < 0)
+                        return r;
+                d->has_file_mode = true;
+                d->file_mode = (mode_t) n;
+        }
+        d->has_uid = json_get(v, "uid") != NULL;
+        r = parse_id(v, path, "uid", false, &d->uid, err);
+        if (r < 0)
+                return r;
+        d->has_gid = json_get(v, "gid") != NULL;
+        return parse_id(v, path, "gid", false, &d->gid, err);
+}
+
+/* A list of objects: counted, allocated (elem bytes each) and filled by parse, one "path[i]" at a time. */
+static int parse_list(yajl_val obj, const char *path, const char *key, size_t elem, void **ret, size_t *ret_n,
+                      int (*parse)(yajl_val, const char *, void *, cocoon_error **), cocoon_error **err)
+{
+        yajl_val v = json_get(obj, key);
+        if (!v)
+                return 0;
+        if (!YAJL_IS_ARRAY(v))
+                return json_field_error(err, path, key, "expected an array, got %s", json_type_name(v));
+        if (v->u.array.len == 0)
+                return 0;
+        char *list = calloc(v->u.array.len, elem);
+        if (!list)
+                return oom(err);
+        *ret = list;
+        *ret_n = v->u.array.len;
+        for (size_t i = 0; i < v->u.array.len; i++) {
+                char p[64];
+                snprintf(p, sizeof(p), "%s.%s[%zu]", path, key, i);
+                int r = parse(v->u.array.values[i], p, list + i * elem, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_mapping(yajl_val v, const char *path, void *out, cocoon_error **err)
+{
+        struct spec_id_mapping *m = out;
+        if (!YAJL_IS_OBJECT(v))
+                return error_set(err, EINVAL, "%s: expected an object, got %s", path, json_type_name(v));
+        const char *keys[] = {"containerID", "hostID", "size"};
+        uint32_t *vals[] = {&m->container_id, &m->host_id, &m->size};
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+                yajl_val x = json_get(v, keys[i]);
+                if (!x)
+                        return json_field_error(err, path, keys[i], "required field is missing");
+                unsigned long long n;
+                int r = json_parse_uint(x, UINT32_MAX, path, keys[i], &n, err);
+                if (r < 0)
+                        return r;
+                *vals[i] = (uint32_t) n;
+        }
+        if (m->size == 0)
+                return json_field_error(err, path, "size", "must be greater than zero");
+        return 0;
+}
+
+static int parse_sysctl(yajl_val linux_obj, struct oci_spec *spec, cocoon_error **err)
+{
+        yajl_val v = NULL;
+        int r = json_get_object(linux_obj, "linux", "sysctl", &v, err);
+        if (r < 0 || !v || v->u.object.len == 0)
+                return r;
+        spec->sysctl = calloc(v->u.object.len, sizeof(struct spec_kv));
+        if (!spec->sysctl)
+                return oom(err);
+        for (size_t i = 0; i < v->u.object.len; i++) {
+                const char *key = v->u.object.keys[i];
+                yajl_val value = v->u.object.values[i];
+                if (!YAJL_IS_STRING(value))
+                        return error_set(err, EINVAL, "linux.sysctl[\"%s\"]: expected a string, got %s", key,
+                                         json_type_name(value));
+                /* The key becomes a path under /proc/sys: no way out of it. */
+                if (!*key || key[0] == '.' || key[0] == '/' || strstr(key, "..") || strstr(key, "//"))
+                        return error_set(err, EINVAL, "linux.sysctl[\"%s\"]: not a sysctl name", key);
+                struct spec_kv *kv = &spec->sysctl[spec->n_sysctl++];
+                kv->key = strdup(key);
+                kv->value = strdup(value->u.string);
+                if (!kv->key || !kv->value)
+                        return oom(err);
+        }
+        return 0;
+}
+
+/* The parts of "linux" that say how the container's world looks, beyond namespaces. */
+static int parse_linux_setup(yajl_val linux_obj, struct oci_spec *spec, cocoon_error **err)
+{
+        static const char path[] = "linux";
+        int r = parse_list(linux_obj, path, "devices", sizeof(struct spec_device), (void **) &spec->devices,
+                           &spec->n_devices, parse_device, err);
+        if (r < 0)
+                return r;
+        r = parse_list(linux_obj, path, "uidMappings", sizeof(struct spec_id_mapping), (void **) &spec->uid_mappings,
+                       &spec->n_uid_mappings, parse_mapping, err);
+        if (r < 0)
+                return r;
+        r = parse_list(linux_obj, path, "gidMappings", sizeof(struct spec_id_mapping), (void **) &spec->gid_mappings,
+                       &spec->n_gid_mappings, parse_mapping, err);
+        if (r < 0)
+                return r;
+        r = parse_sysctl(linux_obj, spec, err);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ char *propagation = NULL;
+        r = json_get_string(linux_obj, path, "rootfsPropagation", false, &propagation, err);
+        if (r < 0)
+                return r;
+        if (propagation && mount_propagation_flag(propagation, &spec->rootfs_propagation) < 0)
+                return json_field_error(err, path, "rootfsPropagation", "unknown propagation \"%s\"", propagation);
+
+        yajl_val seccomp = NULL;
+        r = json_get_object(linux_obj, path, "seccomp", &seccomp, err);
+        if (r < 0 || !seccomp)
+                return r;
+        return syscall_filter_parse(seccomp, "linux.seccomp", &spec->seccomp, err);
+}
+
 static int parse_linux(yajl_val top, struct oci_spec *spec, cocoon_error **err)
 {
         static const char path[] = "linux";
@@ -289,6 +489,9 @@ static int parse_linux(yajl_val top, struct oci_spec *spec, cocoon_error **err)
                         return r;
                 yajl_val res = json_get(linux_obj, "resources");
                 if (res && (r = resources_parse_tree(res, "linux.resources", &spec->resources, err)) < 0)
+                        return r;
+                r = parse_linux_setup(linux_obj, spec, err);
+                if (r < 0)
                         return r;
         }
 
@@ -413,6 +616,12 @@ int spec_parse(const char *json, size_t len, struct oci_spec **ret, cocoon_error
         r = json_get_string(top, "", "hostname", false, &spec->hostname, err);
         if (r < 0)
                 return r;
+        r = json_get_string(top, "", "domainname", false, &spec->domainname, err);
+        if (r < 0)
+                return r;
+        r = hooks_parse(top, spec->hooks, err);
+        if (r < 0)
+                return r;
 
         r = parse_mounts(top, spec, err);
         if (r < 0)
@@ -451,7 +660,10 @@ int spec_load(const char *path, struct oci_spec **ret, cocoon_error **err)
 
 void spec_process_free(struct spec_process *p)
 {
+        free(p->user.username);
         free(p->user.additional_gids);
+        free(p->capabilities);
+        free(p->rlimits);
         strv_free(p->args);
         strv_free(p->env);
         free(p->cwd);
@@ -488,6 +700,21 @@ void spec_free(struct oci_spec *spec)
         free(spec->annotations);
         free(spec->cgroups_path);
         resources_free(spec->resources);
+        free(spec->domainname);
+        for (size_t i = 0; i < spec->n_devices; i++)
+                free(spec->devices[i].path);
+        free(spec->devices);
+        for (size_t i = 0; i < spec->n_sysctl; i++) {
+                free(spec->sysctl[i].key);
+                free(spec->sysctl[i].value);
+        }
+        free(spec->sysctl);
+        free(spec->uid_mappings);
+        free(spec->gid_mappings);
+        syscall_filter_free(spec->seccomp);
+        hooks_free(spec->hooks);
+        free(spec->id);
+        free(spec->bundle);
         free(spec);
 }
 

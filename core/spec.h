@@ -35,10 +35,64 @@ struct spec_kv {
 struct spec_user {
         uid_t uid;
         gid_t gid;
+        /*
+         * process.user.username (runtime-spec: Windows only; cocoon honours it
+         * on Linux too). When set, uid, gid and the supplementary groups come
+         * from the container's /etc/passwd and /etc/group at start.
+         */
+        char *username;
         gid_t *additional_gids;
         size_t n_additional_gids;
         bool has_umask;
         mode_t umask;
+};
+
+/* Capability sets as bit masks (bit N = capability N); names the kernel does not know are dropped. */
+struct spec_caps {
+        uint64_t bounding, effective, permitted, inheritable, ambient;
+};
+
+struct spec_rlimit {
+        int resource; /* RLIMIT_* */
+        uint64_t soft, hard;
+};
+
+enum spec_seccomp_action {
+        SPEC_SCMP_KILL_THREAD, /* SCMP_ACT_KILL and SCMP_ACT_KILL_THREAD */
+        SPEC_SCMP_KILL_PROCESS,
+        SPEC_SCMP_TRAP,
+        SPEC_SCMP_ERRNO,
+        SPEC_SCMP_TRACE,
+        SPEC_SCMP_ALLOW,
+        SPEC_SCMP_LOG,
+};
+
+struct spec_seccomp_arg {
+        unsigned index; /* 0..5 */
+        uint64_t value, value_two;
+        int op; /* enum scmp_compare */
+};
+
+struct spec_seccomp_syscall {
+        char **names; /* NULL-terminated, at least one */
+        size_t n_names;
+        enum spec_seccomp_action action;
+        bool has_errno_ret;
+        unsigned errno_ret;
+        struct spec_seccomp_arg *args;
+        size_t n_args;
+};
+
+struct spec_seccomp {
+        enum spec_seccomp_action default_action;
+        bool has_default_errno_ret;
+        unsigned default_errno_ret;
+        char **architectures; /* NULL-terminated SCMP_ARCH_* names */
+        size_t n_architectures;
+        char **flags; /* NULL-terminated SECCOMP_FILTER_FLAG_* names */
+        size_t n_flags;
+        struct spec_seccomp_syscall *syscalls;
+        size_t n_syscalls;
 };
 
 struct spec_process {
@@ -50,6 +104,54 @@ struct spec_process {
         size_t n_env;
         char *cwd; /* required, absolute */
         bool no_new_privileges;
+        struct spec_caps *capabilities; /* NULL: capabilities are left as they are */
+        struct spec_rlimit *rlimits;
+        size_t n_rlimits;
+        bool has_oom_score_adj;
+        int oom_score_adj;
+};
+
+struct spec_device {
+        char *path; /* absolute, inside the container */
+        char type;  /* 'c' (or 'u'), 'b', 'p' */
+        unsigned major, minor;
+        bool has_file_mode;
+        mode_t file_mode; /* permission bits */
+        bool has_uid, has_gid;
+        uid_t uid;
+        gid_t gid;
+};
+
+struct spec_id_mapping {
+        uint32_t container_id, host_id, size;
+};
+
+struct spec_hook {
+        char *path; /* absolute */
+        char **args; /* NULL-terminated, may be empty (then argv[0] is path) */
+        size_t n_args;
+        char **env;
+        size_t n_env;
+        bool has_timeout;
+        unsigned timeout; /* seconds, > 0 */
+};
+
+/* The kinds of hooks, in the order the runtime-spec's lifecycle runs them. */
+enum spec_hook_kind {
+        SPEC_HOOK_PRESTART,
+        SPEC_HOOK_CREATE_RUNTIME,
+        SPEC_HOOK_CREATE_CONTAINER,
+        SPEC_HOOK_START_CONTAINER,
+        SPEC_HOOK_POSTSTART,
+        SPEC_HOOK_POSTSTOP,
+        SPEC_HOOK_KINDS,
+};
+/* "prestart", "createRuntime", ... as config.json names them. */
+extern const char *const spec_hook_kind_names[SPEC_HOOK_KINDS];
+
+struct spec_hooks {
+        struct spec_hook *list;
+        size_t n;
 };
 
 struct oci_spec {
@@ -71,6 +173,31 @@ struct oci_spec {
         size_t n_annotations;
         char *cgroups_path; /* may be NULL */
         struct resources *resources; /* linux.resources; NULL when absent */
+        char *domainname; /* may be NULL */
+        struct spec_device *devices;
+        size_t n_devices;
+        struct spec_kv *sysctl; /* linux.sysctl, in document order */
+        size_t n_sysctl;
+        struct spec_id_mapping *uid_mappings, *gid_mappings;
+        size_t n_uid_mappings, n_gid_mappings;
+        unsigned long rootfs_propagation; /* MS_* propagation flags; 0: not set (cocoon uses rslave) */
+        struct spec_seccomp *seccomp; /* NULL: no filter */
+        struct spec_hooks hooks[SPEC_HOOK_KINDS];
+
+        /*
+         * Not read from config.json: set by the caller before
+         * container_create().
+         *
+         * no_pivot: enter the rootfs with MS_MOVE + chroot instead of
+         * pivot_root (runc's --no-pivot), for roots that cannot pivot, such as
+         * an initramfs.
+         * id, bundle: the container's id and bundle path, for the state that
+         * hooks run inside the container (startContainer) read on stdin.
+         * Owned by the spec (spec_free frees them); may be NULL.
+         */
+        bool no_pivot;
+        char *id;
+        char *bundle;
 };
 
 /* The largest config.json we read: runc's specs are a few KiB. */

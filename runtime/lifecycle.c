@@ -16,6 +16,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "msg.h"
+#include "cgroup.h"
 #include "runtime.h"
 
 int sandbox_call(const char *dir, Request *req, Response **ret, cocoon_error **err)
@@ -76,7 +77,7 @@ static bool wait_gone(const struct container_state *st)
         return false;
 }
 
-int container_stop_sandbox(const struct container *c, cocoon_error **err)
+static int stop_supervisor(const struct container *c, cocoon_error **err)
 {
         if (!state_supervisor_alive(&c->st))
                 return 0;
@@ -96,6 +97,14 @@ int container_stop_sandbox(const struct container *c, cocoon_error **err)
                 return error_set(err, ETIMEDOUT, "the supervisor of %s (pid %d) does not exit", c->st.id,
                                  (int) c->st.supervisor_pid);
         return 0;
+}
+
+int container_stop_sandbox(const struct container *c, cocoon_error **err)
+{
+        int r = stop_supervisor(c, err);
+        if (r == 0)
+                host_cgroup_remove(c->st.cgroup);
+        return r;
 }
 
 int write_pid_file(const char *path, pid_t pid, cocoon_error **err)
@@ -144,7 +153,9 @@ int container_create_sandbox(struct runtime *rt, const struct create_opts *o, st
                         r = -ENOMEM;
         }
         if (r == 0)
-                r = supervisor_spawn(rt, o->id, &b, c.dir, o->detach, &c.st.supervisor_pid, err);
+                r = cgroup_path_for(b.spec->cgroups_path, HOST_CGROUP_DEFAULT_PARENT, o->id, &c.st.cgroup, err);
+        if (r == 0)
+                r = supervisor_spawn(rt, o->id, &b, c.dir, c.st.cgroup, o->detach, &c.st.supervisor_pid, err);
         bundle_free(&b);
         if (r == 0) {
                 c.st.supervisor_start = process_start_time(c.st.supervisor_pid);

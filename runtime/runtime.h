@@ -54,8 +54,8 @@ void bundle_free(struct bundle *b);
  * until the VM is up and the container created (or failed), and returns its
  * pid. With detach it is double-forked so it is no child of the caller.
  */
-int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, bool detach,
-                     pid_t *ret_pid, cocoon_error **err);
+int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, const char *cgroup,
+                     bool detach, pid_t *ret_pid, cocoon_error **err);
 
 /*
  * ready.c: a forked helper's one report to its parent. fork_with_ready()
@@ -77,6 +77,7 @@ struct stub_opts {
         const char *exec_process_json; /* exec: the process to start; NULL to attach to the init */
         bool start;                    /* run: start the container once attached */
         bool terminal;                 /* the process has a terminal */
+        const char *cgroup;            /* a detached stub joins this host cgroup (NULL: none) */
 };
 /*
  * Attaches our stdio to the process (or starts the exec with it), relays
@@ -131,6 +132,16 @@ int container_stop_sandbox(const struct container *c, cocoon_error **err);
 /* One request to the container's supervisor; the answer in *ret (may be NULL). */
 int sandbox_call(const char *dir, Request *req, Response **ret, cocoon_error **err);
 int write_pid_file(const char *path, pid_t pid, cocoon_error **err);
+
+/*
+ * host-cgroup.c: linux.cgroupsPath on the host (v2, or every v1 hierarchy),
+ * which the supervisor (with QEMU and virtiofsd) and the stubs join for
+ * accounting. Without a cgroupsPath: cocoon/<id>.
+ */
+#define HOST_CGROUP_DEFAULT_PARENT "cocoon"
+int host_cgroup_join(const char *rel, pid_t pid, cocoon_error **err);
+/* Removes it once its processes are gone (killing stragglers after a moment). */
+void host_cgroup_remove(const char *rel);
 
 /* hooks.c: the spec's hooks that run on the host, with the container's state on stdin. */
 enum hooks_point { HOOKS_CREATE, HOOKS_POSTSTART, HOOKS_POSTSTOP };

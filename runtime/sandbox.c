@@ -25,6 +25,7 @@
 #include "fsutil.h"
 #include "guest.h"
 #include "log.h"
+#include "mount.h"
 #include "msg.h"
 #include "runtime.h"
 #include "supervisor.h"
@@ -55,7 +56,51 @@ static int check_file(const char *what, const char *path, cocoon_error **err)
         return error_sys(err, errno, "%s %s (set it in /etc/cocoon/cocoon.conf or build the guest image)", what, path);
 }
 
-static int prepare_share(const char *id, const struct bundle *b, cocoon_error **err)
+/*
+ * Volumes: a bind mount's source is a host path, which the guest reaches
+ * only through the share. Each goes to shared/<id>/mounts/<index>, read-only
+ * on this side too when the spec says ro, and the agent is told which of the
+ * spec's mounts to take from there.
+ */
+static int share_bind_mounts(struct supervisor *sv, const char *id, const struct bundle *b, cocoon_error **err)
+{
+        const struct oci_spec *spec = b->spec;
+        sv->shared_mounts = calloc(spec->n_mounts + 1, sizeof(uint32_t));
+        if (!sv->shared_mounts)
+                return -ENOMEM;
+        for (size_t i = 0; i < spec->n_mounts; i++) {
+                const struct spec_mount *m = &spec->mounts[i];
+                unsigned long flags = 0, propagation = 0;
+                _cleanup_free_ char *data = NULL;
+                int r = mount_parse_options(m->options, m->n_options, &flags, &propagation, &data, err);
+                if (r < 0)
+                        return error_wrap(err, "mounts[%zu] (%s)", i, m->destination);
+                if (!(flags & MS_BIND) && !(m->type && strcmp(m->type, "bind") == 0))
+                        continue;
+                if (!m->source)
+                        return error_set(err, EINVAL, "mounts[%zu] (%s): a bind mount needs a source", i,
+                                         m->destination);
+                _cleanup_free_ char *source = m->source[0] == '/' ? strdup(m->source) : path_join(b->dir, m->source);
+                _cleanup_free_ char *target = NULL;
+                if (!source || asprintf(&target, "shared/%s/mounts/%zu", id, i) < 0)
+                        return -ENOMEM;
+                struct stat st;
+                if (stat(source, &st) < 0)
+                        return error_sys(err, errno, "mounts[%zu]: source %s", i, source);
+                r = S_ISDIR(st.st_mode) ? mkdir_p(target, 0755) : touch_p(target);
+                if (r < 0)
+                        return error_sys(err, -r, "creating %s", target);
+                if (mount(source, target, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
+                        return error_sys(err, errno, "mounts[%zu]: bind mounting %s into the VM's share", i, source);
+                if ((flags & MS_RDONLY) &&
+                    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+                        return error_sys(err, errno, "mounts[%zu]: making %s read-only", i, source);
+                sv->shared_mounts[sv->n_shared_mounts++] = i;
+        }
+        return 0;
+}
+
+static int prepare_share(struct supervisor *sv, const char *id, const struct bundle *b, cocoon_error **err)
 {
         /* Private mounts: they go away with this process and never show on the host. */
         if (unshare(CLONE_NEWNS) < 0)
@@ -70,7 +115,7 @@ static int prepare_share(const char *id, const struct bundle *b, cocoon_error **
                 return error_sys(err, -r, "creating %s", target);
         if (mount(b->rootfs, target, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return error_sys(err, errno, "bind mounting the rootfs %s", b->rootfs);
-        return 0;
+        return share_bind_mounts(sv, id, b, err);
 }
 
 static int set_recv_timeout(int fd, unsigned seconds)
@@ -113,6 +158,9 @@ static int create_container(struct supervisor *sv, const char *id, const struct 
         cc.rootfs = rootfs;
         cc.stream = p->stream;
         cc.no_pivot = b->no_pivot;
+        cc.bundle = b->dir;
+        cc.n_shared_mounts = sv->n_shared_mounts;
+        cc.shared_mounts = sv->shared_mounts;
         Request req = COCOON__REQUEST__INIT;
         req.id = ++sv->next_id;
         req.body_case = COCOON__REQUEST__BODY_CREATE_CONTAINER;
@@ -152,7 +200,7 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
         if (r < 0)
                 return r;
 
-        r = prepare_share(id, b, err);
+        r = prepare_share(sv, id, b, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *shared = path_join(rt->root, id);
@@ -217,8 +265,8 @@ static void clean_up_after_dead_caller(const char *id, const char *dir)
         (void) remove_tree(dir);
 }
 
-static int supervisor_main(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, int ready_fd,
-                           pid_t caller)
+static int supervisor_main(struct runtime *rt, const char *id, const struct bundle *b, const char *dir,
+                           const char *cgroup, int ready_fd, pid_t caller)
 {
         _cleanup_error_ cocoon_error *err = NULL;
         struct supervisor sv = {0};
@@ -257,6 +305,10 @@ static int supervisor_main(struct runtime *rt, const char *id, const struct bund
         sigaddset(&mask, SIGHUP);
         (void) sigprocmask(SIG_BLOCK, &mask, NULL);
 
+        /* Before QEMU and virtiofsd exist, so that they are born in it. */
+        r = cgroup ? host_cgroup_join(cgroup, getpid(), &err) : 0;
+        if (r < 0)
+                goto out;
         r = loop_new(&sv.loop);
         if (r < 0)
                 goto out;
@@ -285,8 +337,8 @@ out:
         return r < 0 ? 1 : 0;
 }
 
-int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, bool detach,
-                     pid_t *ret_pid, cocoon_error **err)
+int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, const char *cgroup,
+                     bool detach, pid_t *ret_pid, cocoon_error **err)
 {
         pid_t caller = getpid();
         int ready;
@@ -304,7 +356,7 @@ int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b,
                         if (getppid() != caller)
                                 _exit(1);
                 }
-                _exit(supervisor_main(rt, id, b, dir, ready, caller));
+                _exit(supervisor_main(rt, id, b, dir, cgroup, ready, caller));
         }
         if (detach)
                 (void) waitpid(pid, NULL, 0);

@@ -81,6 +81,7 @@ static int parse_state(const char *text, size_t len, struct container_state *st,
                 {"bundle", offsetof(struct container_state, bundle)},
                 {"rootfs", offsetof(struct container_state, rootfs)},
                 {"created", offsetof(struct container_state, created)},
+                {"cgroupPath", offsetof(struct container_state, cgroup)},
         };
         for (size_t i = 0; i < ARRAY_SIZE(strings) && r >= 0; i++)
                 r = json_get_string(top, "", strings[i].key, true, (char **) ((char *) st + strings[i].off), err);
@@ -207,6 +208,7 @@ void state_free(struct container_state *st)
         free(st->bundle);
         free(st->rootfs);
         free(st->created);
+        free(st->cgroup);
         for (size_t i = 0; i < st->n_annotations; i++) {
                 free(st->annotations[i].key);
                 free(st->annotations[i].value);
@@ -240,6 +242,7 @@ int state_save(const struct container *c, cocoon_error **err)
         json_key_int(&w, "supervisorPid", st->supervisor_pid);
         json_key_uint(&w, "supervisorStart", st->supervisor_start);
         json_key_bool(&w, "terminal", st->terminal);
+        json_key_str(&w, "cgroupPath", st->cgroup);
         put_annotations(&w, st);
         json_close_map(&w);
         _cleanup_free_ char *text = NULL;

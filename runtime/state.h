@@ -21,6 +21,7 @@ struct container_state {
         pid_t supervisor_pid;
         unsigned long long supervisor_start; /* its start time, to tell it from a reused pid */
         bool terminal;
+        char *cgroup; /* the host cgroup (relative to each hierarchy's root) */
         struct spec_kv *annotations;
         size_t n_annotations;
 };

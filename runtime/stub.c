@@ -303,8 +303,8 @@ static _Noreturn void stub_child(const char *dir, const struct stub_opts *o, con
         }
         (void) syscall(SYS_close_range, 4, ~0U, 0);
         log_detach();
-        int r = 0;
-        if (console_socket)
+        int r = o->cgroup ? host_cgroup_join(o->cgroup, getpid(), &err) : 0;
+        if (r == 0 && console_socket)
                 r = console_to_socket(console_socket, &err);
         int ctl = r < 0 ? r : supervisor_connect(dir, &err);
         if (ctl < 0) {

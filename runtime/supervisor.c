@@ -684,6 +684,7 @@ void supervisor_free(struct supervisor *sv)
                 next = pd->next;
                 free(pd);
         }
+        free(sv->shared_mounts);
         conn_destroy(&sv->agent);
         if (sv->signal_fd > 0)
                 close(sv->signal_fd);

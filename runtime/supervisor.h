@@ -56,6 +56,8 @@ struct supervisor {
         struct pending *pending;
         uint64_t next_id;
         uint32_t next_stream;
+        uint32_t *shared_mounts; /* indexes of the spec's bind mounts served from the share */
+        size_t n_shared_mounts;
         bool stopping, vm_dead;
         bool reap_procs; /* an exec finished: drop it */
         int signal_fd, listen_fd;

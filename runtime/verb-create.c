@@ -21,7 +21,6 @@ int verb_parse_create(const struct verb *v, int argc, char **argv, struct create
                 {"no-new-keyring", no_argument, NULL, 'k'},
                 {"preserve-fds", required_argument, NULL, 'f'},
                 {"detach", no_argument, NULL, 'd'},
-                {"keep", no_argument, NULL, 'K'},
                 {"no-subreaper", no_argument, NULL, 'S'},
                 {"help", no_argument, NULL, 'h'},
                 {},
@@ -45,12 +44,6 @@ int verb_parse_create(const struct verb *v, int argc, char **argv, struct create
                 case 'k':
                 case 'S':
                         break; /* a guest has its own keyrings; the stub is no subreaper anyway */
-                case 'K':
-                        if (!detach) {
-                                log_error("%s: unknown option --keep", v->name);
-                                return -2;
-                        }
-                        break;
                 case 'f':
                         if (strcmp(optarg, "0") != 0) {
                                 log_error("%s: --preserve-fds %s: host file descriptors cannot be passed into the VM",
@@ -94,7 +87,7 @@ static int create_main(struct runtime *rt, int argc, char **argv)
         r = container_create_sandbox(rt, &o, &c, &err);
         if (r < 0)
                 return verb_fail(&verb_create, r, err);
-        struct stub_opts so = {.id = o.id, .exec_id = "", .terminal = c.st.terminal};
+        struct stub_opts so = {.id = o.id, .exec_id = "", .terminal = c.st.terminal, .cgroup = c.st.cgroup};
         r = stub_spawn(c.dir, &so, o.console_socket, &c.st.pid, &err);
         if (r == 0)
                 r = state_save(&c, &err);

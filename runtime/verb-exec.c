@@ -270,7 +270,8 @@ static int exec_main(struct runtime *rt, int argc, char **argv)
                 memset(rnd, 0, sizeof(rnd));
         snprintf(exec_id, sizeof(exec_id), "exec-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
                  rnd[4], rnd[5], rnd[6], rnd[7]);
-        struct stub_opts so = {.id = id, .exec_id = exec_id, .exec_process_json = process, .terminal = tty};
+        struct stub_opts so = {.id = id, .exec_id = exec_id, .exec_process_json = process, .terminal = tty,
+                               .cgroup = c.st.cgroup};
         if (r < 0) {
                 container_close(&c);
                 return verb_fail(&verb_exec, r, err);

@@ -103,7 +103,8 @@ static int run_main(struct runtime *rt, int argc, char **argv)
                 }
         }
         if (r == 0) {
-                struct stub_opts so = {.id = o.id, .exec_id = "", .start = true, .terminal = c.st.terminal};
+                struct stub_opts so = {.id = o.id, .exec_id = "", .start = true, .terminal = c.st.terminal,
+                                       .cgroup = c.st.cgroup};
                 r = stub_spawn(c.dir, &so, o.console_socket, &c.st.pid, &err);
         }
         if (r == 0)

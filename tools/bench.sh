@@ -4,7 +4,10 @@
 #   floor   QEMU booting the same kernel with cocoon's own command line and an
 #           init that powers off at once (build/tools/vm-floor)
 #   runc    `runc run` of the same bundle (no VM), or crun where runc is missing
-# It prints the median wall time of each and the ratio cocoon/floor.
+# It prints the median wall time of each and the ratio cocoon/floor. Then,
+# with one container of each kind running (`run -d`): the median time of
+# `exec /bin/true` in it, and the host memory (PSS) the container costs:
+# for cocoon its supervisor, QEMU, virtiofsd and stub, for runc its process.
 # Usage: tools/bench.sh [RUNS]   (default 7; needs a build: tools/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +18,14 @@ for f in build/runtime/cocoon build/tools/vm-floor build/tools/floor-initrd.img 
 done
 
 work=$(mktemp -d /tmp/cocoon-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+    build/runtime/cocoon --root "$work/state" delete --force bench-exec > /dev/null 2>&1 || true
+    "${oci:-runc}" --root "$work/oci" delete --force bench-exec > /dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
 bash tools/mkbundle.sh "$work/bundle" /bin/true > /dev/null
+bash tools/mkbundle.sh "$work/sleeper" sleep 100000 > /dev/null
 
 now_ms() { date +%s%3N; }
 # run_timed COMMAND...: runs it once, prints its wall time in ms.
@@ -50,3 +59,27 @@ printf 'start-up, median of %d runs (%s, %s cores)\n' "$runs" "$accel" "$(nproc)
 printf '  %-28s %6d ms\n' "cocoon run /bin/true" "$cocoon_ms" "floor (QEMU boot, no agent)" "$floor_ms" \
     "$oci run /bin/true" "$oci_ms"
 printf '  %-28s %6s\n' "cocoon / floor" "$(awk -v a="$cocoon_ms" -v b="$floor_ms" 'BEGIN { printf "%.2f", a / b }')"
+
+# A running container of each kind: exec latency and host memory.
+build/runtime/cocoon --root "$work/state" run -d -b "$work/sleeper" bench-exec < /dev/null > /dev/null 2>&1
+"$oci" --root "$work/oci" run -d -b "$work/sleeper" bench-exec < /dev/null > /dev/null 2>&1
+cocoon_exec() { build/runtime/cocoon --root "$work/state" exec bench-exec /bin/true; }
+oci_exec() { "$oci" --root "$work/oci" exec bench-exec /bin/true; }
+cexec_t=() oexec_t=()
+for ((n = 0; n < runs; n++)); do
+    cexec_t+=("$(run_timed cocoon_exec)")
+    oexec_t+=("$(run_timed oci_exec)")
+done
+# pss PID...: the sum of their proportional set sizes, in KiB.
+pss() { local p t=0; for p in "$@"; do t=$((t + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0))); done; echo $t; }
+sandbox_pids=$(for d in /proc/[0-9]*; do
+    # virtiofsd is chrooted into the share, below the state directory.
+    case $(readlink "$d/cwd" 2>/dev/null) in "$work/state/bench-exec" | "$work/state/bench-exec"/*) echo "${d#/proc/}" ;; esac
+    tr '\0' ' ' 2> /dev/null < "$d/cmdline" | grep -q -- "--root $work/state run -d" && echo "${d#/proc/}"
+done | sort -u || true)
+oci_pid=$("$oci" --root "$work/oci" state bench-exec | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+printf 'a running container, median of %d execs\n' "$runs"
+printf '  %-28s %6d ms\n' "cocoon exec /bin/true" "$(median "${cexec_t[@]}")" "$oci exec /bin/true" "$(median "${oexec_t[@]}")"
+printf 'host memory of one idle container (PSS)\n'
+printf '  %-28s %6d KiB  (%d processes: supervisor, QEMU, virtiofsd, stub)\n' "cocoon" "$(pss $sandbox_pids)" "$(echo $sandbox_pids | wc -w)"
+printf '  %-28s %6d KiB  (the container'"'"'s process)\n' "$oci" "$(pss "$oci_pid")"

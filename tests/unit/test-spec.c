@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -157,6 +159,110 @@ static const struct {
         { "annotations array", "{" BASE ", 'annotations': []}", "annotations: expected an object, got an array" },
         { "annotation value number", "{" BASE ", 'annotations': {'a': 'x', 'org.example': 1}}",
           "annotations[\"org.example\"]: expected a string, got a number" },
+        { "username number", "{" BASE ", " PROCESS(", 'user': {'username': 5}") "}",
+          "process.user.username: expected a string, got a number" },
+        { "uid missing without username", "{" BASE ", " PROCESS(", 'user': {'gid': 0}") "}",
+          "process.user.uid: required field is missing" },
+        { "capabilities array", "{" BASE ", " PROCESS(", 'capabilities': []") "}",
+          "process.capabilities: expected an object, got an array" },
+        { "capability set string", "{" BASE ", " PROCESS(", 'capabilities': {'bounding': 'CAP_KILL'}") "}",
+          "process.capabilities.bounding: expected an array of strings, got a string" },
+        { "capability not a string", "{" BASE ", " PROCESS(", 'capabilities': {'ambient': ['CAP_KILL', 7]}") "}",
+          "process.capabilities.ambient[1]: expected a string, got a number" },
+        { "rlimits object", "{" BASE ", " PROCESS(", 'rlimits': {}") "}",
+          "process.rlimits: expected an array, got an object" },
+        { "rlimit unknown type", "{" BASE ", " PROCESS(", 'rlimits': [{'type': 'RLIMIT_FOO', 'soft': 1, 'hard': 1}]") "}",
+          "process.rlimits[0].type: unknown resource limit \"RLIMIT_FOO\"" },
+        { "rlimit hard missing", "{" BASE ", " PROCESS(", 'rlimits': [{'type': 'RLIMIT_NOFILE', 'soft': 1}]") "}",
+          "process.rlimits[0].hard: required field is missing" },
+        { "rlimit negative", "{" BASE ", " PROCESS(", 'rlimits': [{'type': 'RLIMIT_NOFILE', 'soft': -1, 'hard': 1}]") "}",
+          "process.rlimits[0].soft: expected an integer between 0 and 18446744073709551615, got -1" },
+        { "rlimit soft above hard",
+          "{" BASE ", " PROCESS(", 'rlimits': [{'type': 'RLIMIT_NOFILE', 'soft': 10, 'hard': 5}]") "}",
+          "process.rlimits[0].soft: 10 is above the hard limit 5" },
+        { "rlimit duplicate",
+          "{" BASE ", " PROCESS(", 'rlimits': [{'type': 'RLIMIT_CORE', 'soft': 0, 'hard': 0}, "
+          "{'type': 'RLIMIT_CORE', 'soft': 1, 'hard': 1}]") "}",
+          "process.rlimits[1].type: duplicate resource limit \"RLIMIT_CORE\"" },
+        { "oomScoreAdj too low", "{" BASE ", " PROCESS(", 'oomScoreAdj': -1001") "}",
+          "process.oomScoreAdj: expected an integer between -1000 and 1000, got -1001" },
+        { "oomScoreAdj string", "{" BASE ", " PROCESS(", 'oomScoreAdj': '5'") "}",
+          "process.oomScoreAdj: expected an integer between -1000 and 1000, got a string" },
+        { "oomScoreAdj fraction", "{" BASE ", " PROCESS(", 'oomScoreAdj': 1.5") "}",
+          "process.oomScoreAdj: expected an integer between -1000 and 1000, got 1.5" },
+        { "domainname number", "{" BASE ", 'domainname': 1}", "domainname: expected a string, got a number" },
+        { "devices object", "{" BASE ", 'linux': {'devices': {}}}", "linux.devices: expected an array, got an object" },
+        { "device path relative", "{" BASE ", 'linux': {'devices': [{'path': 'dev/x', 'type': 'c', 'major': 1, 'minor': 3}]}}",
+          "linux.devices[0].path: must be an absolute path" },
+        { "device type unknown", "{" BASE ", 'linux': {'devices': [{'path': '/dev/x', 'type': 'z', 'major': 1, 'minor': 3}]}}",
+          "linux.devices[0].type: expected \"c\", \"b\", \"u\" or \"p\", got \"z\"" },
+        { "device major missing", "{" BASE ", 'linux': {'devices': [{'path': '/dev/x', 'type': 'b', 'minor': 3}]}}",
+          "linux.devices[0].major: required for a block device" },
+        { "device fileMode too large",
+          "{" BASE ", 'linux': {'devices': [{'path': '/dev/x', 'type': 'c', 'major': 1, 'minor': 3, 'fileMode': 65536}]}}",
+          "linux.devices[0].fileMode: expected an integer between 0 and 4095, got 65536" },
+        { "device uid negative",
+          "{" BASE ", 'linux': {'devices': [{'path': '/dev/x', 'type': 'c', 'major': 1, 'minor': 3, 'uid': -1}]}}",
+          "linux.devices[0].uid: expected an integer between 0 and 4294967294, got -1" },
+        { "sysctl array", "{" BASE ", 'linux': {'sysctl': []}}", "linux.sysctl: expected an object, got an array" },
+        { "sysctl value number", "{" BASE ", 'linux': {'sysctl': {'net.ipv4.ip_forward': 1}}}",
+          "linux.sysctl[\"net.ipv4.ip_forward\"]: expected a string, got a number" },
+        { "sysctl escaping /proc/sys", "{" BASE ", 'linux': {'sysctl': {'../../etc/passwd': 'x'}}}",
+          "linux.sysctl[\"../../etc/passwd\"]: not a sysctl name" },
+        { "uidMappings size zero",
+          "{" BASE ", 'linux': {'uidMappings': [{'containerID': 0, 'hostID': 1000, 'size': 0}]}}",
+          "linux.uidMappings[0].size: must be greater than zero" },
+        { "gidMappings hostID missing", "{" BASE ", 'linux': {'gidMappings': [{'containerID': 0, 'size': 1}]}}",
+          "linux.gidMappings[0].hostID: required field is missing" },
+        { "uidMappings too large",
+          "{" BASE ", 'linux': {'uidMappings': [{'containerID': 4294967296, 'hostID': 0, 'size': 1}]}}",
+          "linux.uidMappings[0].containerID: expected an integer between 0 and 4294967295" },
+        { "rootfsPropagation unknown", "{" BASE ", 'linux': {'rootfsPropagation': 'sideways'}}",
+          "linux.rootfsPropagation: unknown propagation \"sideways\"" },
+        { "seccomp array", "{" BASE ", 'linux': {'seccomp': []}}", "linux.seccomp: expected an object, got an array" },
+        { "seccomp defaultAction missing", "{" BASE ", 'linux': {'seccomp': {}}}",
+          "linux.seccomp.defaultAction: required field is missing" },
+        { "seccomp action unknown", "{" BASE ", 'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_MAYBE'}}}",
+          "linux.seccomp.defaultAction: unknown action \"SCMP_ACT_MAYBE\"" },
+        { "seccomp notify refused",
+          "{" BASE ", 'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', "
+          "'syscalls': [{'names': ['read'], 'action': 'SCMP_ACT_NOTIFY'}]}}}",
+          "linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY needs a seccomp agent (listenerPath)" },
+        { "seccomp listenerPath refused",
+          "{" BASE ", 'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'listenerPath': '/run/agent.sock'}}}",
+          "linux.seccomp.listenerPath: seccomp agents are not supported" },
+        { "seccomp flag unknown", "{" BASE ", 'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'flags': ['X']}}}",
+          "linux.seccomp.flags[0]: unknown flag \"X\"" },
+        { "seccomp defaultErrnoRet too large",
+          "{" BASE ", 'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ERRNO', 'defaultErrnoRet': 5000}}}",
+          "linux.seccomp.defaultErrnoRet: expected an integer between 0 and 4095, got 5000" },
+        { "seccomp names empty",
+          "{" BASE ", 'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [{'names': [], "
+          "'action': 'SCMP_ACT_ERRNO'}]}}}",
+          "linux.seccomp.syscalls[0].names: expected a non-empty array of strings" },
+        { "seccomp errnoRet with allow",
+          "{" BASE ", 'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ERRNO', 'syscalls': [{'names': ['read'], "
+          "'action': 'SCMP_ACT_ALLOW', 'errnoRet': 1}]}}}",
+          "linux.seccomp.syscalls[0].errnoRet: only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno" },
+        { "seccomp arg index too large",
+          "{" BASE ", 'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [{'names': ['kill'], "
+          "'action': 'SCMP_ACT_ERRNO', 'args': [{'index': 6, 'value': 1, 'op': 'SCMP_CMP_EQ'}]}]}}}",
+          "linux.seccomp.syscalls[0].args[0].index: expected an integer between 0 and 5, got 6" },
+        { "seccomp arg op unknown",
+          "{" BASE ", 'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [{'names': ['kill'], "
+          "'action': 'SCMP_ACT_ERRNO', 'args': [{'index': 1, 'value': 1, 'op': 'SCMP_CMP_ABOUT'}]}]}}}",
+          "linux.seccomp.syscalls[0].args[0].op: unknown operator \"SCMP_CMP_ABOUT\"" },
+        { "hooks array", "{" BASE ", 'hooks': []}", "hooks: expected an object, got an array" },
+        { "hook kind not array", "{" BASE ", 'hooks': {'poststop': {'path': '/bin/true'}}}",
+          "hooks.poststop: expected an array, got an object" },
+        { "hook path missing", "{" BASE ", 'hooks': {'prestart': [{'args': ['x']}]}}",
+          "hooks.prestart[0].path: required field is missing" },
+        { "hook path relative", "{" BASE ", 'hooks': {'createRuntime': [{'path': 'bin/true'}]}}",
+          "hooks.createRuntime[0].path: must be an absolute path" },
+        { "hook timeout zero", "{" BASE ", 'hooks': {'startContainer': [{'path': '/bin/true', 'timeout': 0}]}}",
+          "hooks.startContainer[0].timeout: must be greater than zero" },
+        { "hook env not strings", "{" BASE ", 'hooks': {'poststart': [{'path': '/bin/true', 'env': [1]}]}}",
+          "hooks.poststart[0].env[0]: expected a string, got a number" },
         { "NUL in a string", "{" BASE ", " PROCESS(", 'env': ['A=1\\u0000B=2']") "}",
           "invalid JSON: string contains a NUL character" },
         { "invalid UTF-8", "{" BASE ", 'hostname': '\xff'}",
@@ -317,6 +423,126 @@ static void test_full(void)
         TAP_OK(spec_annotation(spec, "org.example.c") == NULL, "absent annotation is NULL");
 }
 
+static const char linux_config[] = "{" BASE ", 'domainname': 'example.org',\n"
+        "  'process': {'args': ['sh'], 'cwd': '/', 'oomScoreAdj': -500,\n"
+        "    'user': {'username': 'tester', 'additionalGids': [7]},\n"
+        "    'capabilities': {'bounding': ['CAP_KILL', 'CAP_CHOWN', 'CAP_NO_SUCH', '12'], 'effective': ['CAP_KILL'],\n"
+        "                     'permitted': ['cap_kill'], 'inheritable': [], 'ambient': ['CAP_NET_BIND_SERVICE']},\n"
+        "    'rlimits': [{'type': 'RLIMIT_NOFILE', 'soft': 512, 'hard': 1024},\n"
+        "                {'type': 'RLIMIT_CORE', 'soft': 0, 'hard': 18446744073709551615}]},\n"
+        "  'linux': {\n"
+        "    'devices': [{'path': '/dev/fuse', 'type': 'c', 'major': 10, 'minor': 229, 'fileMode': 438, 'uid': 0, 'gid': 5},\n"
+        "                {'path': '/dev/fifo', 'type': 'p'}],\n"
+        "    'sysctl': {'net.ipv4.ip_forward': '1', 'kernel.shmmni': '1000'},\n"
+        "    'uidMappings': [{'containerID': 0, 'hostID': 100000, 'size': 65536}],\n"
+        "    'gidMappings': [{'containerID': 0, 'hostID': 200000, 'size': 1}, {'containerID': 1, 'hostID': 1, 'size': 2}],\n"
+        "    'rootfsPropagation': 'rshared',\n"
+        "    'seccomp': {'defaultAction': 'SCMP_ACT_ERRNO', 'defaultErrnoRet': 38,\n"
+        "      'architectures': ['SCMP_ARCH_X86_64'], 'flags': ['SECCOMP_FILTER_FLAG_LOG'],\n"
+        "      'syscalls': [{'names': ['read', 'write'], 'action': 'SCMP_ACT_ALLOW'},\n"
+        "                   {'names': ['kill'], 'action': 'SCMP_ACT_ERRNO', 'errnoRet': 1,\n"
+        "                    'args': [{'index': 1, 'value': 9, 'valueTwo': 0, 'op': 'SCMP_CMP_EQ'},\n"
+        "                             {'index': 0, 'value': 255, 'valueTwo': 1, 'op': 'SCMP_CMP_MASKED_EQ'}]},\n"
+        "                   {'names': ['ptrace'], 'action': 'SCMP_ACT_KILL_PROCESS'},\n"
+        "                   {'names': ['uname'], 'action': 'SCMP_ACT_TRACE', 'errnoRet': 2},\n"
+        "                   {'names': ['getpid'], 'action': 'SCMP_ACT_LOG'},\n"
+        "                   {'names': ['reboot'], 'action': 'SCMP_ACT_KILL'}]}},\n"
+        "  'hooks': {'prestart': [{'path': '/bin/a'}],\n"
+        "            'startContainer': [{'path': '/bin/b', 'args': ['b', '-x'], 'env': ['K=V'], 'timeout': 5}],\n"
+        "            'poststop': [{'path': '/bin/c'}, {'path': '/bin/d'}]}\n"
+        "}";
+
+static void test_linux_fields(void)
+{
+        _cleanup_free_ char *json = dq(linux_config);
+        _cleanup_spec_ struct oci_spec *spec = NULL;
+        _cleanup_error_ cocoon_error *err = NULL;
+
+        int r = spec_parse(json, strlen(json), &spec, &err);
+        TAP_OK(r == 0 && spec, "config with the linux fields parses");
+        if (!spec) {
+                printf("# %s\n", err && err->msg ? err->msg : "(no message)");
+                return;
+        }
+        const struct spec_process *p = &spec->process;
+        TAP_STR_EQ(p->user.username, "tester", "process.user.username");
+        TAP_OK(p->user.uid == 0 && p->user.gid == 0 && p->user.n_additional_gids == 1,
+               "with a username, uid and gid may be absent");
+        TAP_OK(p->has_oom_score_adj && p->oom_score_adj == -500, "process.oomScoreAdj -500");
+        TAP_OK(p->capabilities != NULL, "process.capabilities present");
+        if (p->capabilities) {
+                /* CAP_KILL 5, CAP_CHOWN 0, CAP_NET_BIND_SERVICE 10; unknown names and numbers ignored */
+                TAP_OK(p->capabilities->bounding == ((1u << 5) | 1u), "bounding: KILL and CHOWN, unknowns ignored");
+                TAP_OK(p->capabilities->effective == (1u << 5), "effective: KILL");
+                TAP_OK(p->capabilities->permitted == (1u << 5), "permitted: lower case name accepted");
+                TAP_OK(p->capabilities->inheritable == 0, "inheritable: empty");
+                TAP_OK(p->capabilities->ambient == (1u << 10), "ambient: NET_BIND_SERVICE");
+        }
+        TAP_OK(p->n_rlimits == 2 && p->rlimits[0].resource == RLIMIT_NOFILE && p->rlimits[0].soft == 512 &&
+                       p->rlimits[0].hard == 1024,
+               "process.rlimits[0]: NOFILE 512/1024");
+        TAP_OK(p->n_rlimits == 2 && p->rlimits[1].resource == RLIMIT_CORE && p->rlimits[1].hard == UINT64_MAX,
+               "process.rlimits[1]: CORE hard unlimited");
+
+        TAP_STR_EQ(spec->domainname, "example.org", "domainname");
+        TAP_OK(spec->n_devices == 2, "two devices");
+        if (spec->n_devices == 2) {
+                const struct spec_device *d = spec->devices;
+                TAP_OK(strcmp(d[0].path, "/dev/fuse") == 0 && d[0].type == 'c' && d[0].major == 10 && d[0].minor == 229 &&
+                               d[0].has_file_mode && d[0].file_mode == 0666 && d[0].has_uid && d[0].uid == 0 &&
+                               d[0].has_gid && d[0].gid == 5,
+                       "devices[0]: /dev/fuse c 10:229 0666 0:5");
+                TAP_OK(d[1].type == 'p' && !d[1].has_file_mode && !d[1].has_uid && !d[1].has_gid,
+                       "devices[1]: a fifo needs no numbers");
+        }
+        TAP_OK(spec->n_sysctl == 2, "two sysctls");
+        bool fwd = false;
+        for (size_t i = 0; i < spec->n_sysctl; i++)
+                if (strcmp(spec->sysctl[i].key, "net.ipv4.ip_forward") == 0 && strcmp(spec->sysctl[i].value, "1") == 0)
+                        fwd = true;
+        TAP_OK(fwd, "linux.sysctl net.ipv4.ip_forward=1");
+        TAP_OK(spec->n_uid_mappings == 1 && spec->uid_mappings[0].host_id == 100000 && spec->uid_mappings[0].size == 65536,
+               "linux.uidMappings");
+        TAP_OK(spec->n_gid_mappings == 2 && spec->gid_mappings[1].container_id == 1 && spec->gid_mappings[1].size == 2,
+               "linux.gidMappings");
+        TAP_OK(spec->rootfs_propagation == (MS_SHARED | MS_REC), "linux.rootfsPropagation rshared");
+
+        const struct spec_seccomp *sc = spec->seccomp;
+        TAP_OK(sc != NULL, "linux.seccomp present");
+        if (sc) {
+                TAP_OK(sc->default_action == SPEC_SCMP_ERRNO && sc->has_default_errno_ret && sc->default_errno_ret == 38,
+                       "seccomp default action ERRNO(38)");
+                TAP_OK(sc->n_architectures == 1 && strcmp(sc->architectures[0], "SCMP_ARCH_X86_64") == 0,
+                       "seccomp architectures");
+                TAP_OK(sc->n_flags == 1 && strcmp(sc->flags[0], "SECCOMP_FILTER_FLAG_LOG") == 0, "seccomp flags");
+                TAP_OK(sc->n_syscalls == 6, "six syscall rules");
+                if (sc->n_syscalls == 6) {
+                        TAP_OK(sc->syscalls[0].n_names == 2 && sc->syscalls[0].action == SPEC_SCMP_ALLOW,
+                               "syscalls[0]: read, write allowed");
+                        const struct spec_seccomp_syscall *k = &sc->syscalls[1];
+                        TAP_OK(k->action == SPEC_SCMP_ERRNO && k->has_errno_ret && k->errno_ret == 1 && k->n_args == 2,
+                               "syscalls[1]: kill ERRNO(1) with two args");
+                        TAP_OK(k->n_args == 2 && k->args[0].index == 1 && k->args[0].value == 9 &&
+                                       k->args[1].value == 255 && k->args[1].value_two == 1,
+                               "syscalls[1]: argument values");
+                        TAP_OK(sc->syscalls[2].action == SPEC_SCMP_KILL_PROCESS, "SCMP_ACT_KILL_PROCESS");
+                        TAP_OK(sc->syscalls[3].action == SPEC_SCMP_TRACE && sc->syscalls[3].errno_ret == 2,
+                               "SCMP_ACT_TRACE with errnoRet");
+                        TAP_OK(sc->syscalls[4].action == SPEC_SCMP_LOG, "SCMP_ACT_LOG");
+                        TAP_OK(sc->syscalls[5].action == SPEC_SCMP_KILL_THREAD, "SCMP_ACT_KILL is KILL_THREAD");
+                }
+        }
+
+        TAP_OK(spec->hooks[SPEC_HOOK_PRESTART].n == 1 && spec->hooks[SPEC_HOOK_POSTSTOP].n == 2 &&
+                       spec->hooks[SPEC_HOOK_POSTSTART].n == 0,
+               "hooks: one prestart, two poststop, no poststart");
+        const struct spec_hook *h = spec->hooks[SPEC_HOOK_START_CONTAINER].list;
+        TAP_OK(spec->hooks[SPEC_HOOK_START_CONTAINER].n == 1 && strcmp(h->path, "/bin/b") == 0 && h->n_args == 2 &&
+                       strcmp(h->args[1], "-x") == 0 && h->n_env == 1 && h->has_timeout && h->timeout == 5,
+               "hooks.startContainer[0]: path, args, env, timeout");
+        TAP_OK(!spec->no_pivot && !spec->id && !spec->bundle, "no_pivot, id and bundle are not read from JSON");
+}
+
 static void test_minimal(void)
 {
         _cleanup_free_ char *json = dq("{" BASE ", 'hostname': null, 'mounts': null, 'linux': {'cgroupsPath': ''}}");
@@ -335,6 +561,10 @@ static void test_minimal(void)
                "absent path lists are empty, not NULL");
         TAP_OK(spec->process.user.uid == 0 && spec->process.user.gid == 0 && !spec->process.user.has_umask,
                "no user: uid and gid 0");
+        TAP_OK(!spec->process.capabilities && spec->process.n_rlimits == 0 && !spec->process.has_oom_score_adj &&
+                       !spec->seccomp && spec->n_devices == 0 && spec->n_sysctl == 0 && !spec->domainname &&
+                       spec->rootfs_propagation == 0 && spec->n_uid_mappings == 0 && spec->hooks[SPEC_HOOK_PRESTART].n == 0,
+               "absent security and linux fields: nothing set, capabilities left alone");
 }
 
 static void test_duplicate_keys(void)
@@ -527,6 +757,7 @@ int main(void)
 {
         test_full();
         test_minimal();
+        test_linux_fields();
         test_duplicate_keys();
         test_default();
         test_bad_inputs();

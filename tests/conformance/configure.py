@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""configure.py BUNDLE KIND: turns a tools/mkbundle.sh bundle into one that
+exercises many config.json fields at once, for probe.sh to report on.
+
+KIND security: user by name, capabilities, rlimits, oomScoreAdj,
+           noNewPrivileges, seccomp, read-only root, devices, sysctl,
+           hostname, domainname.
+KIND userns: a new user namespace with uid/gid mappings.
+KIND limits: a negative oomScoreAdj and a NOFILE limit above this host's
+           hard limit: what a VM allows and this host refuses.
+KIND join: joins the network namespace at $JOIN_NETNS by path.
+KIND notify: a seccomp profile with SCMP_ACT_NOTIFY, which cocoon refuses.
+
+Host-side hooks (prestart, createRuntime, poststart, poststop) append the
+state they read to $HOOK_LOG when it is set; the startContainer hook writes
+it to /tmp/start-state inside the container.
+"""
+import json
+import os
+import shutil
+import sys
+
+bundle, kind = sys.argv[1], sys.argv[2]
+rootfs = os.path.join(bundle, "rootfs")
+here = os.path.dirname(os.path.abspath(__file__))
+shutil.copy(os.path.join(here, "probe.sh"), os.path.join(rootfs, "probe.sh"))
+os.chmod(os.path.join(rootfs, "probe.sh"), 0o755)
+with open(os.path.join(rootfs, "etc/passwd"), "w") as f:
+    f.write("root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000:Tester:/home/tester:/bin/sh\n")
+with open(os.path.join(rootfs, "etc/group"), "w") as f:
+    f.write("root:x:0:\ntester:x:1000:\nextra:x:2000:someone,tester\n")
+
+path = os.path.join(bundle, "config.json")
+c = json.load(open(path))
+p = c["process"]
+p["args"] = ["/bin/sh", "/probe.sh"]
+p["terminal"] = False
+c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]})
+
+if kind == "security":
+    p["user"] = {"uid": 1000, "gid": 1000, "username": "tester", "additionalGids": [3000]}
+    some = ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NO_SUCH_THING"]
+    p["capabilities"] = {"bounding": some + ["CAP_CHOWN"], "effective": some, "permitted": some,
+                         "inheritable": some, "ambient": some}
+    p["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 768},
+                    {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]
+    p["oomScoreAdj"] = 100
+    p["noNewPrivileges"] = True
+    c["root"]["readonly"] = True
+    c["hostname"] = "probe-host"
+    c["domainname"] = "example.org"
+    lx = c["linux"]
+    lx["devices"] = [{"path": "/dev/mydev", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640,
+                      "uid": 1000, "gid": 1000},
+                     {"path": "/dev/myfifo", "type": "p", "fileMode": 0o600}]
+    lx["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmni": "1000"}
+    lx["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+            {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
+             "args": [{"index": 1, "value": 10, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["no_such_syscall"], "action": "SCMP_ACT_KILL"},
+        ],
+    }
+    c["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /tmp/start-state"]}]}
+    log = os.environ.get("HOOK_LOG")
+    if log:
+        for k in ("prestart", "createRuntime", "poststart", "poststop"):
+            c["hooks"][k] = [{"path": "/bin/sh", "args": ["sh", "-c", 'echo "%s $(cat)" >> %s' % (k, log)],
+                              "timeout": 10}]
+elif kind == "limits":
+    p["oomScoreAdj"] = -500
+    p["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 1048576, "hard": 1048576}]
+elif kind == "notify":
+    c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                             "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}
+elif kind == "join":
+    ns = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
+    c["linux"]["namespaces"] = ns + [{"type": "network", "path": os.environ["JOIN_NETNS"]}]
+elif kind == "userns":
+    c["linux"]["namespaces"].append({"type": "user"})
+    c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    # cgroup v1 cannot be mounted from a user namespace; sysfs and the rest can.
+    c["mounts"] = [m for m in c["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+else:
+    sys.exit("unknown kind " + kind)
+json.dump(c, open(path, "w"), indent=1)

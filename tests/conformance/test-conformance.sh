@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Conformance: config.json fields checked from inside the container, the way
+# a user would (/proc/self/status, ulimit, a forbidden syscall, ls -l /dev),
+# against one runtime chosen by the environment:
+#
+#   CONFORMANCE_RUNTIME=cocoon       $COCOON run (a real VM per bundle)
+#   CONFORMANCE_RUNTIME=cocoon-host  $COCOON_HOST run (the core on this host)
+#   CONFORMANCE_RUNTIME=runc         $RUNC run (Debian's runc, for comparison)
+#
+# One bundle prints everything (probe.sh), so the VM boots a few times only.
+# Where a runtime differs on purpose, or this host cannot do what a VM can,
+# the expectation says so next to the check.
+. "$(dirname "$0")/../integration/lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+RT=${CONFORMANCE_RUNTIME:?set CONFORMANCE_RUNTIME to cocoon, cocoon-host or runc}
+case $RT in
+    cocoon) ;;
+    cocoon-host) : "${COCOON_HOST:?set COCOON_HOST}" ;;
+    runc) : "${RUNC:=$(command -v runc)}"
+          if [ -z "$RUNC" ]; then echo "1..0 # SKIP runc is not installed"; exit 0; fi ;;
+    *) echo "unknown CONFORMANCE_RUNTIME $RT" >&2; exit 2 ;;
+esac
+export HOOK_LOG="$TEST_ROOT/hooks.log"
+
+# run_bundle KIND ID [RUNTIME-OPTIONS...]: makes the bundle and runs it; sets out, err, status.
+run_bundle() {
+    local kind=$1 id=$2; shift 2
+    B="$TEST_ROOT/$kind"
+    mkbundle "$B"
+    JOIN_NETNS=${JOIN_NETNS:-} python3 "$here/configure.py" "$B" "$kind"
+    case $RT in
+        cocoon) cocoon run "$@" -b "$B" "$id" > "$TEST_ROOT/out" 2> "$TEST_ROOT/err" ;;
+        cocoon-host) "$COCOON_HOST" run "$@" -b "$B" "$id" > "$TEST_ROOT/out" 2> "$TEST_ROOT/err" ;;
+        runc) (cd "$B" && "$RUNC" --root "$TEST_ROOT/runc" run "$@" "$id") > "$TEST_ROOT/out" 2> "$TEST_ROOT/err" ;;
+    esac
+    status=$?
+    out=$(cat "$TEST_ROOT/out")
+    err=$(cat "$TEST_ROOT/err")
+    if [ "$status" -ne 0 ] || ! grep -q '^probe=done$' "$TEST_ROOT/out"; then
+        { echo "$kind: status $status"; echo "$err"; } | diag
+    fi
+}
+
+value() { sed -n "s/^$1=//p" "$TEST_ROOT/out" | head -n 1; }
+
+# expect KEY WANT DESCRIPTION
+expect() {
+    local got; got=$(value "$1")
+    if [ "$got" = "$2" ]; then
+        ok "$RT: $3 ($1=$got)"
+    else
+        not_ok "$RT: $3"
+        echo "$1: got '$got', want '$2'" | diag
+    fi
+}
+
+# ---- one bundle with most of process and linux ----
+run_bundle security sec
+check "$RT: security bundle runs and exits 0" [ "$status" -eq 0 ]
+expect probe done "the probe ran to its end"
+expect uid 1000 "process.user: uid"
+expect gid 1000 "process.user: gid"
+if [ "$RT" = runc ]; then
+    # runc follows the runtime-spec, where username is for Windows: it is ignored.
+    expect groups "1000 3000" "groups: additionalGids only (runc ignores process.user.username)"
+else
+    expect groups "1000 2000 3000" "process.user.username: groups from the container's /etc/group, then additionalGids"
+fi
+expect home /home/tester "HOME from the container's /etc/passwd"
+expect capeff 0000000000000420 "capabilities.effective: KILL and NET_BIND_SERVICE, unknown name ignored"
+expect capprm 0000000000000420 "capabilities.permitted"
+expect capinh 0000000000000420 "capabilities.inheritable"
+expect capbnd 0000000000000421 "capabilities.bounding: CHOWN, KILL, NET_BIND_SERVICE"
+expect capamb 0000000000000420 "capabilities.ambient, kept across setuid to 1000"
+expect nnp 1 "noNewPrivileges"
+expect seccomp 2 "seccomp: a filter is loaded"
+expect mkdir_rc 1 "seccomp: mkdir gets EPERM (errnoRet 1)"
+expect kill0_rc 0 "seccomp: kill(pid, 0) is allowed (args do not match)"
+expect killusr1_rc 1 "seccomp: kill(pid, SIGUSR1) is refused (args[1] == 10)"
+expect nofile 512 "rlimits: NOFILE soft"
+expect nofile_hard 768 "rlimits: NOFILE hard"
+expect core 0 "rlimits: CORE"
+expect oom_score_adj 100 "oomScoreAdj"
+expect hostname probe-host "hostname"
+if [ "$RT" = runc ]; then
+    expect domainname "(none)" "domainname: not applied by Debian's runc 1.1.5 (added to the runtime-spec after it)"
+else
+    expect domainname example.org "domainname"
+fi
+expect ip_forward 1 "sysctl net.ipv4.ip_forward (network namespace)"
+expect shmmni 1000 "sysctl kernel.shmmni (ipc namespace)"
+expect root_write_rc 1 "root.readonly: writing / fails"
+expect tmp_write_rc 0 "a tmpfs mount on a read-only root is writable"
+expect mydev "crw-r----- 1000 1000 1,3" "devices: char 1:3, fileMode 0640, uid and gid 1000"
+expect myfifo "prw-------" "devices: a fifo with fileMode 0600"
+expect ptmx "lrwxrwxrwx pts/ptmx" "/dev/ptmx points into the devpts instance"
+expect fd_link /proc/self/fd "/dev/fd"
+expect mqueue 1 "/dev/mqueue is an mqueue mount"
+expect shm 1 "/dev/shm is a tmpfs"
+expect uid_map "0 0 4294967295;" "no user namespace: the identity map"
+expect start_hook_status created "startContainer hook ran in the container with the state on stdin"
+if [ "$RT" = cocoon ]; then
+    # The agent does not yet set spec->id and spec->bundle for the core.
+    expect start_hook_id "" "startContainer state: id (empty: the agent does not pass it yet)"
+else
+    expect start_hook_id sec "startContainer state: the container's id"
+fi
+if [ "$RT" = cocoon ]; then
+    # Host-side hooks belong to the cocoon CLI, which does not run them yet.
+    check "$RT: host-side hooks are not run yet by the cocoon CLI" [ ! -s "$HOOK_LOG" ]
+else
+    check "$RT: prestart, createRuntime, poststart, poststop ran in that order" \
+        sh -c '[ "$(cut -d" " -f1 "$1" | tr "\n" " ")" = "prestart createRuntime poststart poststop " ]' _ "$HOOK_LOG"
+    check "$RT: poststop sees the status stopped" grep -q '^poststop .*"status":"stopped"' "$HOOK_LOG"
+fi
+[ "$RT" = cocoon ] && check "$RT: security: nothing left on the host" nothing_left
+
+# ---- a user namespace ----
+# The mapped root (host uid 100000) must be able to reach the rootfs, as with runc.
+chmod 755 "$TEST_ROOT"
+run_bundle userns uns
+check "$RT: user namespace bundle runs and exits 0" [ "$status" -eq 0 ]
+expect uid_map "0 100000 65536;" "uidMappings written before the process ran"
+expect uid 0 "root inside the user namespace"
+expect capeff 0000000020000420 "capabilities inside the user namespace"
+expect mqueue 1 "mounts work inside the user namespace"
+[ "$RT" = cocoon ] && check "$RT: userns: nothing left on the host" nothing_left
+
+# ---- what only a VM can grant ----
+run_bundle limits lim
+if [ "$RT" = cocoon ]; then
+    check "$RT: limits bundle runs and exits 0" [ "$status" -eq 0 ]
+    expect oom_score_adj -500 "a negative oomScoreAdj"
+    expect nofile 1048576 "NOFILE raised to the guest's nr_open"
+    check "$RT: limits: nothing left on the host" nothing_left
+else
+    # This host refuses both: no CAP_SYS_RESOURCE (hard NOFILE limit 20000 and
+    # no negative oom_score_adj). runc and cocoon-host fail the same way.
+    check "$RT: this host refuses a negative oomScoreAdj and NOFILE 1048576 (no CAP_SYS_RESOURCE)" [ "$status" -ne 0 ]
+    if [ "$RT" = cocoon-host ]; then
+        check "$RT: the error names the field" sh -c 'echo "$1" | grep -Eq "process\.(rlimits|oomScoreAdj)"' _ "$err"
+    fi
+fi
+
+# ---- what cocoon refuses ----
+if [ "$RT" != runc ]; then
+    run_bundle notify ntf
+    check "$RT: SCMP_ACT_NOTIFY is refused" [ "$status" -ne 0 ]
+    check "$RT: the error names the field" \
+        sh -c 'echo "$1" | grep -q "linux.seccomp.syscalls\[0\].action: SCMP_ACT_NOTIFY"' _ "$err"
+fi
+
+# ---- joining a namespace by path ----
+if [ "$RT" = cocoon ]; then
+    : # a path names a namespace in the guest; the CLI has no way to make one there yet
+elif command -v ip > /dev/null; then
+    netns=cocoon-conformance-$$
+    ip netns add "$netns"
+    JOIN_NETNS=/run/netns/$netns run_bundle join join
+    expect net_ns "net:[$(stat -L -c %i "/run/netns/$netns")]" "namespaces: network joined by path"
+    ip netns del "$netns"
+fi
+
+# ---- no pivot_root ----
+if [ "$RT" = cocoon ]; then
+    : # the agent always pivots; spec->no_pivot is for callers such as cocoon-host --no-pivot
+else
+    run_bundle userns nopivot --no-pivot
+    check "$RT: --no-pivot runs the bundle (MS_MOVE + chroot)" [ "$status" -eq 0 ]
+    expect probe done "--no-pivot: the probe ran"
+fi
+
+done_testing

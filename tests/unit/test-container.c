@@ -1,0 +1,162 @@
+/*
+ * core/container.c on this host: a container's init in new namespaces
+ * (user namespace included), then a process exec'd into it, which must join
+ * the same namespaces (the user namespace first) and get its own
+ * capabilities, rlimits, no_new_privs and user from its process spec, and the
+ * container's seccomp filter. Needs root and busybox-static; skips otherwise.
+ */
+#include "container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fsutil.h"
+#include "tap.h"
+
+static char tmpdir[] = "/tmp/test-container.XXXXXX";
+
+static void write_text(const char *path, const char *text)
+{
+        FILE *f = fopen(path, "w");
+        if (!f)
+                abort();
+        fputs(text, f);
+        fclose(f);
+}
+
+static int make_rootfs(const char *rootfs)
+{
+        static const char *const applets[] = {"sh", "cat", "sleep", "grep", "id", "mkdir", "echo", "ls"};
+        _cleanup_free_ char *bin = path_join(rootfs, "bin"), *etc = path_join(rootfs, "etc"),
+                            *proc = path_join(rootfs, "proc"), *dev = path_join(rootfs, "dev");
+        if (mkdir_p(bin, 0755) < 0 || mkdir_p(etc, 0755) < 0 || mkdir_p(proc, 0755) < 0 || mkdir_p(dev, 0755) < 0)
+                return -1;
+        _cleanup_free_ char *cmd = NULL;
+        if (asprintf(&cmd, "cp /bin/busybox %s/busybox", bin) < 0 || system(cmd) != 0)
+                return -1;
+        for (size_t i = 0; i < ARRAY_SIZE(applets); i++) {
+                _cleanup_free_ char *link = path_join(bin, applets[i]);
+                if (symlink("busybox", link) < 0)
+                        return -1;
+        }
+        _cleanup_free_ char *passwd = path_join(etc, "passwd"), *group = path_join(etc, "group");
+        write_text(passwd, "root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000::/home/tester:/bin/sh\n");
+        write_text(group, "root:x:0:\nwheel:x:10:tester\n");
+        return 0;
+}
+
+static const char config[] =
+        "{\"ociVersion\": \"1.1.0\", \"root\": {\"path\": \"rootfs\"},"
+        " \"process\": {\"args\": [\"sleep\", \"30\"], \"cwd\": \"/\", \"env\": [\"PATH=/bin\"]},"
+        " \"mounts\": [{\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"},"
+        "              {\"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\","
+        "               \"options\": [\"mode=755\"]}],"
+        " \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"mount\"}, {\"type\": \"ipc\"},"
+        "                              {\"type\": \"uts\"}, {\"type\": \"user\"}],"
+        "   \"uidMappings\": [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}],"
+        "   \"gidMappings\": [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}],"
+        "   \"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\","
+        "     \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\"], \"action\": \"SCMP_ACT_ERRNO\"}]}}}";
+
+static const char exec_process[] =
+        "{\"args\": [\"sh\", \"-c\", \"grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status;"
+        " cat /proc/self/uid_map; echo uid=$(id -u) groups=$(id -G) home=$HOME nofile=$(ulimit -n);"
+        " mkdir /dev/x 2>/dev/null; echo mkdir=$?\"],"
+        " \"cwd\": \"/\", \"env\": [\"PATH=/bin\"], \"noNewPrivileges\": true,"
+        " \"user\": {\"username\": \"tester\"},"
+        " \"capabilities\": {\"bounding\": [\"CAP_KILL\"], \"effective\": [\"CAP_KILL\"], \"permitted\": [\"CAP_KILL\"],"
+        "   \"inheritable\": [\"CAP_KILL\"], \"ambient\": [\"CAP_KILL\"]},"
+        " \"rlimits\": [{\"type\": \"RLIMIT_NOFILE\", \"soft\": 256, \"hard\": 256}]}";
+
+static void test_exec(const char *bundle)
+{
+        _cleanup_spec_ struct oci_spec *spec = NULL;
+        _cleanup_error_ cocoon_error *err = NULL;
+        int r = spec_parse(config, strlen(config), &spec, &err);
+        TAP_OK(r == 0, "the container's spec parses");
+        if (r < 0)
+                return;
+        _cleanup_free_ char *rootfs = path_join(bundle, "rootfs");
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        struct container_stdio quiet = {devnull, devnull, devnull};
+        struct container_init init;
+        r = container_create(spec, rootfs, &quiet, -1, &init, &err);
+        TAP_OK(r == 0, "container_create with a new user namespace");
+        if (r < 0) {
+                printf("# %s\n", err->msg);
+                return;
+        }
+        r = container_start(&init, &err);
+        TAP_OK(r == 0, "the init starts");
+
+        struct spec_process proc;
+        r = spec_parse_process(exec_process, strlen(exec_process), &proc, &err);
+        TAP_OK(r == 0, "the exec's process spec parses");
+        int out[2];
+        if (pipe2(out, O_CLOEXEC) < 0)
+                abort();
+        struct container_stdio stdio = {devnull, out[1], out[1]};
+        struct container_init x;
+        r = container_exec(spec, init.pid, &proc, &stdio, -1, &x, &err);
+        close(out[1]);
+        TAP_OK(r == 0, "container_exec joins the container");
+        if (r == 0) {
+                r = container_start(&x, &err);
+                TAP_OK(r == 0, "the exec'd process starts");
+                char buf[4096] = "";
+                size_t got = 0;
+                ssize_t n;
+                while ((n = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+                        got += (size_t) n;
+                buf[got] = '\0';
+                int status;
+                (void) waitpid(x.pid, &status, 0);
+                container_init_release(&x);
+                printf("# %s", buf);
+                TAP_OK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the exec'd process exits 0");
+                TAP_CONTAINS(buf, "0     100000      65536", "it is in the container's user namespace");
+                TAP_CONTAINS(buf, "uid=1000 groups=1000 10 home=/home/tester", "process.user.username resolved in the container");
+                TAP_CONTAINS(buf, "CapEff:\t0000000000000020", "its own effective capabilities (ambient, as uid 1000)");
+                TAP_CONTAINS(buf, "CapBnd:\t0000000000000020", "its own bounding set");
+                TAP_CONTAINS(buf, "NoNewPrivs:\t1", "its own noNewPrivileges");
+                TAP_CONTAINS(buf, "Seccomp:\t2", "the container's seccomp filter");
+                TAP_CONTAINS(buf, "nofile=256", "its own rlimits");
+                TAP_CONTAINS(buf, "mkdir=1", "seccomp refuses mkdir");
+        } else {
+                printf("# %s\n", err->msg);
+        }
+        close(out[0]);
+        spec_process_free(&proc);
+        (void) kill(init.pid, SIGKILL);
+        (void) waitpid(init.pid, NULL, 0);
+        container_init_release(&init);
+        close(devnull);
+}
+
+int main(void)
+{
+        if (geteuid() != 0 || access("/bin/busybox", X_OK) < 0) {
+                printf("1..0 # SKIP needs root and /bin/busybox (busybox-static)\n");
+                return 77;
+        }
+        if (!mkdtemp(tmpdir) || chmod(tmpdir, 0755) < 0)
+                abort();
+        _cleanup_free_ char *rootfs = path_join(tmpdir, "rootfs");
+        if (make_rootfs(rootfs) < 0) {
+                printf("# cannot make the rootfs\n");
+                return 1;
+        }
+        test_exec(tmpdir);
+        _cleanup_free_ char *cmd = NULL;
+        if (asprintf(&cmd, "rm -rf %s", tmpdir) > 0)
+                (void) system(cmd);
+        return tap_done();
+}
