@@ -76,6 +76,22 @@ static int watch_oom(struct agent *a, struct guest_container *c, cocoon_error **
         return 0;
 }
 
+/* The devices linux.devices creates stay usable under linux.resources.devices, as with runc. */
+static int allow_spec_devices(struct oci_spec *spec)
+{
+        if (!spec->resources->has_devices)
+                return 0; /* no rules: every device is allowed anyway */
+        for (size_t i = 0; i < spec->n_devices; i++) {
+                const struct spec_device *d = &spec->devices[i];
+                if (d->type == 'p')
+                        continue; /* a fifo is no device to the kernel's check */
+                int r = resources_allow_device(spec->resources, d->type == 'b' ? 'b' : 'c', d->major, d->minor);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int cgroups_setup(struct agent *a, struct guest_container *c, int *ret_fd, cocoon_error **err)
 {
         *ret_fd = -1;
@@ -99,6 +115,9 @@ int cgroups_setup(struct agent *a, struct guest_container *c, int *ret_fd, cocoo
                 return error_set(err, EBUSY, "cgroup %s is in use by another container", rel);
         }
         if (c->spec->resources) {
+                r = allow_spec_devices(c->spec);
+                if (r < 0)
+                        return error_sys(err, -r, "device rules");
                 r = cgroup_apply(c->cgroup, c->spec->resources, "linux.resources", false, err);
                 if (r < 0)
                         return r;

@@ -26,15 +26,22 @@
 
 static int failed;
 
-static void ok(int cond, const char *what, cocoon_error *err)
+/* Prints one TAP line, with *err's message on failure, and clears *err for the next check. */
+static void ok_err(int cond, const char *what, cocoon_error **err)
 {
         printf("%s - %s", cond ? "ok" : "not ok", what);
-        if (!cond && err)
-                printf(" (%s)", err->msg);
+        if (!cond && err && *err)
+                printf(" (%s)", (*err)->msg);
         printf("\n");
         fflush(stdout);
         failed |= !cond;
+        if (err) {
+                error_free(*err);
+                *err = NULL;
+        }
 }
+/* Every check reports and clears the one err of main(); the third argument only reads well. */
+#define ok(cond, what, unused) ok_err(cond, what, &err)
 
 static char *slurp(const char *dir, const char *file)
 {
@@ -177,12 +184,10 @@ int main(void)
         r = resources_parse(bad, strlen(bad), &badres, &err);
         if (r == 0)
                 r = cgroup_apply(dir, badres, "linux.resources", false, &err);
-        ok(r < 0 && err && strstr(err->msg, "linux.resources.cpu.cpus: writing 99 to cpuset.cpus"),
-           "a refused value names the field and the file", err);
         if (err)
                 printf("#   %s\n", err->msg);
-        error_free(err);
-        err = NULL;
+        ok(r < 0 && err && strstr(err->msg, "linux.resources.cpu.cpus: writing 99 to cpuset.cpus"),
+           "a refused value names the field and the file", err);
         (void) cgroup_write(dir, "memory.max", "33554432", NULL);
 
         pid_t a = sleeper(dir), b = sleeper(dir);

@@ -9,14 +9,19 @@
 B="$TEST_ROOT/bundle"
 mkbundle "$B" true
 
-# configure MODE RESOURCES_JSON: a cgroup namespace and /sys/fs/cgroup mounted
-# (MODE ro or rw), as runc's default spec has them, plus linux.resources.
+# configure MODE RESOURCES_JSON [CAPS_JSON [DEVICES_JSON]]: a cgroup namespace
+# and /sys/fs/cgroup mounted (MODE ro or rw), as runc's default spec has them,
+# plus linux.resources, capabilities added to the default ones, linux.devices.
 configure() {
-    python3 - "$B/config.json" "$1" "$2" <<'PY'
+    python3 - "$B/config.json" "$1" "$2" "${3:-[]}" "${4:-[]}" <<'PY'
 import json, sys
 path, mode, res = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+caps, devices = json.loads(sys.argv[4]), json.loads(sys.argv[5])
 c = json.load(open(path))
 c["process"]["terminal"] = False
+for k, v in c["process"].get("capabilities", {}).items():
+    c["process"]["capabilities"][k] = v + [x for x in caps if x not in v]
+c["linux"]["devices"] = devices
 c["linux"]["namespaces"].append({"type": "cgroup"})
 c["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
                     "options": ["nosuid", "noexec", "nodev", "relatime", mode]})
@@ -41,6 +46,7 @@ echo "cpu.weight $(cat cpu.weight)"; echo "cgroup $(cat /proc/self/cgroup)"
 echo "nproc $(nproc)"; echo "memtotal $(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo)"
 mknod /dev/console2 c 5 1 && { echo x > /dev/console2 && echo "console: opened" || echo "console: refused"; }
 mknod /dev/zero2 c 1 5 && head -c 3 /dev/zero2 | wc -c | sed "s/^/zero: read /"
+echo "<6>cocoon test-cgroups: kmsg from a container" > /dev/kmsg && echo "kmsg: written"
 sh -c "b() { b | b & }; b" 2>/dev/null &
 i=0
 while read -r k v < pids.events; [ "$v" = 0 ] && [ $i -lt 200000 ]; do i=$((i+1)); done
@@ -48,7 +54,8 @@ read -r peak < pids.peak
 echo "bomb: pids.peak $peak, pids.events $k $v"
 echo alive'
 configure ro '{"memory": {"limit": 67108864}, "cpu": {"quota": 50000, "period": 100000, "shares": 1024},
-               "pids": {"limit": 20}, "devices": [{"allow": false, "access": "rwm"}]}'
+               "pids": {"limit": 20}, "devices": [{"allow": false, "access": "rwm"}]}' '["CAP_MKNOD"]' \
+    '[{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]'
 run_case limits
 echo "$out" | diag
 [ -n "$err" ] && echo "$err" | diag
@@ -63,6 +70,7 @@ check "the VM has the 64 MiB limit on top of the base memory" \
 check "the container sees its cgroup as / (cgroup namespace)" sh -c 'echo "$1" | grep -qx "cgroup 0::/"' _ "$out"
 check "a device the rules deny (c 5:1) cannot be opened" sh -c 'echo "$1" | grep -qx "console: refused"' _ "$out"
 check "a standard device (c 1:5) can" sh -c 'echo "$1" | grep -qx "zero: read 3"' _ "$out"
+check "a device of linux.devices (/dev/kmsg) can, despite deny-all" sh -c 'echo "$1" | grep -qx "kmsg: written"' _ "$out"
 check "a fork bomb is held at pids.max, and the container still answers" \
     sh -c 'echo "$1" | grep -Eqx "bomb: pids.peak 20, pids.events max [1-9][0-9]*" &&
            echo "$1" | grep -qx alive' _ "$out"
@@ -76,7 +84,7 @@ check "limits: nothing left on the host" nothing_left
 mkbundle --config-only "$B" sh -c '
 mknod /dev/console2 c 5 1 && echo x > /dev/console2 && echo "console: opened"
 echo hogging; x=$(head -c 200000000 /dev/zero | tr "\000" a); echo survived'
-configure ro '{"memory": {"limit": 33554432, "swap": 33554432}}'
+configure ro '{"memory": {"limit": 33554432, "swap": 33554432}}' '["CAP_MKNOD"]'
 run_case oom --debug
 echo "$out" | diag
 echo "$err" | grep -Ei "oom|killed process" | diag
@@ -89,9 +97,11 @@ check "oom: nothing left on the host" nothing_left
 
 # 3. core/cgroup.c itself, on the guest's kernel: cgroup-guest runs as the
 # container with /sys/fs/cgroup writable and reports TAP lines, taken over here.
+# It needs what a privileged container has: CAP_BPF and CAP_SYS_ADMIN to load
+# device programs, CAP_NET_ADMIN to query them, CAP_MKNOD for its nodes.
 cp "$CGROUP_GUEST" "$B/rootfs/cgroup-guest"
 mkbundle --config-only "$B" /cgroup-guest
-configure rw '{}'
+configure rw '{}' '["CAP_SYS_ADMIN", "CAP_BPF", "CAP_NET_ADMIN", "CAP_MKNOD", "CAP_KILL", "CAP_DAC_OVERRIDE"]'
 run_case guest
 [ -n "$err" ] && echo "$err" | diag
 n_guest=0
