@@ -77,15 +77,15 @@ static int watch_oom(struct agent *a, struct guest_container *c, cocoon_error **
 }
 
 /* The devices linux.devices creates stay usable under linux.resources.devices, as with runc. */
-static int allow_spec_devices(struct oci_spec *spec)
+static int allow_spec_devices(const struct oci_spec *spec, struct resources *res)
 {
-        if (!spec->resources->has_devices)
-                return 0; /* no rules: every device is allowed anyway */
+        if (!res->has_devices)
+                return 0; /* no rules: every device is allowed anyway (or, on update, the old rules stay) */
         for (size_t i = 0; i < spec->n_devices; i++) {
                 const struct spec_device *d = &spec->devices[i];
                 if (d->type == 'p')
                         continue; /* a fifo is no device to the kernel's check */
-                int r = resources_allow_device(spec->resources, d->type == 'b' ? 'b' : 'c', d->major, d->minor);
+                int r = resources_allow_device(res, d->type == 'b' ? 'b' : 'c', d->major, d->minor);
                 if (r < 0)
                         return r;
         }
@@ -115,7 +115,7 @@ int cgroups_setup(struct agent *a, struct guest_container *c, int *ret_fd, cocoo
                 return error_set(err, EBUSY, "cgroup %s is in use by another container", rel);
         }
         if (c->spec->resources) {
-                r = allow_spec_devices(c->spec);
+                r = allow_spec_devices(c->spec, c->spec->resources);
                 if (r < 0)
                         return error_sys(err, -r, "device rules");
                 r = cgroup_apply(c->cgroup, c->spec->resources, "linux.resources", false, err);
@@ -243,6 +243,9 @@ int cgroups_update(struct guest_container *c, const char *resources_json, cocoon
         int r = resources_parse(resources_json, strlen(resources_json), &res, err);
         if (r < 0)
                 return error_wrap(err, "resources");
+        r = allow_spec_devices(c->spec, res);
+        if (r < 0)
+                return error_sys(err, -r, "device rules");
         return cgroup_apply(c->cgroup, res, "", false, err);
 }
 

@@ -123,7 +123,8 @@ mkbundle --config-only "$B" sh -c 'sleep 1000 & echo 0 > /tmp/maxgap; last=; max
 while :; do read -r up _ < /proc/uptime; t=${up%.*}${up#*.}
     if [ -n "$last" ] && [ $((t - last)) -gt $max ]; then max=$((t - last)); echo $max > /tmp/maxgap; fi
     last=$t; sleep 0.1; done'
-configure ro '{"memory": {"limit": 67108864}, "pids": {"limit": 30}}'
+configure ro '{"memory": {"limit": 67108864}, "pids": {"limit": 30}}' '["CAP_MKNOD"]' \
+    '[{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]'
 is_state() { cocoon state "$1" | grep -q "\"status\": \"$2\""; }
 # (The loop rewrites the file in place: a read may catch it empty.)
 maxgap() {
@@ -171,6 +172,16 @@ check "update: memory.max and pids.max change in the container" [ "$out" = "$(pr
 out=$(echo '{"memory": {"limit": "lots"}}' | cocoon update --resources - verbs 2>&1); status=$?
 check "update: a bad value is refused, naming the field" \
     sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "memory.limit: expected an integer"' _ "$out" "$status"
+# Device rules by update: deny-all replaces "no rules"; /dev/kmsg of
+# linux.devices and the standard devices stay usable.
+devices() { cocoon exec verbs sh -c '[ -e /dev/c51 ] || mknod /dev/c51 c 5 1
+    for d in c51 kmsg null; do echo "<6>cocoon test-cgroups: update" 2>/dev/null > /dev/$d && echo "$d: ok" || echo "$d: refused"; done'; }
+before=$(devices)
+echo '{"devices": [{"allow": false, "access": "rwm"}]}' | cocoon update --resources - verbs
+after=$(devices)
+echo "before: $(echo $before); after: $(echo $after)" | diag
+check "update: new device rules apply to the running container" \
+    [ "$before" = "$(printf 'c51: ok\nkmsg: ok\nnull: ok')" -a "$after" = "$(printf 'c51: refused\nkmsg: ok\nnull: ok')" ]
 out=$(cocoon events --stats verbs 2>&1)
 echo "$out" | cut -c1-300 | diag
 check "events --stats: the new limits and some usage" \
