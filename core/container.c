@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -415,6 +416,8 @@ static int child_setup(const struct oci_spec *spec, const char *rootfs, const st
                 return error_sys(err, errno, "setting the hostname");
         if (spec->domainname && own_uts && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
                 return error_sys(err, errno, "domainname: setting it");
+        if (spec->has_personality && personality(spec->personality) < 0)
+                return error_sys(err, errno, "linux.personality: setting it");
         r = write_sysctls(spec, err);
         if (r < 0)
                 return r;
@@ -636,6 +639,9 @@ static _Noreturn void spawned(const struct spawn *s, struct sync_channels *ch)
                 if (r == 0 && stdio)
                         r = setup_stdio(stdio, &err);
                 (void) syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+                /* The container's personality holds for every process in it. */
+                if (r == 0 && s->spec->has_personality && personality(s->spec->personality) < 0)
+                        r = error_sys(&err, errno, "linux.personality: setting it");
                 if (r == 0)
                         r = setup_process(s->proc, s->spec->seccomp, ch->console[1], &plan, &err);
         }
