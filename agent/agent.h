@@ -98,6 +98,12 @@ void cgroups_stats_free(Cocoon__StatsContainerResponse *s);
 int cgroups_update(struct guest_container *c, const char *resources_json, cocoon_error **err);
 /* Sends sig to every process in the cgroup (kill --all). */
 int cgroups_signal_all(struct guest_container *c, int sig, cocoon_error **err);
+/*
+ * Queues an OOM event when memory.events oom_kill went up since last seen.
+ * The reaper calls it before reporting exits, so that the host gets a
+ * container's OOM event before the exit it caused.
+ */
+void cgroups_check_oom(struct agent *a, struct guest_container *c);
 
 /* rpc.c */
 int rpc_dispatch(struct agent *a, const uint8_t *payload, size_t len);

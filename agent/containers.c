@@ -186,6 +186,24 @@ static int make_init(void *ctx, const struct container_stdio *stdio, struct cont
         return container_create(cc->c->spec, cc->rootfs, stdio, cc->cgroup_fd, ret, err);
 }
 
+/* Bind mounts whose host source the host placed in the share: the source becomes that place. */
+static int take_shared_mounts(struct guest_container *c, const Cocoon__CreateContainerRequest *req,
+                              cocoon_error **err)
+{
+        for (size_t i = 0; i < req->n_shared_mounts; i++) {
+                uint32_t idx = req->shared_mounts[i];
+                if (idx >= c->spec->n_mounts)
+                        return error_set(err, EINVAL, "shared mount %u: the spec has %zu mounts", idx,
+                                         c->spec->n_mounts);
+                char *source = NULL;
+                if (asprintf(&source, GUEST_SHARED_DIR "/%s/mounts/%u", c->id, idx) < 0)
+                        return -ENOMEM;
+                free(c->spec->mounts[idx].source);
+                c->spec->mounts[idx].source = source;
+        }
+        return 0;
+}
+
 int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req, cocoon_error **err)
 {
         if (!msg_id_valid(req->container_id))
@@ -211,6 +229,19 @@ int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req
         if (r < 0) {
                 container_free(c);
                 return error_wrap(err, "config.json");
+        }
+
+        c->spec->no_pivot = req->no_pivot;
+        c->spec->id = strdup(c->id);
+        c->spec->bundle = strdup(req->bundle);
+        if (!c->spec->id || !c->spec->bundle) {
+                container_free(c);
+                return -ENOMEM;
+        }
+        r = take_shared_mounts(c, req, err);
+        if (r < 0) {
+                container_free(c);
+                return r;
         }
 
         struct create_ctx cc = {.c = c, .rootfs = req->rootfs, .cgroup_fd = -1};
@@ -500,6 +531,8 @@ void containers_reap(struct agent *a)
                         }
                 });
         }
+        for (struct guest_container *c = a->containers; c; c = c->next)
+                cgroups_check_oom(a, c);
         containers_report_exits(a);
 }
 

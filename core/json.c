@@ -305,3 +305,154 @@ int json_parse_object(const char *json, size_t len, yajl_val *ret, cocoon_error 
         return 0;
 }
 
+
+/* ---- writing ---- */
+
+#include <stdio.h>
+#include <yajl/yajl_gen.h>
+
+static void check(struct json_writer *w, yajl_gen_status s)
+{
+        if (s != yajl_gen_status_ok)
+                w->failed = true;
+}
+
+int json_writer_init(struct json_writer *w, bool pretty)
+{
+        yajl_gen g = yajl_gen_alloc(NULL);
+        *w = (struct json_writer) {.g = g, .failed = !g};
+        if (!g)
+                return -ENOMEM;
+        if (pretty) {
+                yajl_gen_config(g, yajl_gen_beautify, 1);
+                yajl_gen_config(g, yajl_gen_indent_string, "  ");
+        }
+        return 0;
+}
+
+int json_writer_finish(struct json_writer *w, char **ret, size_t *ret_len)
+{
+        const unsigned char *buf;
+        size_t len;
+        int r = 0;
+        if (w->failed || yajl_gen_get_buf(w->g, &buf, &len) != yajl_gen_status_ok) {
+                r = -ENOMEM;
+        } else {
+                char *text = strndup((const char *) buf, len);
+                if (!text)
+                        r = -ENOMEM;
+                else {
+                        *ret = text;
+                        if (ret_len)
+                                *ret_len = len;
+                }
+        }
+        if (w->g)
+                yajl_gen_free(w->g);
+        w->g = NULL;
+        return r;
+}
+
+void json_str(struct json_writer *w, const char *s)
+{
+        check(w, s ? yajl_gen_string(w->g, (const unsigned char *) s, strlen(s)) : yajl_gen_null(w->g));
+}
+
+void json_int(struct json_writer *w, long long v) { check(w, yajl_gen_integer(w->g, v)); }
+
+void json_uint(struct json_writer *w, unsigned long long v)
+{
+        /* yajl's integers are signed; print larger values as a number ourselves. */
+        char num[24];
+        int n = snprintf(num, sizeof(num), "%llu", v);
+        check(w, yajl_gen_number(w->g, num, n));
+}
+
+void json_bool(struct json_writer *w, bool v) { check(w, yajl_gen_bool(w->g, v)); }
+
+void json_open_map(struct json_writer *w, const char *key)
+{
+        if (key)
+                json_str(w, key);
+        check(w, yajl_gen_map_open(w->g));
+}
+
+void json_close_map(struct json_writer *w) { check(w, yajl_gen_map_close(w->g)); }
+
+void json_open_array(struct json_writer *w, const char *key)
+{
+        if (key)
+                json_str(w, key);
+        check(w, yajl_gen_array_open(w->g));
+}
+
+void json_close_array(struct json_writer *w) { check(w, yajl_gen_array_close(w->g)); }
+
+void json_key_str(struct json_writer *w, const char *key, const char *v)
+{
+        json_str(w, key);
+        json_str(w, v);
+}
+
+void json_key_int(struct json_writer *w, const char *key, long long v)
+{
+        json_str(w, key);
+        json_int(w, v);
+}
+
+void json_key_uint(struct json_writer *w, const char *key, unsigned long long v)
+{
+        json_str(w, key);
+        json_uint(w, v);
+}
+
+void json_key_bool(struct json_writer *w, const char *key, bool v)
+{
+        json_str(w, key);
+        json_bool(w, v);
+}
+
+void json_key_strv(struct json_writer *w, const char *key, char *const *strv)
+{
+        json_open_array(w, key);
+        for (; strv && *strv; strv++)
+                json_str(w, *strv);
+        json_close_array(w);
+}
+
+void json_value(struct json_writer *w, yajl_val v)
+{
+        if (!v) {
+                json_str(w, NULL);
+                return;
+        }
+        switch (v->type) {
+        case yajl_t_string:
+                json_str(w, v->u.string);
+                break;
+        case yajl_t_number:
+                check(w, yajl_gen_number(w->g, v->u.number.r, strlen(v->u.number.r)));
+                break;
+        case yajl_t_object:
+                json_open_map(w, NULL);
+                for (size_t i = 0; i < v->u.object.len; i++) {
+                        json_str(w, v->u.object.keys[i]);
+                        json_value(w, v->u.object.values[i]);
+                }
+                json_close_map(w);
+                break;
+        case yajl_t_array:
+                json_open_array(w, NULL);
+                for (size_t i = 0; i < v->u.array.len; i++)
+                        json_value(w, v->u.array.values[i]);
+                json_close_array(w);
+                break;
+        case yajl_t_true:
+        case yajl_t_false:
+                json_bool(w, YAJL_IS_TRUE(v));
+                break;
+        default:
+                json_str(w, NULL);
+                break;
+        }
+}

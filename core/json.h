@@ -56,3 +56,32 @@ int json_parse_int(yajl_val v, long long min, long long max, const char *path, c
 /* A NULL-terminated list of strings; absent gives an empty list unless non_empty. */
 int json_get_strv(yajl_val obj, const char *path, const char *key, bool non_empty, char ***ret, size_t *ret_n,
                   cocoon_error **err);
+
+/*
+ * Writing JSON: a yajl generator that remembers failure, so that callers
+ * emit a whole document and check once, in json_writer_finish().
+ */
+struct json_writer {
+        void *g; /* yajl_gen */
+        bool failed;
+};
+/* pretty: indented with two spaces, like Go's json.MarshalIndent in runc. */
+int json_writer_init(struct json_writer *w, bool pretty);
+/* The text (malloc'd, NUL-terminated) or -ENOMEM; frees the generator either way. */
+int json_writer_finish(struct json_writer *w, char **ret, size_t *ret_len);
+void json_str(struct json_writer *w, const char *s); /* NULL writes null */
+void json_int(struct json_writer *w, long long v);
+void json_uint(struct json_writer *w, unsigned long long v);
+void json_bool(struct json_writer *w, bool v);
+/* key may be NULL inside arrays and at the top level. */
+void json_open_map(struct json_writer *w, const char *key);
+void json_close_map(struct json_writer *w);
+void json_open_array(struct json_writer *w, const char *key);
+void json_close_array(struct json_writer *w);
+void json_key_str(struct json_writer *w, const char *key, const char *v);
+void json_key_int(struct json_writer *w, const char *key, long long v);
+void json_key_uint(struct json_writer *w, const char *key, unsigned long long v);
+void json_key_bool(struct json_writer *w, const char *key, bool v);
+void json_key_strv(struct json_writer *w, const char *key, char *const *strv);
+/* Writes a parsed value back out, as it is. */
+void json_value(struct json_writer *w, yajl_val v);

@@ -39,6 +39,19 @@ static const struct {
         {"unbindable", MS_UNBINDABLE},   {"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
+const char *const *mount_option_names(void)
+{
+        static const char *names[ARRAY_SIZE(mount_flags) + ARRAY_SIZE(propagation_flags) + 1];
+        if (!names[0]) {
+                size_t n = 0;
+                for (size_t i = 0; i < ARRAY_SIZE(mount_flags); i++)
+                        names[n++] = mount_flags[i].name;
+                for (size_t i = 0; i < ARRAY_SIZE(propagation_flags); i++)
+                        names[n++] = propagation_flags[i].name;
+        }
+        return names;
+}
+
 int mount_propagation_flag(const char *name, unsigned long *ret)
 {
         for (size_t j = 0; j < ARRAY_SIZE(propagation_flags); j++)

@@ -538,6 +538,9 @@ static int parse_linux(yajl_val top, struct oci_spec *spec, cocoon_error **err)
                 r = json_get_string(linux_obj, path, "cgroupsPath", false, &spec->cgroups_path, err);
                 if (r < 0)
                         return r;
+                yajl_val res = json_get(linux_obj, "resources");
+                if (res && (r = resources_parse_tree(res, "linux.resources", &spec->resources, err)) < 0)
+                        return r;
                 r = parse_linux_setup(linux_obj, spec, err);
                 if (r < 0)
                         return r;
@@ -747,6 +750,7 @@ void spec_free(struct oci_spec *spec)
         }
         free(spec->annotations);
         free(spec->cgroups_path);
+        resources_free(spec->resources);
         free(spec->domainname);
         for (size_t i = 0; i < spec->n_devices; i++)
                 free(spec->devices[i].path);

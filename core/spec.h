@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "resources.h"
 
 struct spec_mount {
         char *destination; /* required, absolute */
@@ -174,6 +175,7 @@ struct oci_spec {
         struct spec_kv *annotations;
         size_t n_annotations;
         char *cgroups_path; /* may be NULL */
+        struct resources *resources; /* linux.resources; NULL when absent */
         char *domainname; /* may be NULL */
         struct spec_device *devices;
         size_t n_devices;

@@ -347,3 +347,42 @@ int syscall_filter_load(const struct spec_seccomp *s, cocoon_error **err)
                 return error_sys(err, -r, "linux.seccomp: loading the filter");
         return 0;
 }
+
+/* For `features`: a NULL-terminated list of the names in a table. */
+#define NAMES_OF(table)                                                          \
+        ({                                                                       \
+                static const char *names_[ARRAY_SIZE(table) + 1];               \
+                for (size_t i_ = 0; i_ < ARRAY_SIZE(table); i_++)                \
+                        names_[i_] = table[i_].name;                             \
+                (const char *const *) names_;                                    \
+        })
+
+void syscall_filter_known(struct syscall_filter_names *ret)
+{
+        static const char *const candidate_archs[] = {
+                "SCMP_ARCH_X86",     "SCMP_ARCH_X86_64",  "SCMP_ARCH_X32",     "SCMP_ARCH_ARM",
+                "SCMP_ARCH_AARCH64", "SCMP_ARCH_MIPS",    "SCMP_ARCH_MIPS64",  "SCMP_ARCH_MIPS64N32",
+                "SCMP_ARCH_MIPSEL",  "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC",
+                "SCMP_ARCH_PPC64",   "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390",    "SCMP_ARCH_S390X",
+                "SCMP_ARCH_RISCV64",
+        };
+        static const char *archs[ARRAY_SIZE(candidate_archs) + 1];
+        static const char *supported[ARRAY_SIZE(filter_flags) + 1];
+        size_t n = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(candidate_archs); i++)
+                if (resolve_arch(candidate_archs[i]) != 0)
+                        archs[n++] = candidate_archs[i];
+        archs[n] = NULL;
+        n = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(filter_flags); i++)
+                if (filter_flags[i].attr != 0)
+                        supported[n++] = filter_flags[i].name;
+        supported[n] = NULL;
+        *ret = (struct syscall_filter_names) {
+                .actions = NAMES_OF(actions),
+                .operators = NAMES_OF(operators),
+                .archs = archs,
+                .known_flags = NAMES_OF(filter_flags),
+                .supported_flags = supported,
+        };
+}

@@ -25,3 +25,9 @@ void syscall_filter_free(struct spec_seccomp *s);
  * cannot set are errors.
  */
 int syscall_filter_load(const struct spec_seccomp *s, cocoon_error **err);
+
+/* What the filter understands, for `cocoon features`; every list NULL-terminated. */
+struct syscall_filter_names {
+        const char *const *actions, *const *operators, *const *archs, *const *known_flags, *const *supported_flags;
+};
+void syscall_filter_known(struct syscall_filter_names *ret);

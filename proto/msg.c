@@ -71,6 +71,16 @@ int msg_queue_exited(struct conn *c, const char *container_id, const char *exec_
         return conn_queue_msg(c, FRAME_EVENT, &ev.base);
 }
 
+int msg_queue_oom(struct conn *c, const char *container_id)
+{
+        Cocoon__OomEvent oom = COCOON__OOM_EVENT__INIT;
+        oom.container_id = (char *) container_id;
+        Event ev = COCOON__EVENT__INIT;
+        ev.body_case = COCOON__EVENT__BODY_OOM;
+        ev.oom = &oom;
+        return conn_queue_msg(c, FRAME_EVENT, &ev.base);
+}
+
 int msg_call(struct conn *c, Request *req, const int *fds, size_t n_fds, Response **ret,
              void (*on_event)(Event *ev, void *userdata), void *userdata, cocoon_error **err)
 {

@@ -40,6 +40,9 @@ int msg_queue_result(struct conn *c, uint64_t id, int r, const cocoon_error *err
 int msg_queue_exited(struct conn *c, const char *container_id, const char *exec_id, int exit_code, int signal,
                      const char *reason);
 
+/* Queues the event that tells the OOM killer killed a process of the container. */
+int msg_queue_oom(struct conn *c, const char *container_id);
+
 /*
  * Blocking call for clients: sends the request (with fds, if any), waits for
  * its response, and turns an error response into (-errnum, *err = message).

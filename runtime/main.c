@@ -13,11 +13,50 @@
 #include "runtime.h"
 #include "version.h"
 
-static const struct verb *const verbs[] = {&verb_run, &verb_spec};
+static const struct verb *const verbs[] = {
+        &verb_create, &verb_start,  &verb_run,    &verb_state,  &verb_kill,     &verb_delete,
+        &verb_exec,   &verb_ps,     &verb_list,   &verb_pause,  &verb_resume,   &verb_update,
+        &verb_events, &verb_spec,   &verb_features, &verb_checkpoint, &verb_restore,
+};
 
-char *state_dir(const struct runtime *rt, const char *id)
+int verb_parse_id(const struct verb *v, int argc, char **argv, const char **id)
 {
-        return path_join(rt->root, id);
+        static const struct option opts[] = {
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+                if (c != 'h')
+                        return -2;
+                printf("usage: %s\n", v->usage);
+                return 0;
+        }
+        if (optind != argc - 1) {
+                log_error("%s: expected exactly one container id\nusage: %s", v->name, v->usage);
+                return -2;
+        }
+        *id = argv[optind];
+        return 1;
+}
+
+int verb_open(const struct verb *v, struct runtime *rt, int argc, char **argv, struct container *c)
+{
+        const char *id;
+        int r = verb_parse_id(v, argc, argv, &id);
+        if (r <= 0)
+                return r;
+        _cleanup_error_ cocoon_error *err = NULL;
+        r = container_open(rt->root, id, c, &err);
+        if (r < 0)
+                return -verb_fail(v, r, err);
+        return 1;
+}
+
+int verb_fail(const struct verb *v, int r, const cocoon_error *err)
+{
+        log_error("%s: %s", v->name, err && err->msg ? err->msg : strerror(r < 0 ? -r : EIO));
+        return 1;
 }
 
 int verb_parse_bundle(const struct verb *v, int argc, char **argv, const char **bundle)
@@ -34,7 +73,7 @@ int verb_parse_bundle(const struct verb *v, int argc, char **argv, const char **
                         *bundle = optarg;
                         break;
                 case 'h':
-                        printf("%s\n", v->usage);
+                        printf("usage: %s\n", v->usage);
                         return 0;
                 default:
                         return -2;
@@ -48,8 +87,9 @@ static void usage(FILE *f)
         fprintf(f, "usage: cocoon [global options] COMMAND [options] [ARGS]\n\n"
                    "cocoon runs OCI containers, each in its own lightweight virtual machine.\n\n"
                    "Commands:\n");
+        /* The first line of each verb's usage; `cocoon VERB --help` has the rest. */
         for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
-                fprintf(f, "  %s\n", verbs[i]->usage);
+                fprintf(f, "  %.*s\n", (int) strcspn(verbs[i]->usage, "\n"), verbs[i]->usage);
         fprintf(f, "\nGlobal options:\n"
                    "  --root DIR          state directory (default " COCOON_DEFAULT_ROOT ")\n"
                    "  --log FILE          also log to FILE\n"

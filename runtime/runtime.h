@@ -6,7 +6,9 @@
 
 #include "settings.h"
 #include "error.h"
+#include "msg.h"
 #include "spec.h"
+#include "state.h"
 
 #define COCOON_DEFAULT_ROOT "/run/cocoon"
 
@@ -23,8 +25,6 @@ struct verb {
         const char *usage;
 };
 
-/* The state directory of a container: <root>/<id>. */
-char *state_dir(const struct runtime *rt, const char *id);
 
 /*
  * The bundle, checked the way runc checks it before anything is created:
@@ -35,6 +35,7 @@ struct bundle {
         char *rootfs;
         char *config_json; /* the text, sent to the agent unchanged */
         struct oci_spec *spec;
+        bool no_pivot; /* --no-pivot */
 };
 int bundle_load(const char *dir, struct bundle *ret, cocoon_error **err);
 void bundle_free(struct bundle *b);
@@ -47,21 +48,47 @@ void bundle_free(struct bundle *b);
 int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, bool detach,
                      pid_t *ret_pid, cocoon_error **err);
 
+/*
+ * ready.c: a forked helper's one report to its parent. fork_with_ready()
+ * returns as fork() does, with *ret_fd the pipe's end for each side.
+ * ready_receive() gives the pid, the helper's error, or -EPIPE if it died
+ * without a word.
+ */
+pid_t fork_with_ready(int *ret_fd, cocoon_error **err);
+void ready_send(int fd, int r, const cocoon_error *err);
+int ready_receive(int fd, pid_t *ret_pid, cocoon_error **err);
+
 /* client.c: talking to a supervisor's control socket */
 int supervisor_connect(const char *dir, cocoon_error **err);
 
+/* stub.c: the host process that stands for one guest process. */
+struct stub_opts {
+        const char *id;
+        const char *exec_id;           /* "" for the container's init */
+        const char *exec_process_json; /* exec: the process to start; NULL to attach to the init */
+        bool start;                    /* run: start the container once attached */
+        bool terminal;                 /* the process has a terminal */
+};
 /*
- * stub.c: attaches the given stdio to a process in the sandbox, optionally
- * starts the container, relays signals, and returns the process's exit code
- * (0..255, 128+N when killed by signal N).
+ * Attaches our stdio to the process (or starts the exec with it), relays
+ * signals and resizes, and returns its exit code (0..255, 128+N when killed
+ * by signal N) in *ret_exit_code.
  */
-int stub_attach_and_wait(int ctl_fd, const char *id, const char *exec_id, bool start, bool terminal,
-                         int *ret_exit_code, cocoon_error **err);
+int stub_attach_and_wait(int ctl_fd, const struct stub_opts *o, int *ret_exit_code, cocoon_error **err);
+/* The same, calling ready(r, err, ud) once attached (and started), before waiting. */
+int stub_run(int ctl_fd, const struct stub_opts *o, void (*ready)(int r, const cocoon_error *err, void *ud), void *ud,
+             int *ret_exit_code, cocoon_error **err);
+/*
+ * Forks a stub that does the same on its own, for create and the detached
+ * verbs: returns its pid once it is attached (or the error that stopped
+ * it). With console_socket, its stdio is a new host pty whose master goes
+ * to that socket. The stub exits with the process's exit code.
+ */
+int stub_spawn(const char *dir, const struct stub_opts *o, const char *console_socket, pid_t *ret_pid,
+               cocoon_error **err);
 /* Asks the supervisor to stop the VM and waits until it has. */
 int supervisor_shutdown(int ctl_fd, cocoon_error **err);
 
-/* Removes a container's state directory and everything in it. */
-int state_remove(const char *dir, cocoon_error **err);
 
 /*
  * Parses the options of a verb that takes --bundle/-b DIR and --help. Returns
@@ -70,4 +97,51 @@ int state_remove(const char *dir, cocoon_error **err);
  */
 int verb_parse_bundle(const struct verb *v, int argc, char **argv, const char **bundle);
 
-extern const struct verb verb_run, verb_spec;
+/* lifecycle.c */
+struct create_opts {
+        const char *id;
+        const char *bundle_dir;
+        const char *console_socket; /* NULL: none */
+        bool no_pivot;
+        bool detach; /* the sandbox outlives this process (create, run -d) */
+};
+/*
+ * Creates the container, not yet started: state directory, supervisor and
+ * VM, the container in the guest, state.json. Returns it locked. On failure
+ * nothing is left.
+ */
+int container_create_sandbox(struct runtime *rt, const struct create_opts *o, struct container *ret,
+                             cocoon_error **err);
+/* The status the supervisor reports: created, running, paused, or stopped when it is gone. */
+int container_status(const struct container *c, char **ret_status);
+/* Fails with message unless the status is one of allowed (NULL-terminated). */
+int container_require_status(const struct container *c, const char *const *allowed, const char *message,
+                             cocoon_error **err);
+/* Stops the VM and the supervisor, asking first and killing if need be. */
+int container_stop_sandbox(const struct container *c, cocoon_error **err);
+/* One request to the container's supervisor; the answer in *ret (may be NULL). */
+int sandbox_call(const char *dir, Request *req, Response **ret, cocoon_error **err);
+int write_pid_file(const char *path, pid_t pid, cocoon_error **err);
+
+/* hooks.c: the spec's hooks that run on the host, with the container's state on stdin. */
+enum hooks_point { HOOKS_CREATE, HOOKS_POSTSTART, HOOKS_POSTSTOP };
+int container_run_hooks(const struct container *c, enum hooks_point point, cocoon_error **err);
+
+/* verb-create.c: the options create and run share; *detach NULL refuses -d. */
+int verb_parse_create(const struct verb *v, int argc, char **argv, struct create_opts *o, const char **pid_file,
+                      bool *detach);
+
+/* Verbs that take only an id: parses --help and checks there is exactly one argument. */
+int verb_parse_id(const struct verb *v, int argc, char **argv, const char **id);
+/*
+ * The same, then opens (and locks) the container: 1 when it is open, else
+ * the negated exit status (0 after --help, -2 on a usage error, -1 after
+ * printing why it cannot be opened).
+ */
+int verb_open(const struct verb *v, struct runtime *rt, int argc, char **argv, struct container *c);
+/* Prints the error as "verb: message" and returns the exit status 1. */
+int verb_fail(const struct verb *v, int r, const cocoon_error *err);
+
+extern const struct verb verb_create, verb_start, verb_run, verb_state, verb_kill, verb_delete, verb_exec, verb_ps,
+        verb_list, verb_pause, verb_resume, verb_update, verb_events, verb_spec, verb_features, verb_checkpoint,
+        verb_restore;

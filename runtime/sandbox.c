@@ -25,26 +25,12 @@
 #include "fsutil.h"
 #include "guest.h"
 #include "log.h"
+#include "mount.h"
 #include "msg.h"
 #include "runtime.h"
 #include "supervisor.h"
 
-#define INIT_STREAM 1
 #define CONTROL_SOCKET "ctl.sock"
-
-struct ready_report {
-        int32_t errnum;
-        int32_t pid;
-        uint32_t len;
-};
-
-static void report_ready(int fd, int r, const cocoon_error *err)
-{
-        const char *msg = r < 0 ? (err && err->msg ? err->msg : strerror(-r)) : "";
-        struct ready_report rep = {.errnum = r < 0 ? -r : 0, .pid = getpid(), .len = strlen(msg)};
-        (void) write_all(fd, &rep, sizeof(rep));
-        (void) write_all(fd, msg, rep.len);
-}
 
 /* The last lines the guest printed: what a user needs when a boot fails. */
 static char *console_tail(const char *path)
@@ -70,7 +56,51 @@ static int check_file(const char *what, const char *path, cocoon_error **err)
         return error_sys(err, errno, "%s %s (set it in /etc/cocoon/cocoon.conf or build the guest image)", what, path);
 }
 
-static int prepare_share(const char *id, const struct bundle *b, cocoon_error **err)
+/*
+ * Volumes: a bind mount's source is a host path, which the guest reaches
+ * only through the share. Each goes to shared/<id>/mounts/<index>, read-only
+ * on this side too when the spec says ro, and the agent is told which of the
+ * spec's mounts to take from there.
+ */
+static int share_bind_mounts(struct supervisor *sv, const char *id, const struct bundle *b, cocoon_error **err)
+{
+        const struct oci_spec *spec = b->spec;
+        sv->shared_mounts = calloc(spec->n_mounts + 1, sizeof(uint32_t));
+        if (!sv->shared_mounts)
+                return -ENOMEM;
+        for (size_t i = 0; i < spec->n_mounts; i++) {
+                const struct spec_mount *m = &spec->mounts[i];
+                unsigned long flags = 0, propagation = 0;
+                _cleanup_free_ char *data = NULL;
+                int r = mount_parse_options(m->options, m->n_options, &flags, &propagation, &data, err);
+                if (r < 0)
+                        return error_wrap(err, "mounts[%zu] (%s)", i, m->destination);
+                if (!(flags & MS_BIND) && !(m->type && strcmp(m->type, "bind") == 0))
+                        continue;
+                if (!m->source)
+                        return error_set(err, EINVAL, "mounts[%zu] (%s): a bind mount needs a source", i,
+                                         m->destination);
+                _cleanup_free_ char *source = m->source[0] == '/' ? strdup(m->source) : path_join(b->dir, m->source);
+                _cleanup_free_ char *target = NULL;
+                if (!source || asprintf(&target, "shared/%s/mounts/%zu", id, i) < 0)
+                        return -ENOMEM;
+                struct stat st;
+                if (stat(source, &st) < 0)
+                        return error_sys(err, errno, "mounts[%zu]: source %s", i, source);
+                r = S_ISDIR(st.st_mode) ? mkdir_p(target, 0755) : touch_p(target);
+                if (r < 0)
+                        return error_sys(err, -r, "creating %s", target);
+                if (mount(source, target, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
+                        return error_sys(err, errno, "mounts[%zu]: bind mounting %s into the VM's share", i, source);
+                if ((flags & MS_RDONLY) &&
+                    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+                        return error_sys(err, errno, "mounts[%zu]: making %s read-only", i, source);
+                sv->shared_mounts[sv->n_shared_mounts++] = i;
+        }
+        return 0;
+}
+
+static int prepare_share(struct supervisor *sv, const char *id, const struct bundle *b, cocoon_error **err)
 {
         /* Private mounts: they go away with this process and never show on the host. */
         if (unshare(CLONE_NEWNS) < 0)
@@ -85,7 +115,7 @@ static int prepare_share(const char *id, const struct bundle *b, cocoon_error **
                 return error_sys(err, -r, "creating %s", target);
         if (mount(b->rootfs, target, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return error_sys(err, errno, "bind mounting the rootfs %s", b->rootfs);
-        return 0;
+        return share_bind_mounts(sv, id, b, err);
 }
 
 static int set_recv_timeout(int fd, unsigned seconds)
@@ -119,28 +149,23 @@ static int create_container(struct supervisor *sv, const char *id, const struct 
         _cleanup_free_ char *rootfs = NULL;
         if (asprintf(&rootfs, GUEST_SHARED_DIR "/%s/rootfs", id) < 0)
                 return -ENOMEM;
+        struct host_process *p = supervisor_add_process(sv, id, "");
+        if (!p)
+                return -ENOMEM;
         Cocoon__CreateContainerRequest cc = COCOON__CREATE_CONTAINER_REQUEST__INIT;
         cc.container_id = (char *) id;
         cc.config_json = b->config_json;
         cc.rootfs = rootfs;
-        cc.stream = INIT_STREAM;
+        cc.stream = p->stream;
+        cc.no_pivot = b->no_pivot;
+        cc.bundle = b->dir;
+        cc.n_shared_mounts = sv->n_shared_mounts;
+        cc.shared_mounts = sv->shared_mounts;
         Request req = COCOON__REQUEST__INIT;
         req.id = ++sv->next_id;
         req.body_case = COCOON__REQUEST__BODY_CREATE_CONTAINER;
         req.create_container = &cc;
-        int r = msg_call(&sv->agent, &req, NULL, 0, NULL, NULL, NULL, err);
-        if (r < 0)
-                return r;
-
-        struct host_process *p = calloc(1, sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        *p = (struct host_process) {.sv = sv, .container_id = strdup(id), .exec_id = strdup(""), .stream = INIT_STREAM};
-        for (int i = 0; i < 3; i++)
-                pump_init(&p->pumps[i], -1, INIT_STREAM, i, i == 0);
-        p->next = sv->procs;
-        sv->procs = p;
-        return p->container_id && p->exec_id ? 0 : -ENOMEM;
+        return msg_call(&sv->agent, &req, NULL, 0, NULL, NULL, NULL, err);
 }
 
 static int listen_control(cocoon_error **err)
@@ -175,7 +200,7 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
         if (r < 0)
                 return r;
 
-        r = prepare_share(id, b, err);
+        r = prepare_share(sv, id, b, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *shared = path_join(rt->root, id);
@@ -290,14 +315,14 @@ static int supervisor_main(struct runtime *rt, const char *id, const struct bund
                 r = error_sys(&err, -r, "setting up the supervisor loop");
                 goto out;
         }
-        report_ready(ready_fd, 0, NULL);
+        ready_send(ready_fd, 0, NULL);
         close(ready_fd);
         ready_fd = -1;
         r = supervisor_loop(&sv);
 
 out:
         if (ready_fd >= 0)
-                report_ready(ready_fd, r, err);
+                ready_send(ready_fd, r, err);
         if (sv.vm)
                 (void) sv.vm->ops->stop(sv.vm, NULL);
         (void) unlink(CONTROL_SOCKET);
@@ -310,19 +335,12 @@ out:
 int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, bool detach,
                      pid_t *ret_pid, cocoon_error **err)
 {
-        int ready[2];
-        if (pipe2(ready, O_CLOEXEC) < 0)
-                return error_sys(err, errno, "pipe");
         pid_t caller = getpid();
-        pid_t pid = fork();
-        if (pid < 0) {
-                int e = errno;
-                close(ready[0]);
-                close(ready[1]);
-                return error_sys(err, e, "fork");
-        }
+        int ready;
+        pid_t pid = fork_with_ready(&ready, err);
+        if (pid < 0)
+                return pid;
         if (pid == 0) {
-                close(ready[0]);
                 /* Detached: the supervisor must be nobody's child but init's (or the subreaper's). */
                 if (detach) {
                         if (fork() != 0)
@@ -333,34 +351,17 @@ int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b,
                         if (getppid() != caller)
                                 _exit(1);
                 }
-                _exit(supervisor_main(rt, id, b, dir, ready[1], caller));
+                _exit(supervisor_main(rt, id, b, dir, ready, caller));
         }
-        close(ready[1]);
         if (detach)
                 (void) waitpid(pid, NULL, 0);
-
-        struct ready_report rep;
-        ssize_t n;
-        do
-                n = read(ready[0], &rep, sizeof(rep));
-        while (n < 0 && errno == EINTR);
-        if (n != (ssize_t) sizeof(rep)) {
-                close(ready[0]);
-                if (!detach)
-                        (void) waitpid(pid, NULL, 0);
+        int r = ready_receive(ready, ret_pid, err);
+        close(ready);
+        if (r < 0 && !detach)
+                (void) waitpid(pid, NULL, 0);
+        if (r == -EPIPE)
                 return error_set(err, EIO, "the sandbox supervisor died while starting (see %s/supervisor.log)", dir);
-        }
-        _cleanup_free_ char *msg = calloc(1, (rep.len > 65536 ? 65536 : rep.len) + 1);
-        if (msg && rep.len)
-                (void) !read(ready[0], msg, rep.len > 65536 ? 65536 : rep.len);
-        close(ready[0]);
-        if (rep.errnum) {
-                if (!detach)
-                        (void) waitpid(pid, NULL, 0);
-                return error_set(err, rep.errnum, "%s", msg ? msg : "the sandbox failed to start");
-        }
-        *ret_pid = rep.pid;
-        return 0;
+        return r;
 }
 
 int supervisor_connect(const char *dir, cocoon_error **err)
@@ -380,12 +381,4 @@ int supervisor_connect(const char *dir, cocoon_error **err)
                 return error_sys(err, e, "connecting to the sandbox supervisor");
         }
         return fd;
-}
-
-int state_remove(const char *dir, cocoon_error **err)
-{
-        int r = remove_tree(dir);
-        if (r < 0)
-                return error_sys(err, -r, "removing %s", dir);
-        return 0;
 }

@@ -5,6 +5,7 @@
  * it, so that the caller has a host PID to wait on.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,11 +13,16 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "conn.h"
+#include "fsutil.h"
 #include "log.h"
 #include "msg.h"
 #include "runtime.h"
@@ -121,7 +127,7 @@ static int wait_exit(struct conn *c, uint64_t *next_id, struct wait_state *ws, i
                 }
                 if (pfd[0].revents & (POLLIN | POLLHUP)) {
                         ssize_t n = conn_fill(c, err);
-                        if (n == 0)
+                        if (n == 0 || n == -ECONNRESET)
                                 return error_set(err, ECONNRESET, "the sandbox supervisor exited unexpectedly");
                         if (n < 0 && n != -EAGAIN && n != -EINTR)
                                 return n;
@@ -130,13 +136,52 @@ static int wait_exit(struct conn *c, uint64_t *next_id, struct wait_state *ws, i
         return 0;
 }
 
-int stub_attach_and_wait(int ctl_fd, const char *id, const char *exec_id, bool start, bool terminal,
-                         int *ret_exit_code, cocoon_error **err)
+/* Attaches our fds 0-2 to the init, or starts an exec with them. */
+static int attach(struct conn *c, uint64_t *next_id, const struct stub_opts *o, struct wait_state *ws,
+                  cocoon_error **err)
+{
+        Request req = COCOON__REQUEST__INIT;
+        Cocoon__AttachRequest at = COCOON__ATTACH_REQUEST__INIT;
+        Cocoon__ExecProcessRequest ex = COCOON__EXEC_PROCESS_REQUEST__INIT;
+        if (o->exec_process_json) {
+                ex.container_id = (char *) o->id;
+                ex.exec_id = (char *) o->exec_id;
+                ex.process_json = (char *) o->exec_process_json;
+                req.body_case = COCOON__REQUEST__BODY_EXEC_PROCESS;
+                req.exec_process = &ex;
+        } else {
+                at.container_id = (char *) o->id;
+                at.exec_id = (char *) o->exec_id;
+                req.body_case = COCOON__REQUEST__BODY_ATTACH;
+                req.attach = &at;
+        }
+        int fds[3] = {0, 1, 2};
+        int r = call(c, &req, next_id, fds, 3, ws, err);
+        if (r < 0)
+                return r;
+        send_size(c, next_id, ws);
+        if (!o->start)
+                return 0;
+        Cocoon__StartContainerRequest st = COCOON__START_CONTAINER_REQUEST__INIT;
+        st.container_id = (char *) o->id;
+        req = (Request) COCOON__REQUEST__INIT;
+        req.body_case = COCOON__REQUEST__BODY_START_CONTAINER;
+        req.start_container = &st;
+        return call(c, &req, next_id, NULL, 0, ws, err);
+}
+
+/*
+ * The whole life of a stub: attach, tell `ready` (if set) how that went,
+ * relay signals, and return the exit code. When the supervisor vanishes
+ * without a word (it was killed), the process died with its VM: 137.
+ */
+int stub_run(int ctl_fd, const struct stub_opts *o, void (*ready)(int r, const cocoon_error *err, void *ud), void *ud,
+             int *ret_exit_code, cocoon_error **err)
 {
         struct conn c;
         conn_init(&c, ctl_fd, false);
         uint64_t next_id = 0;
-        struct wait_state ws = {.id = id, .exec_id = exec_id};
+        struct wait_state ws = {.id = o->id, .exec_id = o->exec_id};
         struct termios saved;
         bool raw = false;
         int r;
@@ -154,36 +199,24 @@ int stub_attach_and_wait(int ctl_fd, const char *id, const char *exec_id, bool s
         }
 
         /* With a terminal, the guest's pty does the line discipline: ours must pass bytes through. */
-        if (terminal && isatty(0) && tcgetattr(0, &saved) == 0) {
+        if (o->terminal && isatty(0) && tcgetattr(0, &saved) == 0) {
                 struct termios t = saved;
                 cfmakeraw(&t);
                 raw = tcsetattr(0, TCSANOW, &t) == 0;
                 ws.terminal = true;
         }
 
-        Cocoon__AttachRequest at = COCOON__ATTACH_REQUEST__INIT;
-        at.container_id = (char *) id;
-        at.exec_id = (char *) exec_id;
-        Request req = COCOON__REQUEST__INIT;
-        req.body_case = COCOON__REQUEST__BODY_ATTACH;
-        req.attach = &at;
-        int fds[3] = {0, 1, 2};
-        r = call(&c, &req, &next_id, fds, 3, &ws, err);
+        r = attach(&c, &next_id, o, &ws, err);
+        if (ready)
+                ready(r, err ? *err : NULL, ud);
         if (r < 0)
                 goto out;
-
-        send_size(&c, &next_id, &ws);
-        if (start) {
-                Cocoon__StartContainerRequest st = COCOON__START_CONTAINER_REQUEST__INIT;
-                st.container_id = (char *) id;
-                req = (Request) COCOON__REQUEST__INIT;
-                req.body_case = COCOON__REQUEST__BODY_START_CONTAINER;
-                req.start_container = &st;
-                r = call(&c, &req, &next_id, NULL, 0, &ws, err);
-                if (r < 0)
-                        goto out;
-        }
         r = wait_exit(&c, &next_id, &ws, sfd, err);
+        if (r == -ECONNRESET) {
+                log_error("%s: the sandbox supervisor is gone, the process died with its VM", o->id);
+                ws.exit_code = 128 + SIGKILL;
+                r = 0;
+        }
         if (r == 0)
                 *ret_exit_code = ws.exit_code;
 out:
@@ -195,6 +228,116 @@ out:
         c.fd = -1; /* the caller owns ctl_fd */
         conn_destroy(&c);
         return r;
+}
+
+int stub_attach_and_wait(int ctl_fd, const struct stub_opts *o, int *ret_exit_code, cocoon_error **err)
+{
+        return stub_run(ctl_fd, o, NULL, NULL, ret_exit_code, err);
+}
+
+/* ---- detached stubs: create, run -d, exec -d ---- */
+
+/*
+ * --console-socket: a pty of our own on the host. Its slave becomes the
+ * stub's stdio and controlling terminal (so a resize of the master reaches
+ * us as SIGWINCH), its master goes to the caller, as runc sends it.
+ */
+static int console_to_socket(const char *socket_path, cocoon_error **err)
+{
+        _cleanup_close_ int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        char name[64];
+        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
+                return error_sys(err, errno, "allocating a terminal");
+        int slave = open(name, O_RDWR | O_NOCTTY);
+        if (slave < 0)
+                return error_sys(err, errno, "opening %s", name);
+        if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) {
+                int e = errno;
+                close(slave);
+                return error_sys(err, e, "making %s our terminal", name);
+        }
+        for (int i = 0; i < 3; i++)
+                (void) dup2(slave, i);
+        if (slave > 2)
+                close(slave);
+
+        _cleanup_close_ int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        if (strlen(socket_path) >= sizeof(addr.sun_path))
+                return error_set(err, ENAMETOOLONG, "--console-socket %s: path too long", socket_path);
+        strcpy(addr.sun_path, socket_path);
+        if (sock < 0 || connect(sock, (struct sockaddr *) &addr, sizeof(addr)) < 0)
+                return error_sys(err, errno, "--console-socket %s", socket_path);
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } cbuf = {0};
+        struct iovec iov = {.iov_base = name, .iov_len = strlen(name)};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf)};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &master, sizeof(int));
+        if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+                return error_sys(err, errno, "sending the terminal to --console-socket %s", socket_path);
+        return 0;
+}
+
+/* The stub reports to stub_spawn() once, after attaching; the pipe is closed then. */
+static void report_attached(int r, const cocoon_error *err, void *ud)
+{
+        int *fd = ud;
+        ready_send(*fd, r, err);
+        close(*fd);
+        *fd = -1;
+}
+
+static _Noreturn void stub_child(const char *dir, const struct stub_opts *o, const char *console_socket, int ready_fd)
+{
+        _cleanup_error_ cocoon_error *err = NULL;
+        /* Nothing of the verb's: no lock fd, no socket. Keep the ready pipe as fd 3. */
+        if (ready_fd != 3) {
+                (void) dup3(ready_fd, 3, O_CLOEXEC);
+                ready_fd = 3;
+        }
+        (void) syscall(SYS_close_range, 4, ~0U, 0);
+        log_detach();
+        int r = 0;
+        if (console_socket)
+                r = console_to_socket(console_socket, &err);
+        int ctl = r < 0 ? r : supervisor_connect(dir, &err);
+        if (ctl < 0) {
+                ready_send(ready_fd, ctl, err);
+                _exit(1);
+        }
+        int code = 255;
+        r = stub_run(ctl, o, report_attached, &ready_fd, &code, &err);
+        if (ready_fd >= 0)
+                report_attached(r, err, &ready_fd);
+        else if (r < 0)
+                log_error("%s: %s", o->id, err ? err->msg : strerror(-r));
+        _exit(r < 0 ? 255 : code);
+}
+
+int stub_spawn(const char *dir, const struct stub_opts *o, const char *console_socket, pid_t *ret_pid,
+               cocoon_error **err)
+{
+        int ready;
+        pid_t pid = fork_with_ready(&ready, err);
+        if (pid < 0)
+                return pid;
+        if (pid == 0)
+                stub_child(dir, o, console_socket, ready);
+        pid_t reported;
+        int r = ready_receive(ready, &reported, err);
+        close(ready);
+        if (r < 0) {
+                (void) waitpid(pid, NULL, 0);
+                return r == -EPIPE ? error_set(err, EIO, "the stub process died while attaching") : r;
+        }
+        *ret_pid = pid;
+        return 0;
 }
 
 int supervisor_shutdown(int ctl_fd, cocoon_error **err)

@@ -50,6 +50,49 @@ static struct host_process *process_of(struct pump *pump)
         return (struct host_process *) ((char *) (pump - pump->fdno) - offsetof(struct host_process, pumps));
 }
 
+struct host_process *supervisor_add_process(struct supervisor *sv, const char *container_id, const char *exec_id)
+{
+        struct host_process *p = calloc(1, sizeof(*p));
+        if (!p)
+                return NULL;
+        *p = (struct host_process) {.sv = sv, .container_id = strdup(container_id), .exec_id = strdup(exec_id),
+                                    .stream = ++sv->next_stream};
+        if (!p->container_id || !p->exec_id) {
+                free(p->container_id);
+                free(p->exec_id);
+                free(p);
+                return NULL;
+        }
+        for (int i = 0; i < 3; i++)
+                pump_init(&p->pumps[i], -1, p->stream, i, i == 0);
+        p->next = sv->procs;
+        sv->procs = p;
+        return p;
+}
+
+static void process_free(struct host_process *p)
+{
+        for (int i = 0; i < 3; i++)
+                pump_close(&p->pumps[i]);
+        free(p->container_id);
+        free(p->exec_id);
+        free(p);
+}
+
+/* An exec is forgotten once its exit is out, or when it never started. */
+static void remove_process(struct supervisor *sv, struct host_process *gone)
+{
+        for (struct pending *pd = sv->pending; pd; pd = pd->next)
+                if (pd->proc == gone)
+                        pd->proc = NULL;
+        for (struct host_process **pp = &sv->procs; *pp; pp = &(*pp)->next)
+                if (*pp == gone) {
+                        *pp = gone->next;
+                        process_free(gone);
+                        return;
+                }
+}
+
 static void flush_client(struct client *c)
 {
         if (c->dead)
@@ -84,11 +127,13 @@ static void maybe_send_exit(struct supervisor *sv, struct host_process *p)
                 return;
         p->exit_sent = true;
         pump_close(&p->pumps[0]);
-        if (!p->attached)
-                return;
-        (void) msg_queue_exited(&p->attached->conn, p->container_id, p->exec_id, p->exit_code, p->signal,
-                                p->reason);
-        flush_client(p->attached);
+        if (p->attached) {
+                (void) msg_queue_exited(&p->attached->conn, p->container_id, p->exec_id, p->exit_code, p->signal,
+                                        p->reason);
+                flush_client(p->attached);
+        }
+        if (*p->exec_id)
+                sv->reap_procs = true;
 }
 
 static int on_pump(struct watch *w, uint32_t events)
@@ -136,15 +181,16 @@ static int reopen_nonblocking(int fd, bool for_write)
         return nfd < 0 ? -errno : nfd;
 }
 
-static int handle_attach(struct supervisor *sv, struct client *c, const Cocoon__AttachRequest *req, cocoon_error **err)
+/* Binds the three stdio fds that came with the client's request to p. */
+static int attach_stdio(struct supervisor *sv, struct client *c, struct host_process *p, const char *container_id,
+                        cocoon_error **err)
 {
         int fds[3] = {conn_take_fd(&c->conn), conn_take_fd(&c->conn), conn_take_fd(&c->conn)};
         int r = 0;
-        struct host_process *p = find_process(sv, req->container_id, req->exec_id);
         if (!p)
-                r = error_set(err, ENOENT, "container %s does not exist", req->container_id);
+                r = error_set(err, ENOENT, "container %s does not exist", container_id);
         else if (p->attached)
-                r = error_set(err, EBUSY, "the process of %s is already attached", req->container_id);
+                r = error_set(err, EBUSY, "the process of %s is already attached", container_id);
         else if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
                 r = error_set(err, EBADF, "attach needs three file descriptors");
         for (int i = 0; i < 3 && r >= 0; i++) {
@@ -171,14 +217,26 @@ static int handle_attach(struct supervisor *sv, struct client *c, const Cocoon__
         return 0;
 }
 
-/* Anything the supervisor does not answer itself goes to the agent under a new id. */
-static int forward(struct supervisor *sv, struct client *c, Request *req, cocoon_error **err)
+static int handle_attach(struct supervisor *sv, struct client *c, const Cocoon__AttachRequest *req, cocoon_error **err)
+{
+        return attach_stdio(sv, c, find_process(sv, req->container_id, req->exec_id), req->container_id, err);
+}
+
+/*
+ * Anything the supervisor does not answer itself goes to the agent under a
+ * new id; proc is the process the answer concerns (start, pause, exec).
+ */
+static int forward(struct supervisor *sv, struct client *c, Request *req, struct host_process *proc,
+                   cocoon_error **err)
 {
         struct pending *pd = calloc(1, sizeof(*pd));
         if (!pd)
                 return -ENOMEM;
         uint64_t client_id = req->id;
-        *pd = (struct pending) {.agent_id = ++sv->next_id, .client = c, .client_id = client_id, .next = sv->pending};
+        *pd = (struct pending) {.agent_id = ++sv->next_id, .client = c, .client_id = client_id,
+                                .body_case = req->body_case, .proc = proc, .next = sv->pending};
+        if (req->body_case == COCOON__REQUEST__BODY_PAUSE_CONTAINER)
+                pd->paused = req->pause_container->paused;
         req->id = pd->agent_id;
         int r = conn_queue_msg(&sv->agent, FRAME_REQUEST, &req->base);
         req->id = client_id;
@@ -188,6 +246,67 @@ static int forward(struct supervisor *sv, struct client *c, Request *req, cocoon
         }
         sv->pending = pd;
         return 1; /* answered later */
+}
+
+static const char *init_status(const struct host_process *init)
+{
+        if (init->exited)
+                return "stopped";
+        if (init->paused)
+                return "paused";
+        return init->started ? "running" : "created";
+}
+
+static int handle_state(struct supervisor *sv, struct client *c, const Request *req, cocoon_error **err)
+{
+        struct host_process *init = find_process(sv, req->container_state->container_id, "");
+        if (!init)
+                return error_set(err, ENOENT, "container %s does not exist", req->container_state->container_id);
+        Cocoon__ContainerStateResponse st = COCOON__CONTAINER_STATE_RESPONSE__INIT;
+        st.status = (char *) init_status(init);
+        st.exit_code = init->exit_code;
+        Response resp = COCOON__RESPONSE__INIT;
+        resp.id = req->id;
+        resp.body_case = COCOON__RESPONSE__BODY_CONTAINER_STATE;
+        resp.container_state = &st;
+        int r = conn_queue_msg(&c->conn, FRAME_RESPONSE, &resp.base);
+        return r < 0 ? error_sys(err, -r, "answering") : 1;
+}
+
+/* exec: the stub's fds come with the request; the process gets a stream before the agent starts it. */
+static int handle_exec(struct supervisor *sv, struct client *c, Request *req, cocoon_error **err)
+{
+        Cocoon__ExecProcessRequest *ex = req->exec_process;
+        struct host_process *init = find_process(sv, ex->container_id, "");
+        if (!init) {
+                for (int i = 0; i < 3; i++) {
+                        int fd = conn_take_fd(&c->conn);
+                        if (fd >= 0)
+                                close(fd);
+                }
+                return error_set(err, ENOENT, "container %s does not exist", ex->container_id);
+        }
+        if (!msg_id_valid(ex->exec_id) || find_process(sv, ex->container_id, ex->exec_id)) {
+                for (int i = 0; i < 3; i++) {
+                        int fd = conn_take_fd(&c->conn);
+                        if (fd >= 0)
+                                close(fd);
+                }
+                return error_set(err, EEXIST, "exec id %s is invalid or in use", ex->exec_id);
+        }
+        struct host_process *p = supervisor_add_process(sv, ex->container_id, ex->exec_id);
+        if (!p)
+                return -ENOMEM;
+        int r = attach_stdio(sv, c, p, ex->container_id, err);
+        if (r < 0) {
+                remove_process(sv, p);
+                return r;
+        }
+        ex->stream = p->stream;
+        r = forward(sv, c, req, p, err);
+        if (r < 0)
+                remove_process(sv, p);
+        return r;
 }
 
 static int handle_request(struct supervisor *sv, struct client *c, const uint8_t *payload, size_t len)
@@ -207,10 +326,32 @@ static int handle_request(struct supervisor *sv, struct client *c, const uint8_t
                 sv->shutdown_id = req->id;
                 sv->stopping = true;
                 return 0;
+        case COCOON__REQUEST__BODY_CONTAINER_STATE:
+                r = handle_state(sv, c, req, &err);
+                if (r > 0)
+                        return 0;
+                break;
+        case COCOON__REQUEST__BODY_EXEC_PROCESS:
+                r = handle_exec(sv, c, req, &err);
+                if (r > 0)
+                        return 0;
+                break;
         case COCOON__REQUEST__BODY_START_CONTAINER:
+        case COCOON__REQUEST__BODY_PAUSE_CONTAINER: {
+                const char *id = req->body_case == COCOON__REQUEST__BODY_START_CONTAINER
+                                         ? req->start_container->container_id
+                                         : req->pause_container->container_id;
+                r = forward(sv, c, req, find_process(sv, id, ""), &err);
+                if (r > 0)
+                        return 0;
+                break;
+        }
         case COCOON__REQUEST__BODY_SIGNAL_PROCESS:
         case COCOON__REQUEST__BODY_RESIZE:
-                r = forward(sv, c, req, &err);
+        case COCOON__REQUEST__BODY_LIST_PROCESSES:
+        case COCOON__REQUEST__BODY_STATS_CONTAINER:
+        case COCOON__REQUEST__BODY_UPDATE_CONTAINER:
+                r = forward(sv, c, req, NULL, &err);
                 if (r > 0)
                         return 0;
                 break;
@@ -298,6 +439,15 @@ static void on_agent_response(struct supervisor *sv, const uint8_t *payload, siz
                 if (pd->agent_id != resp->id)
                         continue;
                 *pp = pd->next;
+                if (pd->proc && resp->errnum == 0) {
+                        if (pd->body_case == COCOON__REQUEST__BODY_START_CONTAINER)
+                                pd->proc->started = true;
+                        else if (pd->body_case == COCOON__REQUEST__BODY_PAUSE_CONTAINER)
+                                pd->proc->paused = pd->paused;
+                } else if (pd->proc && pd->body_case == COCOON__REQUEST__BODY_EXEC_PROCESS) {
+                        /* The exec failed: its stub reports the error; late frames for it are dropped. */
+                        remove_process(sv, pd->proc);
+                }
                 if (pd->client) {
                         uint64_t agent_id = resp->id;
                         resp->id = pd->client_id;
@@ -314,6 +464,15 @@ static void on_agent_event(struct supervisor *sv, const uint8_t *payload, size_t
         _cleanup_event_ Event *ev = NULL;
         if (msg_unpack_event(payload, len, &ev, NULL) < 0) {
                 sv->vm_dead = true;
+                return;
+        }
+        if (ev->body_case == COCOON__EVENT__BODY_OOM) {
+                if (!msg_id_valid(ev->oom->container_id))
+                        return;
+                /* Everyone listening (events, stubs) may care; stubs ignore it. */
+                for (struct client *c = sv->clients; c; c = c->next)
+                        if (!c->dead)
+                                (void) conn_queue_msg(&c->conn, FRAME_EVENT, &ev->base);
                 return;
         }
         if (ev->body_case != COCOON__EVENT__BODY_EXITED)
@@ -476,6 +635,18 @@ static void reap_dead_clients(struct supervisor *sv)
         }
 }
 
+static void reap_finished_execs(struct supervisor *sv)
+{
+        if (!sv->reap_procs)
+                return;
+        sv->reap_procs = false;
+        for (struct host_process *p = sv->procs, *next; p; p = next) {
+                next = p->next;
+                if (*p->exec_id && p->exit_sent)
+                        remove_process(sv, p);
+        }
+}
+
 int supervisor_loop(struct supervisor *sv)
 {
         while (!sv->stopping && !sv->vm_dead) {
@@ -483,6 +654,7 @@ int supervisor_loop(struct supervisor *sv)
                 if (r < 0)
                         return r;
                 reap_dead_clients(sv);
+                reap_finished_execs(sv);
         }
         if (sv->vm_dead)
                 log_error("the sandbox VM stopped unexpectedly");
@@ -506,16 +678,13 @@ void supervisor_free(struct supervisor *sv)
         }
         for (struct host_process *p = sv->procs, *next; p; p = next) {
                 next = p->next;
-                for (int i = 0; i < 3; i++)
-                        pump_close(&p->pumps[i]);
-                free(p->container_id);
-                free(p->exec_id);
-                free(p);
+                process_free(p);
         }
         for (struct pending *pd = sv->pending, *next; pd; pd = next) {
                 next = pd->next;
                 free(pd);
         }
+        free(sv->shared_mounts);
         conn_destroy(&sv->agent);
         if (sv->signal_fd > 0)
                 close(sv->signal_fd);

@@ -28,16 +28,21 @@ struct host_process {
         uint32_t stream;
         struct pump pumps[3]; /* stdin outbound; stdout and stderr inbound */
         struct client *attached;
+        bool started, paused; /* the container's init: start and pause answered */
         bool exited, exit_sent;
         int exit_code, signal;
         const char *reason; /* static text when it did not exit on its own */
         struct host_process *next;
 };
 
+/* A request forwarded to the agent whose answer the supervisor also acts on. */
 struct pending {
         uint64_t agent_id;
         struct client *client;
         uint64_t client_id;
+        int body_case;              /* what was asked */
+        struct host_process *proc;  /* start, pause, exec: the process concerned */
+        bool paused;                /* pause: freeze or thaw */
         struct pending *next;
 };
 
@@ -50,11 +55,18 @@ struct supervisor {
         struct host_process *procs;
         struct pending *pending;
         uint64_t next_id;
+        uint32_t next_stream;
+        uint32_t *shared_mounts; /* indexes of the spec's bind mounts served from the share */
+        size_t n_shared_mounts;
         bool stopping, vm_dead;
+        bool reap_procs; /* an exec finished: drop it */
         int signal_fd, listen_fd;
         struct client *shutdown_client;
         uint64_t shutdown_id;
 };
+
+/* Registers a guest process (the container's init, or an exec) on a new stdio stream. */
+struct host_process *supervisor_add_process(struct supervisor *sv, const char *container_id, const char *exec_id);
 
 /* Watches the agent link, the control socket and the signals in mask (blocked already). */
 int supervisor_watch(struct supervisor *sv, int listen_fd, const sigset_t *mask);

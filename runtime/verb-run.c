@@ -1,17 +1,19 @@
-/* cocoon run: create, start and wait for a container in its own microVM, then delete it. */
+/*
+ * cocoon run: create and start a container in its own microVM. In the
+ * foreground this process is the stub: it relays stdio, exits with the
+ * process's status and deletes the container. With -d it leaves a stub
+ * behind, as create does, and returns.
+ */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "fsutil.h"
 #include "log.h"
-#include "msg.h"
 #include "runtime.h"
 
 /* --debug: what the guest and the supervisor said, before the state directory goes. */
@@ -26,84 +28,105 @@ static void dump_debug_logs(const char *dir)
         }
 }
 
-static int run_container(struct runtime *rt, const char *id, const char *bundle_dir, int *ret_exit, cocoon_error **err)
+struct started {
+        const struct container *c;
+        int r;
+        cocoon_error *err;
+};
+
+static void on_started(int r, const cocoon_error *err, void *ud)
 {
-        if (!msg_id_valid(id))
-                return error_set(err, EINVAL, "invalid container id %s: use 1 to 1024 of A-Z a-z 0-9 _ + - .", id);
-        struct bundle b;
-        int r = bundle_load(bundle_dir, &b, err);
-        if (r < 0)
-                return r;
+        struct started *s = ud;
+        if (r == 0)
+                s->r = container_run_hooks(s->c, HOOKS_POSTSTART, &s->err);
+}
 
-        _cleanup_free_ char *dir = state_dir(rt, id);
-        if (!dir) {
-                bundle_free(&b);
-                return -ENOMEM;
-        }
-        r = mkdir_p(rt->root, 0700);
-        if (r < 0) {
-                bundle_free(&b);
-                return error_sys(err, -r, "creating the state root %s", rt->root);
-        }
-        if (mkdir(dir, 0700) < 0) {
-                int e = errno;
-                bundle_free(&b);
-                if (e == EEXIST)
-                        return error_set(err, EEXIST, "container with id exists: %s", id);
-                return error_sys(err, e, "creating %s", dir);
-        }
+static int run_foreground(struct runtime *rt, struct container *c, int *ret_exit, cocoon_error **err)
+{
+        pid_t sup = c->st.supervisor_pid;
+        struct stub_opts so = {.id = c->st.id, .exec_id = "", .start = true, .terminal = c->st.terminal};
+        /* Unlocked while it runs, so that state, kill and exec work meanwhile. */
+        container_unlock(c);
 
-        pid_t sup;
-        r = supervisor_spawn(rt, id, &b, dir, false, &sup, err);
-        bool terminal = b.spec->process.terminal;
-        bundle_free(&b);
-        if (r < 0) {
-                (void) state_remove(dir, NULL);
-                return r;
-        }
-
-        int ctl = supervisor_connect(dir, err);
+        int r, ctl = supervisor_connect(c->dir, err);
         if (ctl >= 0) {
-                r = stub_attach_and_wait(ctl, id, "", true, terminal, ret_exit, err);
-                _cleanup_error_ cocoon_error *serr = NULL;
-                if (supervisor_shutdown(ctl, &serr) < 0)
-                        log_debug("stopping the sandbox: %s", serr->msg);
+                struct started s = {.c = c};
+                r = stub_run(ctl, &so, on_started, &s, ret_exit, err);
+                if (r == 0 && s.r < 0)
+                        log_error("run: %s", s.err ? s.err->msg : "poststart hook failed");
+                error_free(s.err);
                 close(ctl);
         } else {
                 r = ctl;
-                (void) kill(sup, SIGTERM);
         }
-        (void) waitpid(sup, NULL, 0);
-        if (rt->debug)
-                dump_debug_logs(dir);
-        (void) state_remove(dir, NULL);
+
+        /* Someone may have deleted it meanwhile (delete --force): then there is nothing left to do. */
+        if (container_relock(c) == 0) {
+                (void) container_stop_sandbox(c, NULL);
+                (void) waitpid(sup, NULL, 0);
+                if (rt->debug)
+                        dump_debug_logs(c->dir);
+                _cleanup_error_ cocoon_error *herr = NULL;
+                if (container_run_hooks(c, HOOKS_POSTSTOP, &herr) < 0)
+                        log_warn("run: %s", herr ? herr->msg : "poststop hook failed");
+                (void) container_destroy(c, NULL);
+        } else {
+                (void) waitpid(sup, NULL, 0);
+                container_close(c);
+        }
         return r;
 }
 
-static int verb_run_main(struct runtime *rt, int argc, char **argv)
+static int run_main(struct runtime *rt, int argc, char **argv)
 {
-        const char *bundle = ".";
-        int r = verb_parse_bundle(&verb_run, argc, argv, &bundle);
+        struct create_opts o;
+        const char *pid_file = NULL;
+        bool detach = false;
+        int r = verb_parse_create(&verb_run, argc, argv, &o, &pid_file, &detach);
         if (r <= 0)
                 return -r;
-        if (optind != argc - 1) {
-                log_error("run: expected exactly one container id\nusage: %s", verb_run.usage);
-                return 2;
-        }
+        o.detach = detach;
 
         _cleanup_error_ cocoon_error *err = NULL;
-        int exit_code = 0;
-        r = run_container(rt, argv[optind], bundle, &exit_code, &err);
-        if (r < 0) {
-                log_error("run: %s", err ? err->msg : strerror(-r));
-                return 1;
+        struct container c;
+        r = container_create_sandbox(rt, &o, &c, &err);
+        if (r < 0)
+                return verb_fail(&verb_run, r, err);
+        r = container_run_hooks(&c, HOOKS_CREATE, &err);
+        if (r == 0 && !detach) {
+                if (pid_file)
+                        r = write_pid_file(pid_file, getpid(), &err);
+                if (r == 0) {
+                        int exit_code = 0;
+                        r = run_foreground(rt, &c, &exit_code, &err);
+                        return r < 0 ? verb_fail(&verb_run, r, err) : exit_code;
+                }
         }
-        return exit_code;
+        if (r == 0) {
+                struct stub_opts so = {.id = o.id, .exec_id = "", .start = true, .terminal = c.st.terminal};
+                r = stub_spawn(c.dir, &so, o.console_socket, &c.st.pid, &err);
+        }
+        if (r == 0)
+                r = state_save(&c, &err);
+        if (r == 0)
+                r = container_run_hooks(&c, HOOKS_POSTSTART, &err);
+        if (r == 0 && pid_file)
+                r = write_pid_file(pid_file, c.st.pid, &err);
+        if (r < 0) {
+                (void) container_stop_sandbox(&c, NULL);
+                if (!detach)
+                        (void) waitpid(c.st.supervisor_pid, NULL, 0);
+                (void) container_destroy(&c, NULL);
+                return verb_fail(&verb_run, r, err);
+        }
+        container_close(&c);
+        return 0;
 }
 
 const struct verb verb_run = {
         .name = "run",
-        .run = verb_run_main,
-        .usage = "cocoon run [--bundle|-b DIR] ID\n"
-                 "  Runs the bundle's process in a new microVM, relays its stdio, and exits with its exit status.",
+        .run = run_main,
+        .usage = "cocoon run [--bundle|-b DIR] [-d|--detach] [--pid-file F] [--console-socket S] [--no-pivot] ID\n"
+                 "  Runs the bundle's process in a new microVM. In the foreground it relays stdio, exits with\n"
+                 "  the process's status and removes the container; with -d it returns once it runs.",
 };

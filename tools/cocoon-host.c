@@ -123,10 +123,14 @@ static int run(const char *bundle, const char *id, bool no_pivot, cocoon_error *
                 return r;
         container_pid = init.pid;
 
-        /* The runtime-spec's order around start: prestart and createRuntime, start, poststart. */
-        r = run_hooks(spec, SPEC_HOOK_PRESTART, "created", init.pid, err);
+        /*
+         * The runtime-spec's order around start: prestart and createRuntime
+         * (still part of create, so the status is "creating", as runc says),
+         * start, poststart.
+         */
+        r = run_hooks(spec, SPEC_HOOK_PRESTART, "creating", init.pid, err);
         if (r == 0)
-                r = run_hooks(spec, SPEC_HOOK_CREATE_RUNTIME, "created", init.pid, err);
+                r = run_hooks(spec, SPEC_HOOK_CREATE_RUNTIME, "creating", init.pid, err);
         if (r == 0)
                 r = container_start(&init, err);
         if (r < 0) {

@@ -14,6 +14,19 @@ out=$(cocoon spec 2>&1); status=$?
 check "spec refuses to overwrite config.json" sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q exists' _ "$out" "$status"
 cd / 
 
+out=$(cocoon features); status=$?
+check "features prints the runtime-spec features document" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["ociVersionMax"] == "1.1.0" and "startContainer" in d["hooks"] and "rbind" in d["mountOptions"]
+l = d["linux"]
+assert "user" in l["namespaces"] and "CAP_SYS_ADMIN" in l["capabilities"] and l["cgroup"]["v2"]
+assert l["seccomp"]["enabled"] and "SCMP_ACT_ERRNO" in l["seccomp"]["actions"] and "SCMP_ARCH_X86_64" in l["seccomp"]["archs"]' "$out"
+out=$(cocoon checkpoint c 2>&1); status=$?
+check "checkpoint says it is not supported" sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "not supported"' _ "$out" "$status"
+out=$(cocoon create --help); status=$?
+check "every verb has --help" sh -c '[ "$2" -eq 0 ] && echo "$1" | grep -q "pid-file"' _ "$out" "$status"
+
 out=$(cocoon no-such-verb 2>&1); status=$?
 check "an unknown command is an error that says so" sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "unknown command"' _ "$out" "$status"
 out=$(cocoon run 2>&1); status=$?

@@ -95,6 +95,33 @@ check "a terminal process sees its pty, sized like the caller's" \
 check "terminal: exit status 4 comes back" [ "$status" -eq 4 ]
 check "terminal: nothing left on the host" nothing_left
 
+# Volumes: bind mounts of host paths reach the guest through the share, rw
+# and ro as the spec says, files and directories alike.
+mkdir -p "$TEST_ROOT/vol" "$TEST_ROOT/rovol"
+echo from-host > "$TEST_ROOT/vol/h.txt"; echo ro-host > "$TEST_ROOT/rovol/r.txt"; echo hosts-file > "$TEST_ROOT/hosts"
+mkbundle --config-only "$B" sh -c 'cat /data/h.txt; echo from-guest > /data/g.txt; cat /ro/r.txt; touch /ro/w 2>/dev/null || echo ro-refused; cat /etc/hosts'
+python3 - "$B/config.json" "$TEST_ROOT" <<'PY'
+import json, sys
+p, root = sys.argv[1], sys.argv[2]
+c = json.load(open(p))
+c["mounts"] += [
+    {"destination": "/data", "type": "bind", "source": root + "/vol", "options": ["rbind", "rw"]},
+    {"destination": "/ro", "type": "bind", "source": root + "/rovol", "options": ["rbind", "ro"]},
+    {"destination": "/etc/hosts", "type": "bind", "source": root + "/hosts", "options": ["bind", "ro"]},
+]
+json.dump(c, open(p, "w"))
+PY
+run_case volumes
+check "volumes: the container reads host files, and ro refuses writes" \
+    [ "$out" = "$(printf 'from-host\nro-host\nro-refused\nhosts-file')" -a "$status" -eq 0 ]
+check "volumes: a file written in the container lands on the host" grep -qx from-guest "$TEST_ROOT/vol/g.txt"
+check "volumes: nothing left on the host" nothing_left
+mkbundle --config-only "$B" true
+python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["mounts"].append({"destination": "/x", "type": "bind", "source": "/no/such/dir", "options": ["rbind"]}); json.dump(c, open(p, "w"))' "$B/config.json"
+run_case badvolume
+check "a missing volume source is a clear error" sh -c 'echo "$1" | grep -q "/no/such/dir" && [ "$2" -ne 0 ]' _ "$err" "$status"
+check "badvolume: nothing left on the host" nothing_left
+
 # If QEMU dies under a running container, run says so and exits 137.
 mkbundle --config-only "$B" sh -c 'echo up; sleep 60'
 "$COCOON" --root "$STATE" run -b "$B" vmdies > "$TEST_ROOT/vmdies.out" 2> "$TEST_ROOT/vmdies.err" &

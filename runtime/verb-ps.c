@@ -1,0 +1,93 @@
+/*
+ * cocoon ps: the container's processes. They live in the guest, so the PIDs
+ * are the guest's (as the agent sees them), not host PIDs.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "json.h"
+#include "log.h"
+#include "runtime.h"
+
+static int ps_main(struct runtime *rt, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"format", required_argument, NULL, 'f'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        const char *format = "table";
+        int c;
+        while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
+                if (c == 'f')
+                        format = optarg;
+                else if (c == 'h') {
+                        printf("usage: %s\n", verb_ps.usage);
+                        return 0;
+                } else
+                        return 2;
+        }
+        if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0) {
+                log_error("ps: --format: expected table or json, got %s", format);
+                return 2;
+        }
+        if (optind >= argc) {
+                log_error("ps: expected a container id\nusage: %s", verb_ps.usage);
+                return 2;
+        }
+        const char *id = argv[optind];
+        if (optind + 1 < argc)
+                log_warn("ps: ps(1) options are ignored: the processes are in the guest");
+
+        _cleanup_error_ cocoon_error *err = NULL;
+        struct container ct;
+        int r = container_open(rt->root, id, &ct, &err);
+        if (r < 0)
+                return verb_fail(&verb_ps, r, err);
+        static const char *const live[] = {"created", "running", "paused", NULL};
+        r = container_require_status(&ct, live, "container not running", &err);
+        _cleanup_response_ Response *resp = NULL;
+        if (r == 0) {
+                Cocoon__ListProcessesRequest lp = COCOON__LIST_PROCESSES_REQUEST__INIT;
+                lp.container_id = (char *) id;
+                Request req = COCOON__REQUEST__INIT;
+                req.body_case = COCOON__REQUEST__BODY_LIST_PROCESSES;
+                req.list_processes = &lp;
+                r = sandbox_call(ct.dir, &req, &resp, &err);
+                if (r == 0 && resp->body_case != COCOON__RESPONSE__BODY_LIST_PROCESSES)
+                        r = error_set(&err, EPROTO, "the agent sent no process list");
+        }
+        container_close(&ct);
+        if (r < 0)
+                return verb_fail(&verb_ps, r, err);
+
+        const Cocoon__ListProcessesResponse *l = resp->list_processes;
+        if (strcmp(format, "json") == 0) {
+                struct json_writer w;
+                _cleanup_free_ char *text = NULL;
+                if (json_writer_init(&w, false) < 0)
+                        return verb_fail(&verb_ps, -ENOMEM, NULL);
+                json_open_array(&w, NULL);
+                for (size_t i = 0; i < l->n_pids; i++)
+                        json_int(&w, l->pids[i]);
+                json_close_array(&w);
+                if (json_writer_finish(&w, &text, NULL) < 0)
+                        return verb_fail(&verb_ps, -ENOMEM, NULL);
+                printf("%s\n", text);
+                return 0;
+        }
+        printf("PID (guest)\n");
+        for (size_t i = 0; i < l->n_pids; i++)
+                printf("%d\n", l->pids[i]);
+        return 0;
+}
+
+const struct verb verb_ps = {
+        .name = "ps",
+        .run = ps_main,
+        .usage = "cocoon ps [--format|-f table|json] ID\n"
+                 "  Lists the container's processes by their PIDs in the guest (they have no host PIDs).",
+};

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# The OCI lifecycle as containerd's shim and conmon drive it, black-box: the
+# runtime binary comes from $RUNTIME, so the same checks run against cocoon
+# and against Debian's runc. Run it under tests/helpers/subreaper (as the
+# shim is a subreaper): pid-file processes are reparented to it and their
+# exit statuses land in $REAPED_LOG.
+. "$(dirname "$0")/lib.sh"
+
+: "${RUNTIME:?set RUNTIME to the runtime binary (cocoon or runc)}"
+: "${RECVTTY:?set RECVTTY to tests/helpers/recvtty}"
+: "${REAPED_LOG:?run under tests/helpers/subreaper with REAPED_LOG set}"
+if ! command -v "$RUNTIME" > /dev/null; then
+    echo "Bail out! $RUNTIME is not installed (tools/setup.sh installs it)"
+    exit 1
+fi
+name=$(basename "$RUNTIME")
+rt() { "$RUNTIME" --root "$STATE" "$@"; }
+: > "$REAPED_LOG"
+B="$TEST_ROOT/bundles"
+
+# Also whatever runs in a runc container (its root is the bundle's rootfs),
+# and any stub (its command line names the state root).
+strays() {
+    local d
+    for d in /proc/[0-9]*; do
+        [ "${d#/proc/}" = "$$" ] && continue
+        case $(readlink "$d/root" 2>/dev/null) in "$B"/*) echo "${d#/proc/}"; continue ;; esac
+        tr '\0' ' ' < "$d/cmdline" 2>/dev/null | grep -q -- "--root $STATE " && echo "${d#/proc/}"
+    done
+}
+clean() {
+    local s; s=$(strays)
+    if [ -n "$s" ]; then
+        echo "still running: $s" | diag
+        return 1
+    fi
+    nothing_left
+}
+
+# wait_reaped PID: prints the exit status the subreaper saw (waits up to 60 s).
+wait_reaped() {
+    local i
+    for i in $(seq 600); do
+        if grep -q "^$1 " "$REAPED_LOG"; then
+            grep "^$1 " "$REAPED_LOG" | tail -1 | cut -d' ' -f2
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "timeout"
+}
+status_of() { rt state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
+# wait_status ID STATUS: the status changes asynchronously after a kill.
+wait_status() {
+    local i
+    for i in $(seq 100); do
+        [ "$(status_of "$1")" = "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# bundle NAME [terminal] -- ARGS...
+bundle() {
+    local dir="$B/$1" tty=$2; shift 3
+    mkbundle "$dir" "$@"
+    if [ "$tty" = terminal ]; then
+        python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["process"]["terminal"]=True; json.dump(c,open(p,"w"))' "$dir/config.json"
+    fi
+}
+expect_fail() { # expect_fail PATTERN CMD...: non-zero exit and PATTERN in stderr
+    local pat=$1; shift
+    local out; out=$("$@" 2>&1)
+    local status=$?
+    if [ $status -ne 0 ] && echo "$out" | grep -qi -- "$pat"; then return 0; fi
+    echo "exit $status, output: $out" | diag
+    return 1
+}
+cd "$TEST_ROOT"
+
+# 1. create, start, state, kill, delete; the pid-file process and its status.
+bundle sleeper plain -- sleep 300
+rt create --bundle "$B/sleeper" --pid-file "$TEST_ROOT/c1.pid" c1 > "$TEST_ROOT/c1.out" 2>&1 < /dev/null
+check "$name: create exits 0 and writes the pid file" test -s "$TEST_ROOT/c1.pid"
+pid=$(cat "$TEST_ROOT/c1.pid" 2>/dev/null)
+st=$(rt state c1)
+check "$name: state says created, with the pid-file pid" python3 -c 'import json,sys; s=json.loads(sys.argv[1]); sys.exit(not (s["status"] == "created" and s["pid"] == int(sys.argv[2]) and s["id"] == "c1" and s["bundle"].endswith("/sleeper") and s["created"].endswith("Z")))' "$st" "$pid"
+check "$name: the pid-file process is alive and is not the caller's child" sh -c "kill -0 $pid && [ \$(awk '{print \$4}' /proc/$pid/stat) != $$ ]"
+rt start c1
+check "$name: start makes it running" wait_status c1 running
+check "$name: starting it again is refused" expect_fail "running\|not in the created state\|cannot start" rt start c1
+check "$name: delete without --force refuses a running container" expect_fail "not stopped\|running" rt delete c1
+check "$name: list shows it" sh -c "'$RUNTIME' --root '$STATE' list | grep -q '^c1 .*running'"
+check "$name: list -q and --format json" sh -c "'$RUNTIME' --root '$STATE' list -q | grep -qx c1 && '$RUNTIME' --root '$STATE' list --format json | python3 -c 'import json,sys; l=json.load(sys.stdin); sys.exit(l[0][\"id\"] != \"c1\")'"
+rt kill c1 KILL
+check "$name: the pid-file process exits 137 after kill KILL" [ "$(wait_reaped "$pid")" = 137 ]
+check "$name: state says stopped" wait_status c1 stopped
+check "$name: kill of a stopped container is an error" expect_fail "not running" rt kill c1 KILL
+rt delete c1
+check "$name: delete leaves nothing" clean
+
+# 2. The workload's exit status and output reach the caller through the stub;
+# the host-side hooks run at their points with the state on stdin.
+bundle exit3 plain -- sh -c 'echo out; echo err >&2; exit 3'
+printf '#!/bin/sh\ncat > "%s/hook-$1.json"\n' "$TEST_ROOT" > "$TEST_ROOT/hook.sh"
+chmod +x "$TEST_ROOT/hook.sh"
+python3 - "$B/exit3/config.json" "$TEST_ROOT/hook.sh" <<'PY'
+import json, sys
+p, hook = sys.argv[1], sys.argv[2]
+c = json.load(open(p))
+c["hooks"] = {k: [{"path": hook, "args": ["hook.sh", k]}] for k in ("createRuntime", "poststart", "poststop")}
+json.dump(c, open(p, "w"))
+PY
+rt create --bundle "$B/exit3" --pid-file "$TEST_ROOT/c2.pid" c2 > "$TEST_ROOT/c2.out" 2> "$TEST_ROOT/c2.err" < /dev/null
+rt start c2
+check "$name: the pid-file process exits with the workload's status (3)" [ "$(wait_reaped "$(cat "$TEST_ROOT/c2.pid")")" = 3 ]
+check "$name: stdout and stderr went to the fds given to create" sh -c "grep -qx out '$TEST_ROOT/c2.out' && grep -qx err '$TEST_ROOT/c2.err'"
+rt delete c2
+check "$name: nothing left after an exited container" clean
+check "$name: createRuntime, poststart and poststop hooks ran with the state on stdin" python3 -c '
+import json, sys
+for kind in ("createRuntime", "poststart", "poststop"):
+    s = json.load(open(sys.argv[1] + "/hook-" + kind + ".json"))
+    assert s["id"] == "c2" and s["bundle"].endswith("/exit3"), (kind, s)' "$TEST_ROOT"
+
+# 3. A terminal through --console-socket: the caller gets the pty master.
+bundle tty terminal -- sh -c 'tty; stty size; read x; echo got:$x; exit 4'
+ROWS=30 COLS=100 "$RECVTTY" "$TEST_ROOT/tty.sock" "$TEST_ROOT/tty.out" $'hello\r' > "$TEST_ROOT/recvtty.log" &
+rpid=$!
+for i in $(seq 50); do [ -S "$TEST_ROOT/tty.sock" ] && break; sleep 0.1; done
+check "$name: create without --console-socket refuses a terminal" expect_fail "console" rt create --bundle "$B/tty" c3x
+rt create --bundle "$B/tty" --console-socket "$TEST_ROOT/tty.sock" --pid-file "$TEST_ROOT/c3.pid" c3 < /dev/null
+rt start c3
+wait $rpid
+check "$name: the terminal's process exits 4" [ "$(wait_reaped "$(cat "$TEST_ROOT/c3.pid")")" = 4 ]
+check "$name: the process has a pty, sized by the caller, and reads what the caller typed" \
+    sh -c "tr -d '\r' < '$TEST_ROOT/tty.out' | grep -q '^/dev/pts/' && tr -d '\r' < '$TEST_ROOT/tty.out' | grep -qx '30 100' && tr -d '\r' < '$TEST_ROOT/tty.out' | grep -qx 'got:hello'"
+rt delete c3
+check "$name: nothing left after a terminal" clean
+
+# 4. exec, with and without a terminal, attached and detached.
+rt run -d --bundle "$B/sleeper" --pid-file "$TEST_ROOT/c4.pid" c4 < /dev/null > /dev/null 2>&1
+check "$name: run -d returns with the container running" wait_status c4 running
+out=$(rt exec c4 sh -c 'echo exec-out; exit 5' 2>&1); status=$?
+check "$name: exec relays output and exits with the process's status" sh -c "[ '$out' = exec-out ] && [ $status -eq 5 ]"
+out=$(rt exec --env FOO=bar --cwd /tmp --user 1000:1000 c4 sh -c 'echo $FOO $(pwd) $(id -u):$(id -g)' 2>&1)
+check "$name: exec --env --cwd --user" [ "$out" = "bar /tmp 1000:1000" ]
+rt exec -d --pid-file "$TEST_ROOT/e1.pid" c4 sh -c 'exit 7' < /dev/null > /dev/null 2>&1
+check "$name: exec -d: the pid-file process exits with the exec's status (7)" [ "$(wait_reaped "$(cat "$TEST_ROOT/e1.pid")")" = 7 ]
+cat > "$TEST_ROOT/process.json" <<'EOF'
+{"args": ["sh", "-c", "tty; echo $HOME"], "env": ["HOME=/exec-home", "PATH=/bin"], "cwd": "/", "terminal": true, "user": {"uid": 0, "gid": 0}}
+EOF
+"$RECVTTY" "$TEST_ROOT/tty2.sock" "$TEST_ROOT/tty2.out" > /dev/null &
+rpid=$!
+for i in $(seq 50); do [ -S "$TEST_ROOT/tty2.sock" ] && break; sleep 0.1; done
+rt exec -d --process "$TEST_ROOT/process.json" --console-socket "$TEST_ROOT/tty2.sock" --pid-file "$TEST_ROOT/e2.pid" c4 < /dev/null
+wait $rpid
+check "$name: exec --process with a terminal over --console-socket" \
+    sh -c "tr -d '\r' < '$TEST_ROOT/tty2.out' | grep -q '^/dev/pts/' && tr -d '\r' < '$TEST_ROOT/tty2.out' | grep -qx /exec-home"
+check "$name: the exec'd terminal's process exits 0" [ "$(wait_reaped "$(cat "$TEST_ROOT/e2.pid")")" = 0 ]
+check "$name: exec of a missing program is an error naming it" expect_fail "no-such-program" rt exec c4 no-such-program
+
+# 5. ps, events --stats, update, pause and resume on the same container.
+out=$(rt ps --format json c4)
+check "$name: ps --format json lists the container's processes" python3 -c 'import json,sys; l=json.loads(sys.argv[1]); sys.exit(not (isinstance(l, list) and len(l) >= 1 and all(isinstance(p, int) for p in l)))' "$out"
+rt update --pids-limit 42 c4
+out=$(rt events --stats c4)
+check "$name: update --pids-limit shows in events --stats" python3 -c 'import json,sys; e=json.loads(sys.argv[1]); sys.exit(not (e["type"] == "stats" and e["id"] == "c4" and e["data"]["pids"]["limit"] == 42 and e["data"]["pids"]["current"] >= 1 and e["data"]["memory"]["usage"]["usage"] > 0))' "$out"
+rt pause c4
+check "$name: pause makes it paused" [ "$(status_of c4)" = paused ]
+check "$name: exec in a paused container is refused" expect_fail "paused\|not running" rt exec c4 true
+rt resume c4
+check "$name: resume makes it running again" [ "$(status_of c4)" = running ]
+check "$name: resume of a running container is an error" expect_fail "not paused" rt resume c4
+out=$(rt exec c4 echo thawed 2>&1)
+check "$name: a resumed container runs processes" [ "$out" = thawed ]
+
+# 6. kill --all reaches every process of the container.
+rt exec -d c4 sleep 301 < /dev/null > /dev/null 2>&1
+rt kill --all c4 KILL
+check "$name: kill --all stops the container" [ "$(wait_reaped "$(cat "$TEST_ROOT/c4.pid")")" = 137 ]
+check "$name: ... and state says stopped" wait_status c4 stopped
+rt delete c4
+check "$name: nothing left after exec, pause and kill --all" clean
+
+# 7. Two deletes at once: one succeeds, the other says the container does not exist.
+rt create --bundle "$B/exit3" c5 < /dev/null > /dev/null 2>&1
+rt kill c5 KILL
+wait_status c5 stopped
+rt delete c5 > "$TEST_ROOT/d1.out" 2>&1 & d1=$!
+rt delete c5 > "$TEST_ROOT/d2.out" 2>&1 & d2=$!
+wait $d1; s1=$?; wait $d2; s2=$?
+if [ "$name" = runc ]; then
+    # runc takes no lock: both deletes may see the container and succeed.
+    echo "runc does not serialize deletes; exit statuses $s1 and $s2" | diag
+    check "$name: concurrent deletes: at least one succeeds" [ $s1 -eq 0 -o $s2 -eq 0 ]
+    check "$name: ... and a failing one says it does not exist" sh -c "[ $s1 -eq 0 ] || grep -q 'does not exist' '$TEST_ROOT/d1.out'; [ $s2 -eq 0 ] || grep -q 'does not exist' '$TEST_ROOT/d2.out'"
+else
+    check "$name: concurrent deletes: exactly one succeeds" [ $((s1 == 0)) -ne $((s2 == 0)) ]
+    check "$name: ... and the other says it does not exist" grep -q "does not exist" "$TEST_ROOT/d1.out" "$TEST_ROOT/d2.out"
+fi
+check "$name: nothing left after concurrent deletes" clean
+
+# 8. delete --force after the workload's host side was killed with SIGKILL:
+# for cocoon that is QEMU, for runc the container's init.
+rt run -d --bundle "$B/sleeper" --pid-file "$TEST_ROOT/c6.pid" c6 < /dev/null > /dev/null 2>&1
+if [ "$name" = runc ]; then
+    victim=$(cat "$TEST_ROOT/c6.pid")
+else
+    victim=$(for p in $(pids_in_root); do [ "$(cat /proc/$p/comm)" = qemu-system-x86 ] && echo $p; done)
+fi
+check "$name: found the process to kill ($victim)" [ -n "$victim" ]
+kill -9 $victim
+check "$name: state says stopped once it is gone" wait_status c6 stopped
+check "$name: the pid-file process exits 137" [ "$(wait_reaped "$(cat "$TEST_ROOT/c6.pid")")" = 137 ]
+rt delete --force c6
+check "$name: delete --force cleans everything up" clean
+
+# 9. Bad input: a clear error, a non-zero exit, nothing left.
+check "$name: an id with a path separator is refused" expect_fail "invalid\|id" rt create --bundle "$B/sleeper" a/b
+check "$name: an id of .. is refused" expect_fail "invalid\|id" rt create --bundle "$B/sleeper" ..
+check "$name: a bundle without config.json is refused" expect_fail "config.json" rt create --bundle "$TEST_ROOT" bad1
+check "$name: state of an unknown container says it does not exist" expect_fail "does not exist" rt state nope
+check "$name: kill of an unknown container says it does not exist" expect_fail "does not exist" rt kill nope KILL
+check "$name: delete of an unknown container says it does not exist" expect_fail "does not exist" rt delete nope
+rt create --bundle "$B/sleeper" c7 < /dev/null > /dev/null 2>&1
+check "$name: a second create with the same id is refused" expect_fail "exists" rt create --bundle "$B/sleeper" c7
+check "$name: kill with an unknown signal is refused" expect_fail "signal" rt kill c7 NOSUCHSIG
+rt delete --force c7
+check "$name: nothing left after bad input" clean
+
+done_testing
