@@ -489,6 +489,10 @@ static int parse_linux_setup(yajl_val linux_obj, struct oci_spec *spec, cocoon_e
         if (r < 0)
                 return r;
 
+        /* A time namespace starts from the guest's clocks; silently ignoring offsets would lie. */
+        if (json_get(linux_obj, "timeOffsets"))
+                return json_field_error(err, path, "timeOffsets", "clock offsets for a time namespace are not supported");
+
         yajl_val personality = NULL;
         r = json_get_object(linux_obj, path, "personality", &personality, err);
         if (r < 0)

@@ -196,6 +196,8 @@ static const struct {
         { "ioPriority priority too large",
           "{" BASE ", " PROCESS(", 'ioPriority': {'class': 'IOPRIO_CLASS_BE', 'priority': 8}") "}",
           "process.ioPriority.priority: expected an integer between 0 and 7, got 8" },
+        { "timeOffsets refused", "{" BASE ", 'linux': {'timeOffsets': {'monotonic': {'secs': 10}}}}",
+          "linux.timeOffsets: clock offsets for a time namespace are not supported" },
         { "personality domain unknown", "{" BASE ", 'linux': {'personality': {'domain': 'BSD'}}}",
           "linux.personality.domain: expected \"LINUX\" or \"LINUX32\", got \"BSD\"" },
         { "personality flags", "{" BASE ", 'linux': {'personality': {'domain': 'LINUX', 'flags': ['x']}}}",
