@@ -199,7 +199,7 @@ static int parse_process(yajl_val obj, struct spec_process *p, cocoon_error **er
         if (r < 0)
                 return r;
         if (caps) {
-                r = caps_parse(caps, "process.capabilities", &p->capabilities, err);
+                r = caps_parse(caps, "process.capabilities", &p->capabilities, &p->warnings, &p->n_warnings, err);
                 if (r < 0)
                         return r;
         }
@@ -719,6 +719,7 @@ void spec_process_free(struct spec_process *p)
         free(p->user.additional_gids);
         free(p->capabilities);
         free(p->rlimits);
+        strv_free(p->warnings);
         strv_free(p->args);
         strv_free(p->env);
         free(p->cwd);

@@ -109,6 +109,14 @@ struct spec_process {
         size_t n_rlimits;
         bool has_oom_score_adj;
         int oom_score_adj;
+        /*
+         * What the runtime-spec says to log as a warning rather than fail on:
+         * capability names that cannot be granted, such as
+         * "process.capabilities.bounding: ignoring unknown capability CAP_FOO".
+         * NULL-terminated; the caller logs them.
+         */
+        char **warnings;
+        size_t n_warnings;
         bool has_io_priority;
         int io_priority_class; /* IOPRIO_CLASS_RT (1), _BE (2) or _IDLE (3) */
         int io_priority;       /* 0..7 */

@@ -109,6 +109,8 @@ static int run(const char *bundle, const char *id, bool no_pivot, cocoon_error *
         if (!spec->id || !spec->bundle)
                 return error_set(err, ENOMEM, "out of memory");
         spec->no_pivot = no_pivot;
+        for (size_t i = 0; i < spec->process.n_warnings; i++)
+                fprintf(stderr, "cocoon-host: warning: %s\n", spec->process.warnings[i]);
         if (!spec->has_process)
                 return error_set(err, EINVAL, "process: config.json has no process to run");
         _cleanup_free_ char *rootfs =

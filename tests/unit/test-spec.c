@@ -492,6 +492,10 @@ static void test_linux_fields(void)
                 TAP_OK(p->capabilities->permitted == (1u << 5), "permitted: lower case name accepted");
                 TAP_OK(p->capabilities->inheritable == 0, "inheritable: empty");
                 TAP_OK(p->capabilities->ambient == (1u << 10), "ambient: NET_BIND_SERVICE");
+                TAP_OK(p->n_warnings == 2 && !p->warnings[2], "two warnings for the two ignored names");
+                TAP_STR_EQ(p->n_warnings ? p->warnings[0] : NULL,
+                           "process.capabilities.bounding: ignoring unknown capability CAP_NO_SUCH",
+                           "the warning names the field and the capability");
         }
         TAP_OK(p->n_rlimits == 2 && p->rlimits[0].resource == RLIMIT_NOFILE && p->rlimits[0].soft == 512 &&
                        p->rlimits[0].hard == 1024,
