@@ -230,7 +230,7 @@ static int find_executable(const char *name, char *const *env, char **ret, cocoo
  * Opens a pty from the container's /dev/ptmx, makes the slave the process's
  * stdio and controlling terminal, and passes the master to the parent.
  */
-static int setup_console(uid_t uid, int sock, cocoon_error **err)
+static int setup_console(const struct spec_process *p, uid_t uid, int sock, cocoon_error **err)
 {
         _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (master < 0)
@@ -242,6 +242,11 @@ static int setup_console(uid_t uid, int sock, cocoon_error **err)
         if (slave < 0)
                 return error_sys(err, errno, "opening %s", name);
         /* The process owns its terminal, as with runc. */
+        if (p->has_console_size) {
+                struct winsize ws = {.ws_row = p->console_height, .ws_col = p->console_width};
+                if (ioctl(slave, TIOCSWINSZ, &ws) < 0)
+                        return error_sys(err, errno, "process.consoleSize: setting the terminal's size");
+        }
         if (fchown(slave, uid, (gid_t) -1) < 0)
                 return error_sys(err, errno, "chown %s", name);
         for (int i = 0; i < 3; i++)
@@ -331,7 +336,7 @@ static int setup_process(const struct spec_process *proc, const struct spec_secc
         struct process_identity id = {0};
         int r = process_resolve_identity(proc, &id, err);
         if (r == 0 && console_sock >= 0)
-                r = setup_console(id.uid, console_sock, err);
+                r = setup_console(proc, id.uid, console_sock, err);
         if (r == 0) {
                 plan->args = proc->args;
                 plan->env = process_env(proc, &id);

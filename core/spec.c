@@ -159,6 +159,26 @@ static int parse_process(yajl_val obj, struct spec_process *p, cocoon_error **er
         if (r < 0)
                 return r;
 
+        yajl_val size = NULL;
+        r = json_get_object(obj, path, "consoleSize", &size, err);
+        if (r < 0)
+                return r;
+        if (size) {
+                const char *keys[] = {"height", "width"};
+                unsigned short *vals[] = {&p->console_height, &p->console_width};
+                for (size_t i = 0; i < 2; i++) {
+                        yajl_val x = json_get(size, keys[i]);
+                        if (!x)
+                                return json_field_error(err, "process.consoleSize", keys[i], "required field is missing");
+                        unsigned long long n;
+                        r = json_parse_uint(x, 65535, "process.consoleSize", keys[i], &n, err);
+                        if (r < 0)
+                                return r;
+                        *vals[i] = (unsigned short) n;
+                }
+                p->has_console_size = true;
+        }
+
         r = json_get_object(obj, path, "user", &user, err);
         if (r < 0)
                 return r;

@@ -97,6 +97,8 @@ struct spec_seccomp {
 
 struct spec_process {
         bool terminal;
+        bool has_console_size; /* process.consoleSize: the pty's first size */
+        unsigned short console_height, console_width;
         struct spec_user user;
         char **args; /* NULL-terminated, at least one element */
         size_t n_args;

@@ -196,6 +196,13 @@ static const struct {
         { "ioPriority priority too large",
           "{" BASE ", " PROCESS(", 'ioPriority': {'class': 'IOPRIO_CLASS_BE', 'priority': 8}") "}",
           "process.ioPriority.priority: expected an integer between 0 and 7, got 8" },
+        { "consoleSize width missing", "{" BASE ", " PROCESS(", 'consoleSize': {'height': 24}") "}",
+          "process.consoleSize.width: required field is missing" },
+        { "consoleSize too large", "{" BASE ", " PROCESS(", 'consoleSize': {'height': 24, 'width': 70000}") "}",
+          "process.consoleSize.width: expected an integer between 0 and 65535, got 70000" },
+        { "seccomp defaultErrnoRet with allow",
+          "{" BASE ", 'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'defaultErrnoRet': 1}}}",
+          "linux.seccomp.defaultErrnoRet: only a defaultAction of SCMP_ACT_ERRNO or SCMP_ACT_TRACE takes an errno" },
         { "timeOffsets refused", "{" BASE ", 'linux': {'timeOffsets': {'monotonic': {'secs': 10}}}}",
           "linux.timeOffsets: clock offsets for a time namespace are not supported" },
         { "personality domain unknown", "{" BASE ", 'linux': {'personality': {'domain': 'BSD'}}}",
@@ -437,7 +444,7 @@ static void test_full(void)
 
 static const char linux_config[] = "{" BASE ", 'domainname': 'example.org',\n"
         "  'process': {'args': ['sh'], 'cwd': '/', 'oomScoreAdj': -500,\n"
-        "    'ioPriority': {'class': 'IOPRIO_CLASS_IDLE', 'priority': 3},\n"
+        "    'ioPriority': {'class': 'IOPRIO_CLASS_IDLE', 'priority': 3}, 'consoleSize': {'height': 40, 'width': 132},\n"
         "    'user': {'username': 'tester', 'additionalGids': [7]},\n"
         "    'capabilities': {'bounding': ['CAP_KILL', 'CAP_CHOWN', 'CAP_NO_SUCH', '12'], 'effective': ['CAP_KILL'],\n"
         "                     'permitted': ['cap_kill'], 'inheritable': [], 'ambient': ['CAP_NET_BIND_SERVICE']},\n"
@@ -482,6 +489,7 @@ static void test_linux_fields(void)
         TAP_OK(p->user.uid == 0 && p->user.gid == 0 && p->user.n_additional_gids == 1,
                "with a username, uid and gid may be absent");
         TAP_OK(p->has_oom_score_adj && p->oom_score_adj == -500, "process.oomScoreAdj -500");
+        TAP_OK(p->has_console_size && p->console_height == 40 && p->console_width == 132, "process.consoleSize 40x132");
         TAP_OK(p->has_io_priority && p->io_priority_class == 3 && p->io_priority == 3, "process.ioPriority idle, 3");
         TAP_OK(spec->has_personality && spec->personality == PER_LINUX32, "linux.personality LINUX32");
         TAP_OK(p->capabilities != NULL, "process.capabilities present");
