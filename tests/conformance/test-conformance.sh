@@ -172,6 +172,8 @@ elif command -v ip > /dev/null; then
     JOIN_NETNS=/run/netns/$netns run_bundle join join
     expect net_ns "net:[$(stat -L -c %i "/run/netns/$netns")]" "namespaces: network joined by path"
     ip netns del "$netns"
+else
+    ok "$RT: namespaces: network joined by path # SKIP ip (iproute2) is not installed"
 fi
 
 # ---- no pivot_root ----
