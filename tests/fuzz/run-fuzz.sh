@@ -9,7 +9,10 @@ command -v clang > /dev/null || { echo "run-fuzz: clang is missing (tools/setup.
 case $name in
     frame) sources=("$src/proto/frame.c" "$src/proto/msg.c" "$src/proto/conn.c" "$build/proto/agent.pb-c.c")
            libs=(-lprotobuf-c) ;;
-    spec) sources=("$src/core/spec.c" "$src/core/json.c" "$src/core/fsutil.c") libs=(-lyajl) ;;
+    spec) sources=("$src/core/spec.c" "$src/core/json.c" "$src/core/fsutil.c" "$src/core/resources.c"
+                   "$src/core/caps.c" "$src/core/rlimits.c" "$src/core/syscall-filter.c" "$src/core/hooks.c"
+                   "$src/core/mount.c")
+          libs=(-lyajl -lseccomp -lcap) ;;
     *) echo "run-fuzz: unknown harness $name" >&2; exit 2 ;;
 esac
 

@@ -20,6 +20,15 @@ c["linux"]["namespaces"].append({"type": "cgroup"})
 c["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
                     "options": ["nosuid", "noexec", "nodev", "relatime", mode]})
 c["linux"]["resources"] = res
+# The cases mknod and load device programs: every capability, as a privileged
+# container has them (the guest applies process.capabilities).
+caps = ["CAP_" + n for n in (
+    "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE "
+    "NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT "
+    "SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE "
+    "AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ "
+    "PERFMON BPF CHECKPOINT_RESTORE").split()]
+c["process"]["capabilities"] = {s: caps for s in ("bounding", "effective", "permitted")}
 json.dump(c, open(path, "w"))
 PY
 }
