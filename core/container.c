@@ -21,6 +21,7 @@
 #include <linux/sched.h>
 
 #include "cleanup.h"
+#include "fdpass.h"
 #include "fsutil.h"
 #include "hooks.h"
 #include "mount.h"
@@ -255,40 +256,10 @@ static int setup_console(const struct spec_process *p, uid_t uid, int sock, coco
         if (ioctl(0, TIOCSCTTY, 0) < 0)
                 return error_sys(err, errno, "making %s the controlling terminal", name);
 
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } cbuf = {0};
-        char byte = 'T';
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf)};
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &master, sizeof(int));
-        if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
-                return error_sys(err, errno, "passing the terminal");
+        int r = fd_send(sock, master, "T", 1);
+        if (r < 0)
+                return error_sys(err, -r, "passing the terminal");
         return 0;
-}
-
-static int receive_console(int sock)
-{
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } cbuf;
-        char byte;
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf)};
-        if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) <= 0)
-                return -1;
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
-                return -1;
-        int fd;
-        memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-        return fd;
 }
 
 static void reset_signals(void)
@@ -578,7 +549,7 @@ static int sync_await_ready(struct sync_channels *ch, pid_t pid, const struct oc
                 r = read_report(ch->status[0], &rep, &msg);
         int console_fd = -1;
         if (r == 1 && rep.kind == REPORT_READY && ch->console[0] >= 0) {
-                console_fd = receive_console(ch->console[0]);
+                console_fd = fd_receive(ch->console[0], MSG_DONTWAIT);
                 if (console_fd < 0) {
                         rep = (struct report) {.kind = REPORT_ERROR, .errnum = EIO};
                         free(msg);
