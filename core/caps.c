@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -24,7 +25,20 @@ static uint64_t *set_field(struct spec_caps *c, size_t i)
         return fields[i];
 }
 
-static int parse_set(yajl_val obj, const char *path, const char *key, uint64_t *ret, cocoon_error **err)
+static int add_warning(char ***warnings, size_t *n, const char *path, const char *key, const char *name)
+{
+        char **w = realloc(*warnings, (*n + 2) * sizeof(char *));
+        if (!w)
+                return -ENOMEM;
+        *warnings = w;
+        if (asprintf(&w[*n], "%s.%s: ignoring unknown capability %s", path, key, name) < 0)
+                return -ENOMEM;
+        w[++*n] = NULL;
+        return 0;
+}
+
+static int parse_set(yajl_val obj, const char *path, const char *key, uint64_t *ret, char ***warnings,
+                     size_t *n_warnings, cocoon_error **err)
 {
         yajl_val v = json_get(obj, key);
         if (!v)
@@ -39,20 +53,24 @@ static int parse_set(yajl_val obj, const char *path, const char *key, uint64_t *
                 cap_value_t cap;
                 /* libcap also takes numbers; config.json names capabilities as CAP_*. */
                 if (strncasecmp(e->u.string, "CAP_", 4) != 0 || cap_from_name(e->u.string, &cap) < 0 || cap < 0 ||
-                    cap > 63)
+                    cap > 63) {
+                        if (add_warning(warnings, n_warnings, path, key, e->u.string) < 0)
+                                return error_set(err, ENOMEM, "out of memory");
                         continue;
+                }
                 *ret |= UINT64_C(1) << cap;
         }
         return 0;
 }
 
-int caps_parse(yajl_val obj, const char *path, struct spec_caps **ret, cocoon_error **err)
+int caps_parse(yajl_val obj, const char *path, struct spec_caps **ret, char ***warnings, size_t *n_warnings,
+               cocoon_error **err)
 {
         _cleanup_free_ struct spec_caps *caps = calloc(1, sizeof(*caps));
         if (!caps)
                 return error_set(err, ENOMEM, "out of memory");
         for (size_t i = 0; i < ARRAY_SIZE(set_names); i++) {
-                int r = parse_set(obj, path, set_names[i], set_field(caps, i), err);
+                int r = parse_set(obj, path, set_names[i], set_field(caps, i), warnings, n_warnings, err);
                 if (r < 0)
                         return r;
         }

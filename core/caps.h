@@ -9,10 +9,12 @@
 /*
  * Reads process.capabilities into *ret (malloc'd). Names that are not
  * capabilities, or that this libcap does not know, are ignored, as the
- * runtime-spec asks and runc does; anything that is not a list of strings is
- * an error naming the field.
+ * runtime-spec asks and runc does, each with a line added to *warnings (a
+ * NULL-terminated list, grown here); anything that is not a list of strings
+ * is an error naming the field.
  */
-int caps_parse(yajl_val obj, const char *path, struct spec_caps **ret, cocoon_error **err);
+int caps_parse(yajl_val obj, const char *path, struct spec_caps **ret, char ***warnings, size_t *n_warnings,
+               cocoon_error **err);
 
 /* Drops what is not in the bounding set; call while still privileged, before the identity changes. */
 int caps_apply_bounding(const struct spec_caps *caps, cocoon_error **err);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 #include <linux/sched.h>
 
 #include "cleanup.h"
+#include "fdpass.h"
 #include "fsutil.h"
 #include "hooks.h"
 #include "mount.h"
@@ -229,7 +231,7 @@ static int find_executable(const char *name, char *const *env, char **ret, cocoo
  * Opens a pty from the container's /dev/ptmx, makes the slave the process's
  * stdio and controlling terminal, and passes the master to the parent.
  */
-static int setup_console(uid_t uid, int sock, cocoon_error **err)
+static int setup_console(const struct spec_process *p, uid_t uid, int sock, cocoon_error **err)
 {
         _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (master < 0)
@@ -241,6 +243,11 @@ static int setup_console(uid_t uid, int sock, cocoon_error **err)
         if (slave < 0)
                 return error_sys(err, errno, "opening %s", name);
         /* The process owns its terminal, as with runc. */
+        if (p->has_console_size) {
+                struct winsize ws = {.ws_row = p->console_height, .ws_col = p->console_width};
+                if (ioctl(slave, TIOCSWINSZ, &ws) < 0)
+                        return error_sys(err, errno, "process.consoleSize: setting the terminal's size");
+        }
         if (fchown(slave, uid, (gid_t) -1) < 0)
                 return error_sys(err, errno, "chown %s", name);
         for (int i = 0; i < 3; i++)
@@ -249,40 +256,10 @@ static int setup_console(uid_t uid, int sock, cocoon_error **err)
         if (ioctl(0, TIOCSCTTY, 0) < 0)
                 return error_sys(err, errno, "making %s the controlling terminal", name);
 
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } cbuf = {0};
-        char byte = 'T';
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf)};
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &master, sizeof(int));
-        if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
-                return error_sys(err, errno, "passing the terminal");
+        int r = fd_send(sock, master, "T", 1);
+        if (r < 0)
+                return error_sys(err, -r, "passing the terminal");
         return 0;
-}
-
-static int receive_console(int sock)
-{
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } cbuf;
-        char byte;
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf)};
-        if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) <= 0)
-                return -1;
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
-                return -1;
-        int fd;
-        memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-        return fd;
 }
 
 static void reset_signals(void)
@@ -330,7 +307,7 @@ static int setup_process(const struct spec_process *proc, const struct spec_secc
         struct process_identity id = {0};
         int r = process_resolve_identity(proc, &id, err);
         if (r == 0 && console_sock >= 0)
-                r = setup_console(id.uid, console_sock, err);
+                r = setup_console(proc, id.uid, console_sock, err);
         if (r == 0) {
                 plan->args = proc->args;
                 plan->env = process_env(proc, &id);
@@ -415,6 +392,8 @@ static int child_setup(const struct oci_spec *spec, const char *rootfs, const st
                 return error_sys(err, errno, "setting the hostname");
         if (spec->domainname && own_uts && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
                 return error_sys(err, errno, "domainname: setting it");
+        if (spec->has_personality && personality(spec->personality) < 0)
+                return error_sys(err, errno, "linux.personality: setting it");
         r = write_sysctls(spec, err);
         if (r < 0)
                 return r;
@@ -570,7 +549,7 @@ static int sync_await_ready(struct sync_channels *ch, pid_t pid, const struct oc
                 r = read_report(ch->status[0], &rep, &msg);
         int console_fd = -1;
         if (r == 1 && rep.kind == REPORT_READY && ch->console[0] >= 0) {
-                console_fd = receive_console(ch->console[0]);
+                console_fd = fd_receive(ch->console[0], MSG_DONTWAIT);
                 if (console_fd < 0) {
                         rep = (struct report) {.kind = REPORT_ERROR, .errnum = EIO};
                         free(msg);
@@ -636,6 +615,9 @@ static _Noreturn void spawned(const struct spawn *s, struct sync_channels *ch)
                 if (r == 0 && stdio)
                         r = setup_stdio(stdio, &err);
                 (void) syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+                /* The container's personality holds for every process in it. */
+                if (r == 0 && s->spec->has_personality && personality(s->spec->personality) < 0)
+                        r = error_sys(&err, errno, "linux.personality: setting it");
                 if (r == 0)
                         r = setup_process(s->proc, s->spec->seccomp, ch->console[1], &plan, &err);
         }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "caps.h"
@@ -123,6 +124,10 @@ int process_apply(const struct spec_process *p, const struct process_identity *i
                 if (r < 0)
                         return r;
         }
+        if (p->has_io_priority &&
+            syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (p->io_priority_class << 13) | p->io_priority) < 0)
+                return error_sys(err, errno, "process.ioPriority: setting class %d priority %d", p->io_priority_class,
+                                 p->io_priority);
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return error_sys(err, errno, "process.noNewPrivileges: setting no_new_privs");
         if (seccomp && !p->no_new_privileges) {

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
@@ -117,6 +118,37 @@ static int parse_user(yajl_val obj, struct spec_user *user, cocoon_error **err)
         return 0;
 }
 
+static const char *const io_priority_classes[] = {"IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"};
+
+static int parse_io_priority(yajl_val obj, struct spec_process *p, cocoon_error **err)
+{
+        static const char path[] = "process.ioPriority";
+        yajl_val v = NULL;
+        int r = json_get_object(obj, "process", "ioPriority", &v, err);
+        if (r < 0 || !v)
+                return r;
+        _cleanup_free_ char *class = NULL;
+        r = json_get_string(v, path, "class", true, &class, err);
+        if (r < 0)
+                return r;
+        size_t c = 0;
+        while (c < ARRAY_SIZE(io_priority_classes) && strcmp(class, io_priority_classes[c]) != 0)
+                c++;
+        if (c == ARRAY_SIZE(io_priority_classes))
+                return json_field_error(err, path, "class", "unknown class \"%s\"", class);
+        unsigned long long n = 0;
+        yajl_val prio = json_get(v, "priority");
+        if (prio) {
+                r = json_parse_uint(prio, 7, path, "priority", &n, err);
+                if (r < 0)
+                        return r;
+        }
+        p->has_io_priority = true;
+        p->io_priority_class = (int) c + 1;
+        p->io_priority = (int) n;
+        return 0;
+}
+
 static int parse_process(yajl_val obj, struct spec_process *p, cocoon_error **err)
 {
         static const char path[] = "process";
@@ -126,6 +158,26 @@ static int parse_process(yajl_val obj, struct spec_process *p, cocoon_error **er
         r = json_get_bool(obj, path, "terminal", &p->terminal, err);
         if (r < 0)
                 return r;
+
+        yajl_val size = NULL;
+        r = json_get_object(obj, path, "consoleSize", &size, err);
+        if (r < 0)
+                return r;
+        if (size) {
+                const char *keys[] = {"height", "width"};
+                unsigned short *vals[] = {&p->console_height, &p->console_width};
+                for (size_t i = 0; i < 2; i++) {
+                        yajl_val x = json_get(size, keys[i]);
+                        if (!x)
+                                return json_field_error(err, "process.consoleSize", keys[i], "required field is missing");
+                        unsigned long long n;
+                        r = json_parse_uint(x, 65535, "process.consoleSize", keys[i], &n, err);
+                        if (r < 0)
+                                return r;
+                        *vals[i] = (unsigned short) n;
+                }
+                p->has_console_size = true;
+        }
 
         r = json_get_object(obj, path, "user", &user, err);
         if (r < 0)
@@ -167,7 +219,7 @@ static int parse_process(yajl_val obj, struct spec_process *p, cocoon_error **er
         if (r < 0)
                 return r;
         if (caps) {
-                r = caps_parse(caps, "process.capabilities", &p->capabilities, err);
+                r = caps_parse(caps, "process.capabilities", &p->capabilities, &p->warnings, &p->n_warnings, err);
                 if (r < 0)
                         return r;
         }
@@ -185,7 +237,7 @@ static int parse_process(yajl_val obj, struct spec_process *p, cocoon_error **er
                 p->has_oom_score_adj = true;
                 p->oom_score_adj = (int) n;
         }
-        return 0;
+        return parse_io_priority(obj, p, err);
 }
 
 static int parse_root(yajl_val top, struct oci_spec *spec, cocoon_error **err)
@@ -457,6 +509,29 @@ static int parse_linux_setup(yajl_val linux_obj, struct oci_spec *spec, cocoon_e
         if (r < 0)
                 return r;
 
+        /* A time namespace starts from the guest's clocks; silently ignoring offsets would lie. */
+        if (json_get(linux_obj, "timeOffsets"))
+                return json_field_error(err, path, "timeOffsets", "clock offsets for a time namespace are not supported");
+
+        yajl_val personality = NULL;
+        r = json_get_object(linux_obj, path, "personality", &personality, err);
+        if (r < 0)
+                return r;
+        if (personality) {
+                _cleanup_free_ char *domain = NULL;
+                r = json_get_string(personality, "linux.personality", "domain", true, &domain, err);
+                if (r < 0)
+                        return r;
+                if (strcmp(domain, "LINUX") != 0 && strcmp(domain, "LINUX32") != 0)
+                        return json_field_error(err, "linux.personality", "domain",
+                                                "expected \"LINUX\" or \"LINUX32\", got \"%s\"", domain);
+                yajl_val flags = json_get(personality, "flags");
+                if (flags && (!YAJL_IS_ARRAY(flags) || flags->u.array.len > 0))
+                        return json_field_error(err, "linux.personality", "flags", "personality flags are not supported");
+                spec->has_personality = true;
+                spec->personality = strcmp(domain, "LINUX32") == 0 ? PER_LINUX32 : PER_LINUX;
+        }
+
         _cleanup_free_ char *propagation = NULL;
         r = json_get_string(linux_obj, path, "rootfsPropagation", false, &propagation, err);
         if (r < 0)
@@ -664,6 +739,7 @@ void spec_process_free(struct spec_process *p)
         free(p->user.additional_gids);
         free(p->capabilities);
         free(p->rlimits);
+        strv_free(p->warnings);
         strv_free(p->args);
         strv_free(p->env);
         free(p->cwd);

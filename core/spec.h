@@ -97,6 +97,8 @@ struct spec_seccomp {
 
 struct spec_process {
         bool terminal;
+        bool has_console_size; /* process.consoleSize: the pty's first size */
+        unsigned short console_height, console_width;
         struct spec_user user;
         char **args; /* NULL-terminated, at least one element */
         size_t n_args;
@@ -109,6 +111,17 @@ struct spec_process {
         size_t n_rlimits;
         bool has_oom_score_adj;
         int oom_score_adj;
+        /*
+         * What the runtime-spec says to log as a warning rather than fail on:
+         * capability names that cannot be granted, such as
+         * "process.capabilities.bounding: ignoring unknown capability CAP_FOO".
+         * NULL-terminated; the caller logs them.
+         */
+        char **warnings;
+        size_t n_warnings;
+        bool has_io_priority;
+        int io_priority_class; /* IOPRIO_CLASS_RT (1), _BE (2) or _IDLE (3) */
+        int io_priority;       /* 0..7 */
 };
 
 struct spec_device {
@@ -180,6 +193,8 @@ struct oci_spec {
         size_t n_sysctl;
         struct spec_id_mapping *uid_mappings, *gid_mappings;
         size_t n_uid_mappings, n_gid_mappings;
+        bool has_personality;
+        unsigned long personality; /* linux.personality.domain: PER_LINUX or PER_LINUX32 */
         unsigned long rootfs_propagation; /* MS_* propagation flags; 0: not set (cocoon uses rslave) */
         struct spec_seccomp *seccomp; /* NULL: no filter */
         struct spec_hooks hooks[SPEC_HOOK_KINDS];

@@ -153,6 +153,9 @@ static int parse_into(yajl_val v, const char *path, struct spec_seccomp *s, coco
         r = parse_errno(v, path, "defaultErrnoRet", &s->has_default_errno_ret, &s->default_errno_ret, err);
         if (r < 0)
                 return r;
+        if (s->has_default_errno_ret && s->default_action != SPEC_SCMP_ERRNO && s->default_action != SPEC_SCMP_TRACE)
+                return json_field_error(err, path, "defaultErrnoRet",
+                                        "only a defaultAction of SCMP_ACT_ERRNO or SCMP_ACT_TRACE takes an errno");
         if (json_get(v, "listenerPath"))
                 return json_field_error(err, path, "listenerPath", "seccomp agents are not supported");
         r = json_get_strv(v, path, "architectures", false, &s->architectures, &s->n_architectures, err);

@@ -6,6 +6,7 @@
 
 #include "cleanup.h"
 #include "fsutil.h"
+#include "log.h"
 #include "runtime.h"
 
 int bundle_load(const char *dir, struct bundle *ret, cocoon_error **err)
@@ -30,6 +31,8 @@ int bundle_load(const char *dir, struct bundle *ret, cocoon_error **err)
                 bundle_free(&b);
                 return error_wrap(err, "%s", config);
         }
+        for (size_t i = 0; i < b.spec->process.n_warnings; i++)
+                log_warn("%s: %s", config, b.spec->process.warnings[i]);
         if (!b.spec->has_process) {
                 bundle_free(&b);
                 return error_set(err, EINVAL, "%s: process: the spec has no process to run", config);

@@ -23,7 +23,7 @@ int container_run_hooks(const struct container *c, enum hooks_point point, cocoo
                 size_t n;
                 const char *status;
         } points[] = {
-                [HOOKS_CREATE] = {{SPEC_HOOK_PRESTART, SPEC_HOOK_CREATE_RUNTIME, SPEC_HOOK_CREATE_CONTAINER}, 3, "created"},
+                [HOOKS_CREATE] = {{SPEC_HOOK_PRESTART, SPEC_HOOK_CREATE_RUNTIME, SPEC_HOOK_CREATE_CONTAINER}, 3, "creating"},
                 [HOOKS_POSTSTART] = {{SPEC_HOOK_POSTSTART}, 1, "running"},
                 [HOOKS_POSTSTOP] = {{SPEC_HOOK_POSTSTOP}, 1, "stopped"},
         };

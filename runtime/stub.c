@@ -22,6 +22,7 @@
 
 #include "cleanup.h"
 #include "conn.h"
+#include "fdpass.h"
 #include "fsutil.h"
 #include "log.h"
 #include "msg.h"
@@ -268,19 +269,10 @@ static int console_to_socket(const char *socket_path, cocoon_error **err)
         strcpy(addr.sun_path, socket_path);
         if (sock < 0 || connect(sock, (struct sockaddr *) &addr, sizeof(addr)) < 0)
                 return error_sys(err, errno, "--console-socket %s", socket_path);
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } cbuf = {0};
-        struct iovec iov = {.iov_base = name, .iov_len = strlen(name)};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf)};
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &master, sizeof(int));
-        if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
-                return error_sys(err, errno, "sending the terminal to --console-socket %s", socket_path);
+        /* The pty's name rides along, as runc sends it. */
+        int r = fd_send(sock, master, name, strlen(name));
+        if (r < 0)
+                return error_sys(err, -r, "sending the terminal to --console-socket %s", socket_path);
         return 0;
 }
 

@@ -109,6 +109,8 @@ static int run(const char *bundle, const char *id, bool no_pivot, cocoon_error *
         if (!spec->id || !spec->bundle)
                 return error_set(err, ENOMEM, "out of memory");
         spec->no_pivot = no_pivot;
+        for (size_t i = 0; i < spec->process.n_warnings; i++)
+                fprintf(stderr, "cocoon-host: warning: %s\n", spec->process.warnings[i]);
         if (!spec->has_process)
                 return error_set(err, EINVAL, "process: config.json has no process to run");
         _cleanup_free_ char *rootfs =
@@ -123,10 +125,14 @@ static int run(const char *bundle, const char *id, bool no_pivot, cocoon_error *
                 return r;
         container_pid = init.pid;
 
-        /* The runtime-spec's order around start: prestart and createRuntime, start, poststart. */
-        r = run_hooks(spec, SPEC_HOOK_PRESTART, "created", init.pid, err);
+        /*
+         * The runtime-spec's order around start: prestart and createRuntime
+         * (still part of create, so the status is "creating", as runc says),
+         * start, poststart.
+         */
+        r = run_hooks(spec, SPEC_HOOK_PRESTART, "creating", init.pid, err);
         if (r == 0)
-                r = run_hooks(spec, SPEC_HOOK_CREATE_RUNTIME, "created", init.pid, err);
+                r = run_hooks(spec, SPEC_HOOK_CREATE_RUNTIME, "creating", init.pid, err);
         if (r == 0)
                 r = container_start(&init, err);
         if (r < 0) {

@@ -45,10 +45,13 @@ if kind == "security":
     p["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 768},
                     {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]
     p["oomScoreAdj"] = 100
+    p["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
     p["noNewPrivileges"] = True
     c["root"]["readonly"] = True
     c["hostname"] = "probe-host"
     c["domainname"] = "example.org"
+    lx0 = c["linux"]
+    lx0["personality"] = {"domain": "LINUX32"}
     lx = c["linux"]
     lx["devices"] = [{"path": "/dev/mydev", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640,
                       "uid": 1000, "gid": 1000},

@@ -34,7 +34,7 @@ static void write_text(const char *path, const char *text)
 
 static int make_rootfs(const char *rootfs)
 {
-        static const char *const applets[] = {"sh", "cat", "sleep", "grep", "id", "mkdir", "echo", "ls"};
+        static const char *const applets[] = {"sh", "cat", "sleep", "grep", "id", "mkdir", "echo", "ls", "readlink"};
         _cleanup_free_ char *bin = path_join(rootfs, "bin"), *etc = path_join(rootfs, "etc"),
                             *proc = path_join(rootfs, "proc"), *dev = path_join(rootfs, "dev");
         if (mkdir_p(bin, 0755) < 0 || mkdir_p(etc, 0755) < 0 || mkdir_p(proc, 0755) < 0 || mkdir_p(dev, 0755) < 0)
@@ -60,7 +60,7 @@ static const char config[] =
         "              {\"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\","
         "               \"options\": [\"mode=755\"]}],"
         " \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"mount\"}, {\"type\": \"ipc\"},"
-        "                              {\"type\": \"uts\"}, {\"type\": \"user\"}],"
+        "                              {\"type\": \"uts\"}, {\"type\": \"user\"}, {\"type\": \"time\"}],"
         "   \"uidMappings\": [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}],"
         "   \"gidMappings\": [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}],"
         "   \"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\","
@@ -69,7 +69,7 @@ static const char config[] =
 static const char exec_process[] =
         "{\"args\": [\"sh\", \"-c\", \"grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status;"
         " cat /proc/self/uid_map; echo uid=$(id -u) groups=$(id -G) home=$HOME nofile=$(ulimit -n);"
-        " mkdir /dev/x 2>/dev/null; echo mkdir=$?\"],"
+        " mkdir /dev/x 2>/dev/null; echo mkdir=$?; echo ns=$(readlink /proc/self/ns/time)\"],"
         " \"cwd\": \"/\", \"env\": [\"PATH=/bin\"], \"noNewPrivileges\": true,"
         " \"user\": {\"username\": \"tester\"},"
         " \"capabilities\": {\"bounding\": [\"CAP_KILL\"], \"effective\": [\"CAP_KILL\"], \"permitted\": [\"CAP_KILL\"],"
@@ -130,6 +130,15 @@ static void test_exec(const char *bundle)
                 TAP_CONTAINS(buf, "Seccomp:\t2", "the container's seccomp filter");
                 TAP_CONTAINS(buf, "nofile=256", "its own rlimits");
                 TAP_CONTAINS(buf, "mkdir=1", "seccomp refuses mkdir");
+                char link[64] = "", path[64];
+                snprintf(path, sizeof(path), "/proc/%d/ns/time", (int) init.pid);
+                n = readlink(path, link, sizeof(link) - 1);
+                char want[80];
+                snprintf(want, sizeof(want), "ns=%s", n > 0 ? link : "?");
+                TAP_CONTAINS(buf, want, "it is in the init's time namespace");
+                char own[64] = "";
+                n = readlink("/proc/self/ns/time", own, sizeof(own) - 1);
+                TAP_OK(n > 0 && strcmp(own, link) != 0, "which is not the host's");
         } else {
                 printf("# %s\n", err->msg);
         }

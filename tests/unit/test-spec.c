@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -190,6 +191,24 @@ static const struct {
           "process.oomScoreAdj: expected an integer between -1000 and 1000, got a string" },
         { "oomScoreAdj fraction", "{" BASE ", " PROCESS(", 'oomScoreAdj': 1.5") "}",
           "process.oomScoreAdj: expected an integer between -1000 and 1000, got 1.5" },
+        { "ioPriority class unknown", "{" BASE ", " PROCESS(", 'ioPriority': {'class': 'IOPRIO_CLASS_FAST'}") "}",
+          "process.ioPriority.class: unknown class \"IOPRIO_CLASS_FAST\"" },
+        { "ioPriority priority too large",
+          "{" BASE ", " PROCESS(", 'ioPriority': {'class': 'IOPRIO_CLASS_BE', 'priority': 8}") "}",
+          "process.ioPriority.priority: expected an integer between 0 and 7, got 8" },
+        { "consoleSize width missing", "{" BASE ", " PROCESS(", 'consoleSize': {'height': 24}") "}",
+          "process.consoleSize.width: required field is missing" },
+        { "consoleSize too large", "{" BASE ", " PROCESS(", 'consoleSize': {'height': 24, 'width': 70000}") "}",
+          "process.consoleSize.width: expected an integer between 0 and 65535, got 70000" },
+        { "seccomp defaultErrnoRet with allow",
+          "{" BASE ", 'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'defaultErrnoRet': 1}}}",
+          "linux.seccomp.defaultErrnoRet: only a defaultAction of SCMP_ACT_ERRNO or SCMP_ACT_TRACE takes an errno" },
+        { "timeOffsets refused", "{" BASE ", 'linux': {'timeOffsets': {'monotonic': {'secs': 10}}}}",
+          "linux.timeOffsets: clock offsets for a time namespace are not supported" },
+        { "personality domain unknown", "{" BASE ", 'linux': {'personality': {'domain': 'BSD'}}}",
+          "linux.personality.domain: expected \"LINUX\" or \"LINUX32\", got \"BSD\"" },
+        { "personality flags", "{" BASE ", 'linux': {'personality': {'domain': 'LINUX', 'flags': ['x']}}}",
+          "linux.personality.flags: personality flags are not supported" },
         { "domainname number", "{" BASE ", 'domainname': 1}", "domainname: expected a string, got a number" },
         { "devices object", "{" BASE ", 'linux': {'devices': {}}}", "linux.devices: expected an array, got an object" },
         { "device path relative", "{" BASE ", 'linux': {'devices': [{'path': 'dev/x', 'type': 'c', 'major': 1, 'minor': 3}]}}",
@@ -425,6 +444,7 @@ static void test_full(void)
 
 static const char linux_config[] = "{" BASE ", 'domainname': 'example.org',\n"
         "  'process': {'args': ['sh'], 'cwd': '/', 'oomScoreAdj': -500,\n"
+        "    'ioPriority': {'class': 'IOPRIO_CLASS_IDLE', 'priority': 3}, 'consoleSize': {'height': 40, 'width': 132},\n"
         "    'user': {'username': 'tester', 'additionalGids': [7]},\n"
         "    'capabilities': {'bounding': ['CAP_KILL', 'CAP_CHOWN', 'CAP_NO_SUCH', '12'], 'effective': ['CAP_KILL'],\n"
         "                     'permitted': ['cap_kill'], 'inheritable': [], 'ambient': ['CAP_NET_BIND_SERVICE']},\n"
@@ -436,7 +456,7 @@ static const char linux_config[] = "{" BASE ", 'domainname': 'example.org',\n"
         "    'sysctl': {'net.ipv4.ip_forward': '1', 'kernel.shmmni': '1000'},\n"
         "    'uidMappings': [{'containerID': 0, 'hostID': 100000, 'size': 65536}],\n"
         "    'gidMappings': [{'containerID': 0, 'hostID': 200000, 'size': 1}, {'containerID': 1, 'hostID': 1, 'size': 2}],\n"
-        "    'rootfsPropagation': 'rshared',\n"
+        "    'rootfsPropagation': 'rshared', 'personality': {'domain': 'LINUX32', 'flags': []},\n"
         "    'seccomp': {'defaultAction': 'SCMP_ACT_ERRNO', 'defaultErrnoRet': 38,\n"
         "      'architectures': ['SCMP_ARCH_X86_64'], 'flags': ['SECCOMP_FILTER_FLAG_LOG'],\n"
         "      'syscalls': [{'names': ['read', 'write'], 'action': 'SCMP_ACT_ALLOW'},\n"
@@ -469,6 +489,9 @@ static void test_linux_fields(void)
         TAP_OK(p->user.uid == 0 && p->user.gid == 0 && p->user.n_additional_gids == 1,
                "with a username, uid and gid may be absent");
         TAP_OK(p->has_oom_score_adj && p->oom_score_adj == -500, "process.oomScoreAdj -500");
+        TAP_OK(p->has_console_size && p->console_height == 40 && p->console_width == 132, "process.consoleSize 40x132");
+        TAP_OK(p->has_io_priority && p->io_priority_class == 3 && p->io_priority == 3, "process.ioPriority idle, 3");
+        TAP_OK(spec->has_personality && spec->personality == PER_LINUX32, "linux.personality LINUX32");
         TAP_OK(p->capabilities != NULL, "process.capabilities present");
         if (p->capabilities) {
                 /* CAP_KILL 5, CAP_CHOWN 0, CAP_NET_BIND_SERVICE 10; unknown names and numbers ignored */
@@ -477,6 +500,10 @@ static void test_linux_fields(void)
                 TAP_OK(p->capabilities->permitted == (1u << 5), "permitted: lower case name accepted");
                 TAP_OK(p->capabilities->inheritable == 0, "inheritable: empty");
                 TAP_OK(p->capabilities->ambient == (1u << 10), "ambient: NET_BIND_SERVICE");
+                TAP_OK(p->n_warnings == 2 && !p->warnings[2], "two warnings for the two ignored names");
+                TAP_STR_EQ(p->n_warnings ? p->warnings[0] : NULL,
+                           "process.capabilities.bounding: ignoring unknown capability CAP_NO_SUCH",
+                           "the warning names the field and the capability");
         }
         TAP_OK(p->n_rlimits == 2 && p->rlimits[0].resource == RLIMIT_NOFILE && p->rlimits[0].soft == 512 &&
                        p->rlimits[0].hard == 1024,
