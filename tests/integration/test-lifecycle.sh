@@ -151,6 +151,11 @@ out=$(rt exec c4 sh -c 'echo exec-out; exit 5' 2>&1); status=$?
 check "$name: exec relays output and exits with the process's status" sh -c "[ '$out' = exec-out ] && [ $status -eq 5 ]"
 out=$(rt exec --env FOO=bar --cwd /tmp --user 1000:1000 c4 sh -c 'echo $FOO $(pwd) $(id -u):$(id -g)' 2>&1)
 check "$name: exec --env --cwd --user" [ "$out" = "bar /tmp 1000:1000" ]
+if [ "$name" != runc ]; then
+    # runc 1.1 takes only numbers; cocoon resolves a name in the container's /etc/passwd.
+    out=$(rt exec --user nobody c4 sh -c 'echo $(id -u):$(id -g)' 2>&1)
+    check "$name: exec --user NAME resolves it in the container" [ "$out" = "65534:65534" ]
+fi
 rt exec -d --pid-file "$TEST_ROOT/e1.pid" c4 sh -c 'exit 7' < /dev/null > /dev/null 2>&1
 check "$name: exec -d: the pid-file process exits with the exec's status (7)" [ "$(wait_reaped "$(cat "$TEST_ROOT/e1.pid")")" = 7 ]
 cat > "$TEST_ROOT/process.json" <<'EOF'
