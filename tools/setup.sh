@@ -14,7 +14,7 @@ packages=(
     # the VM
     qemu-system-x86 qemu-system-common
     # tests (libFuzzer comes with clang's runtime) and benchmark
-    python3 runc clang libclang-rt-14-dev bsdutils
+    python3 runc clang libclang-rt-14-dev bsdutils iproute2
 )
 
 missing=()
