@@ -22,30 +22,15 @@ static char *field_name(const char *path, const char *key)
         return s;
 }
 
-/* A signed whole number in [min, max]; digits with an optional '-' only, as Go's decoder reads int64. */
+/* A signed whole number in [min, max], read as json_parse_int reads one (as Go's decoder reads int64). */
 static int parse_int(yajl_val v, int64_t min, int64_t max, const char *path, const char *key, int64_t *ret,
                      cocoon_error **err)
 {
-        const char *s = YAJL_IS_NUMBER(v) ? v->u.number.r : "";
-        const char *d = *s == '-' ? s + 1 : s;
-        bool digits = *d != '\0';
-        for (const char *p = d; *p; p++)
-                if (*p < '0' || *p > '9')
-                        digits = false;
-        long long n = 0;
-        if (digits) {
-                errno = 0;
-                n = strtoll(s, NULL, 10);
-        }
-        if (!digits || errno == ERANGE || n < min || n > max) {
-                if (!YAJL_IS_NUMBER(v))
-                        return json_field_error(err, path, key, "expected an integer between %" PRId64 " and %" PRId64 ", got %s",
-                                                min, max, json_type_name(v));
-                return json_field_error(err, path, key, "expected an integer between %" PRId64 " and %" PRId64 ", got %.32s",
-                                        min, max, s);
-        }
-        *ret = n;
-        return 0;
+        long long n;
+        int r = json_parse_int(v, min, max, path, key, &n, err);
+        if (r == 0)
+                *ret = n;
+        return r;
 }
 
 /* Optional members: *has stays false when absent or null. */
@@ -220,7 +205,7 @@ static int parse_block_io(yajl_val res, const char *path, struct resources *out,
         _cleanup_free_ char *p = field_name(path, "blockIO");
         if (!p)
                 return oom(err);
-        int64_t w;
+        int64_t w = 0;
         if ((r = get_int(b, p, "weight", 10, 1000, &out->block_io.has_weight, &w, err)) < 0)
                 return r;
         out->block_io.weight = (uint16_t) w;
