@@ -34,6 +34,12 @@ clean() {
         echo "still running: $s" | diag
         return 1
     fi
+    # No host cgroup of this suite's containers (cocoon's default place for them).
+    s=$(ls -d /sys/fs/cgroup/cocoon/c[0-9] /sys/fs/cgroup/*/cocoon/c[0-9] 2>/dev/null)
+    if [ -n "$s" ]; then
+        echo "host cgroups left: $s" | diag
+        return 1
+    fi
     nothing_left
 }
 
@@ -81,13 +87,14 @@ cd "$TEST_ROOT"
 bundle sleeper plain -- sleep 300
 # The host cgroup: the pid-file process is accounted to cgroupsPath (containerd reads it for metrics).
 CG="cocoon-test-$$"
-python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["linux"]["cgroupsPath"]="/" + sys.argv[2] + "/c1"; json.dump(c,open(p,"w"))' "$B/sleeper/config.json" "$CG"
+bundle cgsleeper plain -- sleep 300
+python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["linux"]["cgroupsPath"]="/" + sys.argv[2] + "/c1"; json.dump(c,open(p,"w"))' "$B/cgsleeper/config.json" "$CG"
 in_cgroup() { grep -q ":pids:/$CG/c1\$\|^0::/$CG/c1\$" "/proc/$1/cgroup"; }
-rt create --bundle "$B/sleeper" --pid-file "$TEST_ROOT/c1.pid" c1 > "$TEST_ROOT/c1.out" 2>&1 < /dev/null
+rt create --bundle "$B/cgsleeper" --pid-file "$TEST_ROOT/c1.pid" c1 > "$TEST_ROOT/c1.out" 2>&1 < /dev/null
 check "$name: create exits 0 and writes the pid file" test -s "$TEST_ROOT/c1.pid"
 pid=$(cat "$TEST_ROOT/c1.pid" 2>/dev/null)
 st=$(rt state c1)
-check "$name: state says created, with the pid-file pid" python3 -c 'import json,sys; s=json.loads(sys.argv[1]); sys.exit(not (s["status"] == "created" and s["pid"] == int(sys.argv[2]) and s["id"] == "c1" and s["bundle"].endswith("/sleeper") and s["created"].endswith("Z")))' "$st" "$pid"
+check "$name: state says created, with the pid-file pid" python3 -c 'import json,sys; s=json.loads(sys.argv[1]); sys.exit(not (s["status"] == "created" and s["pid"] == int(sys.argv[2]) and s["id"] == "c1" and s["bundle"].endswith("/cgsleeper") and s["created"].endswith("Z")))' "$st" "$pid"
 check "$name: the pid-file process is alive and is not the caller's child" sh -c "kill -0 $pid && [ \$(awk '{print \$4}' /proc/$pid/stat) != $$ ]"
 check "$name: the pid-file process is in the host cgroup of cgroupsPath" in_cgroup "$pid"
 rt start c1
@@ -103,7 +110,9 @@ check "$name: kill of a stopped container is an error" expect_fail "not running"
 rt delete c1
 check "$name: delete leaves nothing" clean
 check "$name: delete removes the host cgroup" sh -c "! ls -d /sys/fs/cgroup/$CG/c1 /sys/fs/cgroup/*/$CG/c1 2>/dev/null | grep -q ."
+# The parent is the test's own: neither runtime removes a parent it did not make.
 for d in /sys/fs/cgroup/$CG /sys/fs/cgroup/*/$CG; do [ -d "$d" ] && rmdir "$d"; done
+check "$name: and the test's parent cgroup is gone with it" sh -c "! ls -d /sys/fs/cgroup/$CG /sys/fs/cgroup/*/$CG 2>/dev/null | grep -q ."
 
 # 2. The workload's exit status and output reach the caller through the stub;
 # the host-side hooks run at their points with the state on stdin.
