@@ -83,8 +83,8 @@ void transport_kick(struct agent *a);
  * clone the processes into, so that a cgroup namespace is rooted there.
  */
 int cgroups_setup(struct agent *a, struct guest_container *c, int *ret_fd, cocoon_error **err);
-/* The container's cgroup directory opened O_PATH for exec'd processes, or -1. */
-int cgroups_open(struct guest_container *c, cocoon_error **err);
+/* The container's cgroup directory opened O_PATH for exec'd processes in *ret_fd (-1: no cgroup). */
+int cgroups_open(struct guest_container *c, int *ret_fd, cocoon_error **err);
 /* Removes the cgroup (after killing what is left in it) and stops watching it. */
 void cgroups_remove(struct agent *a, struct guest_container *c);
 /* Freezes or thaws every process; returns once the kernel reports it done. */

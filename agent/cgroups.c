@@ -131,15 +131,16 @@ int cgroups_setup(struct agent *a, struct guest_container *c, int *ret_fd, cocoo
         return 0;
 }
 
-int cgroups_open(struct guest_container *c, cocoon_error **err)
+int cgroups_open(struct guest_container *c, int *ret_fd, cocoon_error **err)
 {
+        *ret_fd = -1;
         if (!c->cgroup)
-                return -1;
+                return 0;
         int fd = open(c->cgroup, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
-                /* -1 means "no cgroup" to the caller, so EPERM must not come back as -1. */
-                return error_sys(err, errno == EPERM ? EACCES : errno, "opening %s", c->cgroup);
-        return fd;
+                return error_sys(err, errno, "opening %s", c->cgroup);
+        *ret_fd = fd;
+        return 0;
 }
 
 void cgroups_remove(struct agent *a, struct guest_container *c)

@@ -356,11 +356,8 @@ int containers_exec(struct agent *a, const Cocoon__ExecProcessRequest *req, coco
                         (void) error_wrap(err, "the exec process");
         }
         struct exec_ctx x = {.c = c, .e = e, .cgroup_fd = -1};
-        if (r == 0) {
-                x.cgroup_fd = cgroups_open(c, err);
-                if (x.cgroup_fd < -1)
-                        r = x.cgroup_fd;
-        }
+        if (r == 0)
+                r = cgroups_open(c, &x.cgroup_fd, err);
         if (r == 0)
                 r = process_spawn(a, &e->proc, e->spec.terminal, make_exec, &x, err);
         if (x.cgroup_fd >= 0)

@@ -103,7 +103,7 @@ int mount_parse_options(char *const *options, size_t n, unsigned long *ret_flags
         return 0;
 }
 
-static bool is_bind(const struct spec_mount *m, unsigned long flags)
+bool mount_is_bind(const struct spec_mount *m, unsigned long flags)
 {
         return (m->type && strcmp(m->type, "bind") == 0) || (flags & MS_BIND);
 }
@@ -120,7 +120,7 @@ static int mount_one(const struct spec_mount *m, const char *rootfs, bool cgroup
         if (!dest)
                 return error_set(err, ENOMEM, "out of memory");
 
-        if (is_bind(m, flags)) {
+        if (mount_is_bind(m, flags)) {
                 struct stat st;
                 if (!m->source || stat(m->source, &st) < 0)
                         return error_sys(err, m->source ? errno : ENOENT, "bind mount source %s",

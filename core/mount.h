@@ -9,6 +9,8 @@
 /* Turns mount options into MS_* flags, a propagation type and a data string (malloc'd, may be ""). */
 /* Every mount option the core knows (for `features`), NULL-terminated. */
 const char *const *mount_option_names(void);
+/* A bind mount: type "bind", or the bind/rbind option among the parsed flags. */
+bool mount_is_bind(const struct spec_mount *m, unsigned long flags);
 int mount_parse_options(char *const *options, size_t n, unsigned long *ret_flags, unsigned long *ret_propagation,
                         char **ret_data, cocoon_error **err);
 

@@ -92,7 +92,8 @@ static int join_one(const char *root, void *ud)
         struct join *j = ud;
         _cleanup_free_ char *dir = NULL;
         int r;
-        if (cgroup_is_v2(root) && strcmp(root, HOST_CGROUP_ROOT) == 0) {
+        /* for_each_hierarchy() hands out the root itself only when it is a v2 tree. */
+        if (strcmp(root, HOST_CGROUP_ROOT) == 0) {
                 r = cgroup_create(root, j->rel, &dir, j->err);
                 if (r < 0)
                         return r;

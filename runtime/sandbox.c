@@ -75,7 +75,7 @@ static int share_bind_mounts(struct supervisor *sv, const char *id, const struct
                 int r = mount_parse_options(m->options, m->n_options, &flags, &propagation, &data, err);
                 if (r < 0)
                         return error_wrap(err, "mounts[%zu] (%s)", i, m->destination);
-                if (!(flags & MS_BIND) && !(m->type && strcmp(m->type, "bind") == 0))
+                if (!mount_is_bind(m, flags))
                         continue;
                 if (!m->source)
                         return error_set(err, EINVAL, "mounts[%zu] (%s): a bind mount needs a source", i,

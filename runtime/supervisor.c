@@ -274,30 +274,32 @@ static int handle_state(struct supervisor *sv, struct client *c, const Request *
 }
 
 /* exec: the stub's fds come with the request; the process gets a stream before the agent starts it. */
+/* Closes the stdio fds that came with a request that is refused before they are bound. */
+static void drop_passed_fds(struct client *c)
+{
+        for (int i = 0; i < 3; i++) {
+                int fd = conn_take_fd(&c->conn);
+                if (fd >= 0)
+                        close(fd);
+        }
+}
+
 static int handle_exec(struct supervisor *sv, struct client *c, Request *req, cocoon_error **err)
 {
         Cocoon__ExecProcessRequest *ex = req->exec_process;
-        struct host_process *init = find_process(sv, ex->container_id, "");
-        if (!init) {
-                for (int i = 0; i < 3; i++) {
-                        int fd = conn_take_fd(&c->conn);
-                        if (fd >= 0)
-                                close(fd);
-                }
-                return error_set(err, ENOENT, "container %s does not exist", ex->container_id);
+        struct host_process *p = NULL;
+        int r = 0;
+        if (!find_process(sv, ex->container_id, ""))
+                r = error_set(err, ENOENT, "container %s does not exist", ex->container_id);
+        else if (!msg_id_valid(ex->exec_id) || find_process(sv, ex->container_id, ex->exec_id))
+                r = error_set(err, EEXIST, "exec id %s is invalid or in use", ex->exec_id);
+        else if (!(p = supervisor_add_process(sv, ex->container_id, ex->exec_id)))
+                r = -ENOMEM;
+        if (r < 0) {
+                drop_passed_fds(c);
+                return r;
         }
-        if (!msg_id_valid(ex->exec_id) || find_process(sv, ex->container_id, ex->exec_id)) {
-                for (int i = 0; i < 3; i++) {
-                        int fd = conn_take_fd(&c->conn);
-                        if (fd >= 0)
-                                close(fd);
-                }
-                return error_set(err, EEXIST, "exec id %s is invalid or in use", ex->exec_id);
-        }
-        struct host_process *p = supervisor_add_process(sv, ex->container_id, ex->exec_id);
-        if (!p)
-                return -ENOMEM;
-        int r = attach_stdio(sv, c, p, ex->container_id, err);
+        r = attach_stdio(sv, c, p, ex->container_id, err);
         if (r < 0) {
                 remove_process(sv, p);
                 return r;
