@@ -112,20 +112,29 @@ int cgroup_devices_apply(const char *dir, const struct resources_device_rule *ru
         if (cgroup_devices_program(rules, n, &insns, &n_insns) < 0)
                 return -ENOMEM;
 
-        static char log[4096];
+        /* Without a log first: with log_level 1 the kernel fails a valid
+         * program with ENOSPC as soon as its trace outgrows the buffer. */
         union bpf_attr attr = {0};
         attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
         attr.insns = (uintptr_t) insns;
         attr.insn_cnt = (uint32_t) n_insns;
         attr.license = (uintptr_t) "GPL";
-        attr.log_buf = (uintptr_t) log;
-        attr.log_size = sizeof(log);
-        attr.log_level = 1;
-        log[0] = '\0';
         _cleanup_close_ int prog = bpf(BPF_PROG_LOAD, &attr);
-        if (prog < 0)
-                return error_sys(err, errno, "loading the device program (%zu instructions)%s%.200s", n_insns,
-                                 *log ? ": " : "", log);
+        if (prog < 0) {
+                int saved = errno;
+                /* Load again for the verifier's reason, which ends its log. */
+                static char log[65536];
+                attr.log_buf = (uintptr_t) log;
+                attr.log_size = sizeof(log);
+                attr.log_level = 1;
+                log[0] = '\0';
+                _cleanup_close_ int again = bpf(BPF_PROG_LOAD, &attr);
+                if (again >= 0)
+                        log[0] = '\0';
+                size_t len = strnlen(log, sizeof(log));
+                return error_sys(err, saved, "loading the device program (%zu instructions)%s%s%s", n_insns,
+                                 len ? ": " : "", len > 300 ? "..." : "", len > 300 ? log + len - 300 : log);
+        }
 
         _cleanup_close_ int cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cg < 0)
