@@ -27,6 +27,7 @@
 #include "log.h"
 #include "mount.h"
 #include "msg.h"
+#include "network.h"
 #include "runtime.h"
 #include "supervisor.h"
 
@@ -203,6 +204,10 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
         r = prepare_share(sv, id, b, err);
         if (r < 0)
                 return r;
+        /* The taps must exist before QEMU, which gets them as fds. */
+        r = network_setup(b->spec, &sv->net, err);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *shared = path_join(rt->root, id);
         _cleanup_free_ char *shared_dir = shared ? path_join(shared, "shared") : NULL;
         if (!shared_dir)
@@ -220,8 +225,10 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 .kernel_args = cfg->kernel_args,
                 .debug = rt->debug,
         };
+        vc.n_nics = network_nics(sv->net, &vc.nics);
         sandbox_vm_size(cfg->vcpus, cfg->memory_mib, b->spec->resources, &vc.vcpus, &vc.memory_mib);
         r = ops->start(&vc, &sv->vm, err);
+        network_close_taps(sv->net);
         if (r < 0)
                 return error_wrap(err, "starting the VM");
         if (!sv->vm->kvm)
@@ -239,6 +246,12 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 if (tail)
                         error_append(err, "; the guest console ends with:\n%s", tail);
                 return r;
+        }
+        /* Before the container: it shares the agent's network namespace from its first process on. */
+        if (sv->net) {
+                r = network_configure_guest(sv->net, &sv->agent, ++sv->next_id, err);
+                if (r < 0)
+                        return r;
         }
         r = create_container(sv, id, b, err);
         if (r < 0)

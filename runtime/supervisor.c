@@ -23,6 +23,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "msg.h"
+#include "network.h"
 #include "pump.h"
 #include "runtime.h"
 #include "supervisor.h"
@@ -687,6 +688,7 @@ void supervisor_free(struct supervisor *sv)
                 free(pd);
         }
         free(sv->shared_mounts);
+        network_free(sv->net);
         conn_destroy(&sv->agent);
         if (sv->signal_fd > 0)
                 close(sv->signal_fd);

@@ -56,6 +56,7 @@ struct supervisor {
         struct pending *pending;
         uint64_t next_id;
         uint32_t next_stream;
+        struct network *net; /* taps and tc redirects in the container's network namespace, or NULL */
         uint32_t *shared_mounts; /* indexes of the spec's bind mounts served from the share */
         size_t n_shared_mounts;
         bool stopping, vm_dead;
