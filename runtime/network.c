@@ -382,12 +382,10 @@ int network_setup(const struct oci_spec *spec, struct network **ret, cocoon_erro
         int r = open_netns(path, &target, err);
         if (r < 0)
                 return error_wrap(err, "network namespace %s", path);
-        if (r == 1) {
-                /* Mirroring the host's own interfaces would steal its traffic. */
-                log_warn("network namespace %s is the host's own: the VM gets no network (host networking is not "
-                         "supported)", path);
-                return 0;
-        }
+        if (r == 1)
+                /* Mirroring the host's own interfaces into the VM would steal the host's traffic. */
+                return error_set(err, EOPNOTSUPP, "network namespace %s is the host's own: host networking is not "
+                                 "supported (without a path the container gets a namespace with lo only)", path);
         own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
         if (own < 0)
                 return error_sys(err, errno, "opening our own network namespace");
