@@ -17,8 +17,8 @@
 struct network;
 
 /*
- * Plumbs the spec's network namespace. *ret is NULL when there is nothing to
- * do: no namespace path, or only lo in it. On failure nothing is left in the
+ * Plumbs the spec's network namespace. *ret is NULL when the spec names
+ * none by path; with only lo in it, *ret has no NICs. On failure nothing is left in the
  * namespace; errors name the namespace path and the interface.
  */
 int network_setup(const struct oci_spec *spec, struct network **ret, cocoon_error **err);

@@ -118,10 +118,13 @@ check "no tap and no qdisc left in the namespace" no_plumbing
 check "nothing left on the host" nothing_left
 
 # Only lo in the namespace: nothing to plumb, the container has lo only.
-mkbundle --config-only "$B" sh -c 'ip -o link | cut -d" " -f2'
+mkbundle --config-only "$B" sh -c 'ip -o link | cut -d" " -f2,3; wget -qO- http://127.0.0.1:1/ 2>&1'
 set_netns "/run/netns/$NS_EMPTY"
 out=$(cocoon run --bundle "$B" lo-only 2>&1); status=$?
-check "a namespace with lo only gives the container lo only" [ "$out" = "lo:" -a "$status" -eq 0 ]
+echo "$out" | diag
+check "a namespace with lo only gives the container lo only, and up" \
+    sh -c 'echo "$1" | head -1 | grep -qx "lo: <LOOPBACK,UP,LOWER_UP>" && [ $(echo "$1" | wc -l) -eq 2 ]' _ "$out"
+check "lo works (connection refused, not unreachable)" sh -c 'echo "$1" | grep -q "Connection refused"' _ "$out"
 check "lo only: nothing left on the host" nothing_left
 
 touch "$TEST_ROOT/not-a-netns"
