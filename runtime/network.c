@@ -73,15 +73,20 @@ static struct iface *find_iface(struct network *net, int index)
         return NULL;
 }
 
-/* Appends one zeroed element to a malloc'd array. */
-static void *grow(void *array, size_t *n, size_t size)
+/*
+ * Appends a zeroed element to the malloc'd array of *n elements whose pointer
+ * is at arrayp (a T **); returns the element, or NULL without memory.
+ */
+static void *append(void *arrayp, size_t *n, size_t size)
 {
-        char *a = realloc(array, (*n + 1) * size);
+        char *a;
+        memcpy(&a, arrayp, sizeof(a));
+        a = realloc(a, (*n + 1) * size);
         if (!a)
                 return NULL;
+        memcpy(arrayp, &a, sizeof(a));
         memset(a + *n * size, 0, size);
-        (*n)++;
-        return a;
+        return a + (*n)++ * size;
 }
 
 static int on_link(const struct nlmsghdr *h, void *userdata)
@@ -139,11 +144,9 @@ static int on_addr(const struct nlmsghdr *h, void *userdata)
         const struct rtattr *a = ip_attr(tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS], ifa->ifa_family, &len);
         if (!a)
                 return 0;
-        struct address *addrs = grow(i->addrs, &i->n_addrs, sizeof(*addrs));
-        if (!addrs)
+        struct address *ad = append(&i->addrs, &i->n_addrs, sizeof(*ad));
+        if (!ad)
                 return -ENOMEM;
-        i->addrs = addrs;
-        struct address *ad = &addrs[i->n_addrs - 1];
         memcpy(ad->addr, RTA_DATA(a), len);
         ad->len = len;
         ad->prefix = ifa->ifa_prefixlen;
@@ -169,11 +172,9 @@ static int on_route(const struct nlmsghdr *h, void *userdata)
         size_t len = rt->rtm_family == AF_INET ? 4 : rt->rtm_family == AF_INET6 ? 16 : 0;
         if (!len)
                 return 0;
-        struct route *routes = grow(net->routes, &net->n_routes, sizeof(*routes));
-        if (!routes)
+        struct route *r = append(&net->routes, &net->n_routes, sizeof(*r));
+        if (!r)
                 return -ENOMEM;
-        net->routes = routes;
-        struct route *r = &routes[net->n_routes - 1];
         r->dst.len = len;
         r->dst.prefix = rt->rtm_dst_len;
         size_t got;
@@ -310,7 +311,9 @@ static void del_ingress(int nl, int index, const char *name)
         tc->tcm_handle = INGRESS_HANDLE;
         tc->tcm_parent = TC_H_INGRESS;
         _cleanup_error_ cocoon_error *e = NULL;
-        if (nl_call(nl, &m, "removing the ingress qdisc", &e) < 0)
+        int r = nl_call(nl, &m, "removing the ingress qdisc", &e);
+        /* ENODEV: the engine deleted the interface first, and its qdiscs with it. */
+        if (r < 0 && r != -ENODEV)
                 log_warn("interface %s: %s, ignoring", name, e->msg);
 }
 
