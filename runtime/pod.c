@@ -10,6 +10,7 @@
  * VM's NICs are), or a fresh one.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,4 +126,37 @@ void namespace_sources_free(struct namespace_sources *s)
         free(s->items);
         free(s->ptrs);
         *s = (struct namespace_sources) {0};
+}
+
+/* A whole number in an annotation: what the kubelet's sums are. */
+static int annotation_int(const struct oci_spec *spec, const char *key, int64_t *ret, bool *found, cocoon_error **err)
+{
+        const char *text = annotation(spec, key);
+        *found = text != NULL;
+        if (!text)
+                return 0;
+        char *end;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (errno || end == text || *end || v < 0)
+                return error_set(err, EINVAL, "annotations: %s: \"%s\" is not a non-negative integer", key, text);
+        *ret = v;
+        return 0;
+}
+
+int pod_vm_resources(const struct oci_spec *spec, struct resources *pod, bool *found, cocoon_error **err)
+{
+        *pod = (struct resources) {0};
+        bool q = false, p = false;
+        int64_t period = 0;
+        int r = annotation_int(spec, "io.kubernetes.cri.sandbox-memory", &pod->memory.limit, &pod->memory.has_limit, err);
+        if (r == 0)
+                r = annotation_int(spec, "io.kubernetes.cri.sandbox-cpu-quota", &pod->cpu.quota, &q, err);
+        if (r == 0)
+                r = annotation_int(spec, "io.kubernetes.cri.sandbox-cpu-period", &period, &p, err);
+        pod->cpu.has_quota = q;
+        pod->cpu.has_period = p;
+        pod->cpu.period = (uint64_t) period;
+        *found = pod->memory.has_limit || q;
+        return r;
 }

@@ -76,6 +76,13 @@ struct pod_sandbox {
  */
 int pod_namespace_sources(const struct oci_spec *spec, const struct pod_sandbox *sb, struct namespace_sources *ret);
 void namespace_sources_free(struct namespace_sources *s);
+/*
+ * The pod's limits that a sandbox container carries in containerd's
+ * annotations (io.kubernetes.cri.sandbox-memory, -cpu-quota, -cpu-period:
+ * the sums of its containers' limits), for sizing the pod's VM. *found is
+ * false when there are none.
+ */
+int pod_vm_resources(const struct oci_spec *spec, struct resources *pod, bool *found, cocoon_error **err);
 
 /*
  * share.c, in the supervisor: shares the container's rootfs and bind-mount

@@ -26,13 +26,19 @@ qemus() { for p in $(pids_in_root); do [ "$(cat /proc/$p/comm)" = qemu-system-x8
 state_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 # ---- containerd's annotations: the sandbox's namespaces by /proc/PID/ns ----
-CTD_SANDBOX='{"io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "pa"}'
+# containerd also writes the pod's summed limits on the sandbox: 256 MiB, one CPU.
+CTD_SANDBOX='{"io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "pa",
+  "io.kubernetes.cri.sandbox-memory": "268435456", "io.kubernetes.cri.sandbox-cpu-quota": "100000",
+  "io.kubernetes.cri.sandbox-cpu-period": "100000"}'
 CTD_MEMBER='{"io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "pa"}'
 
 mkbundle "$TEST_ROOT/pa" sh -c 'echo sandbox up; exec sleep 1000'
 edit_config "$TEST_ROOT/pa" "c['annotations'] = $CTD_SANDBOX; c['hostname'] = 'podhost'"
 cocoon create -b "$TEST_ROOT/pa" pa > "$TEST_ROOT/pa.out" 2>&1 && cocoon start pa
 check "the sandbox (pause) container starts a VM" [ "$(cocoon state pa | state_field status)" = running ]
+mem=$(cocoon exec pa sh -c "grep MemTotal /proc/meminfo" | awk '{print int($2 / 1024)}')
+check "the pod's VM is sized for the pod's limits: 2 vCPUs (was $(cocoon exec pa nproc)), memory base + 256 MiB (guest sees $mem MiB)" \
+    [ "$(cocoon exec pa nproc)" -eq 2 -a "$mem" -gt 600 ]
 stub=$(cocoon state pa | state_field pid)
 sandbox_net=$(cocoon exec pa readlink /proc/self/ns/net)
 sandbox_ipc=$(cocoon exec pa readlink /proc/self/ns/ipc)
@@ -93,6 +99,13 @@ err=$(cocoon create -b "$TEST_ROOT/c2" bad2 2>&1); status=$?
 check "an unknown container type is refused, naming the annotation" \
     sh -c '[ "$1" -ne 0 ] && echo "$2" | grep -q "io.kubernetes.cri.container-type: unknown container type \"podman\""' _ "$status" "$err"
 check "and leaves no state" [ ! -e "$STATE/bad2" ]
+
+mkbundle "$TEST_ROOT/pbad" true
+edit_config "$TEST_ROOT/pbad" "c['annotations'] = {'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-memory': 'lots'}"
+err=$(cocoon create -b "$TEST_ROOT/pbad" pbad 2>&1); status=$?
+check "a sandbox with an unreadable pod memory annotation is refused, naming it" \
+    sh -c '[ "$1" -ne 0 ] && echo "$2" | grep -q "io.kubernetes.cri.sandbox-memory: \"lots\" is not"' _ "$status" "$err"
+check "and leaves no state" [ ! -e "$STATE/pbad" ]
 
 cocoon delete --force pa
 check "deleting the sandbox stops the pod's VM; nothing is left" nothing_left
