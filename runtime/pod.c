@@ -88,7 +88,8 @@ static bool from_sandbox(const struct spec_namespace *ns, const struct pod_sandb
         return false;
 }
 
-int pod_namespace_sources(const struct oci_spec *spec, const struct pod_sandbox *sb, struct namespace_sources *ret)
+int pod_namespace_sources(const struct oci_spec *spec, const struct pod_sandbox *sb, struct namespace_sources *ret,
+                          cocoon_error **err)
 {
         *ret = (struct namespace_sources) {0};
         ret->items = calloc(spec->n_namespaces + 1, sizeof(*ret->items));
@@ -109,6 +110,14 @@ int pod_namespace_sources(const struct oci_spec *spec, const struct pod_sandbox 
                         src->kind = COCOON__NAMESPACE_SOURCE__KIND__CONTAINER;
                         src->container_id = (char *) sb->id;
                 } else if (strcmp(ns->type, "network") == 0) {
+                        /* Its interfaces would be plugged into the VM: never the host's own. */
+                        if (same_file(ns->path, "/proc/self/ns/net")) {
+                                namespace_sources_free(ret);
+                                return error_set(err, EINVAL,
+                                                 "linux.namespaces[%zu]: %s is the host's own network namespace; "
+                                                 "a VM cannot share it (leave the network namespace out, or give it a new one)",
+                                                 i, ns->path);
+                        }
                         src->kind = COCOON__NAMESPACE_SOURCE__KIND__GUEST;
                 } else {
                         /* A host namespace cannot be entered from inside a VM; the VM is the boundary. */
