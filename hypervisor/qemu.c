@@ -267,6 +267,9 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                 goto fail;
         }
         r = virtiofsd_spawn(cfg->virtiofsd, cfg->shared_dir, vfs_listen, &vm->virtiofsd_pid, err);
+        /* Only virtiofsd listens: if it dies, QEMU's connect is refused at once instead of hanging. */
+        cleanup_closep(&vfs_listen);
+        vfs_listen = -1;
         if (r < 0)
                 goto fail;
 
@@ -321,6 +324,12 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                         error_free(*err);
                         *err = NULL;
                         r = error_set(err, EIO, "QEMU failed to start: %s", log);
+                }
+                int status;
+                if (vm->virtiofsd_pid > 0 && waitpid(vm->virtiofsd_pid, &status, WNOHANG) == vm->virtiofsd_pid) {
+                        vm->virtiofsd_pid = 0;
+                        error_append(err, " (virtiofsd %s exited first, with status %d)", cfg->virtiofsd,
+                                     WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
                 }
                 goto fail;
         }

@@ -195,7 +195,7 @@ static int join_sandbox(struct runtime *rt, struct bundle *b, const char *sandbo
         }
         struct pod_sandbox ps = {.id = sandbox, .stub_pid = sb.st.pid, .spec = sb_bundle.spec};
         if (r == 0)
-                r = pod_namespace_sources(b->spec, &ps, &b->ns_sources);
+                r = pod_namespace_sources(b->spec, &ps, &b->ns_sources, err);
         if (r == 0) {
                 Cocoon__CreateContainerRequest cc = COCOON__CREATE_CONTAINER_REQUEST__INIT;
                 cc.container_id = c->st.id;
@@ -256,7 +256,7 @@ int container_create_sandbox(struct runtime *rt, const struct create_opts *o, st
         if (r == 0 && sandbox) {
                 r = join_sandbox(rt, &b, sandbox, &c, err);
         } else if (r == 0) {
-                r = pod_namespace_sources(b.spec, NULL, &b.ns_sources);
+                r = pod_namespace_sources(b.spec, NULL, &b.ns_sources, err);
                 if (r == 0)
                         r = supervisor_spawn(rt, o->id, &b, c.dir, c.st.cgroup, o->detach, &c.st.supervisor_pid, err);
                 if (r == 0)

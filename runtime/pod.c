@@ -10,6 +10,7 @@
  * VM's NICs are), or a fresh one.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,8 @@ static bool from_sandbox(const struct spec_namespace *ns, const struct pod_sandb
         return false;
 }
 
-int pod_namespace_sources(const struct oci_spec *spec, const struct pod_sandbox *sb, struct namespace_sources *ret)
+int pod_namespace_sources(const struct oci_spec *spec, const struct pod_sandbox *sb, struct namespace_sources *ret,
+                          cocoon_error **err)
 {
         *ret = (struct namespace_sources) {0};
         ret->items = calloc(spec->n_namespaces + 1, sizeof(*ret->items));
@@ -108,6 +110,14 @@ int pod_namespace_sources(const struct oci_spec *spec, const struct pod_sandbox 
                         src->kind = COCOON__NAMESPACE_SOURCE__KIND__CONTAINER;
                         src->container_id = (char *) sb->id;
                 } else if (strcmp(ns->type, "network") == 0) {
+                        /* Its interfaces would be plugged into the VM: never the host's own. */
+                        if (same_file(ns->path, "/proc/self/ns/net")) {
+                                namespace_sources_free(ret);
+                                return error_set(err, EINVAL,
+                                                 "linux.namespaces[%zu]: %s is the host's own network namespace; "
+                                                 "a VM cannot share it (leave the network namespace out, or give it a new one)",
+                                                 i, ns->path);
+                        }
                         src->kind = COCOON__NAMESPACE_SOURCE__KIND__GUEST;
                 } else {
                         /* A host namespace cannot be entered from inside a VM; the VM is the boundary. */
@@ -125,4 +135,37 @@ void namespace_sources_free(struct namespace_sources *s)
         free(s->items);
         free(s->ptrs);
         *s = (struct namespace_sources) {0};
+}
+
+/* A whole number in an annotation: what the kubelet's sums are. */
+static int annotation_int(const struct oci_spec *spec, const char *key, int64_t *ret, bool *found, cocoon_error **err)
+{
+        const char *text = annotation(spec, key);
+        *found = text != NULL;
+        if (!text)
+                return 0;
+        char *end;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (errno || end == text || *end || v < 0)
+                return error_set(err, EINVAL, "annotations: %s: \"%s\" is not a non-negative integer", key, text);
+        *ret = v;
+        return 0;
+}
+
+int pod_vm_resources(const struct oci_spec *spec, struct resources *pod, bool *found, cocoon_error **err)
+{
+        *pod = (struct resources) {0};
+        bool q = false, p = false;
+        int64_t period = 0;
+        int r = annotation_int(spec, "io.kubernetes.cri.sandbox-memory", &pod->memory.limit, &pod->memory.has_limit, err);
+        if (r == 0)
+                r = annotation_int(spec, "io.kubernetes.cri.sandbox-cpu-quota", &pod->cpu.quota, &q, err);
+        if (r == 0)
+                r = annotation_int(spec, "io.kubernetes.cri.sandbox-cpu-period", &period, &p, err);
+        pod->cpu.has_quota = q;
+        pod->cpu.has_period = p;
+        pod->cpu.period = (uint64_t) period;
+        *found = pod->memory.has_limit || q;
+        return r;
 }

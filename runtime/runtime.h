@@ -71,11 +71,20 @@ struct pod_sandbox {
 };
 /*
  * Maps each namespace spec names by a host path: to the sandbox's (sb may be
- * NULL), to the guest's own network namespace for a network, else to a new
- * namespace. The sources point into sb, which must outlive them.
+ * NULL), to the guest's own network namespace for a network (the host's own
+ * is refused), else to a new namespace. The sources point into sb, which
+ * must outlive them.
  */
-int pod_namespace_sources(const struct oci_spec *spec, const struct pod_sandbox *sb, struct namespace_sources *ret);
+int pod_namespace_sources(const struct oci_spec *spec, const struct pod_sandbox *sb, struct namespace_sources *ret,
+                          cocoon_error **err);
 void namespace_sources_free(struct namespace_sources *s);
+/*
+ * The pod's limits that a sandbox container carries in containerd's
+ * annotations (io.kubernetes.cri.sandbox-memory, -cpu-quota, -cpu-period:
+ * the sums of its containers' limits), for sizing the pod's VM. *found is
+ * false when there are none.
+ */
+int pod_vm_resources(const struct oci_spec *spec, struct resources *pod, bool *found, cocoon_error **err);
 
 /*
  * share.c, in the supervisor: shares the container's rootfs and bind-mount

@@ -174,7 +174,13 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 .debug = rt->debug,
         };
         vc.n_nics = network_nics(sv->net, &vc.nics);
-        sandbox_vm_size(cfg->vcpus, cfg->memory_mib, b->spec->resources, &vc.vcpus, &vc.memory_mib);
+        /* A pod's VM holds all its containers: sized for their sum when the sandbox says it. */
+        struct resources pod;
+        bool is_pod;
+        r = pod_vm_resources(b->spec, &pod, &is_pod, err);
+        if (r < 0)
+                return r;
+        sandbox_vm_size(cfg->vcpus, cfg->memory_mib, is_pod ? &pod : b->spec->resources, &vc.vcpus, &vc.memory_mib);
         r = ops->start(&vc, &sv->vm, err);
         network_close_taps(sv->net);
         if (r < 0)

@@ -56,3 +56,13 @@ nothing_left() {
 
 # mkbundle DIR ARGS...: a busybox bundle running ARGS.
 mkbundle() { "$MKBUNDLE" "$@" > /dev/null; }
+
+# no_host_cgroup ID...: cocoon's default host cgroups (cocoon/ID, in the v2
+# tree or any v1 hierarchy) of these containers are gone.
+no_host_cgroup() {
+    local id left=""
+    for id in "$@"; do
+        left="$left$(ls -d /sys/fs/cgroup/cocoon/"$id" /sys/fs/cgroup/*/cocoon/"$id" 2>/dev/null)"
+    done
+    [ -z "$left" ] || { echo "host cgroups left: $left" | diag; return 1; }
+}
