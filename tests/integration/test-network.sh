@@ -117,6 +117,35 @@ check "the container's exit status comes back" [ "$status" -eq 3 ]
 check "no tap and no qdisc left in the namespace" no_plumbing
 check "nothing left on the host" nothing_left
 
+# A pod: the sandbox (pause) container boots the VM with the NICs; a member
+# naming the same namespace, as CRI writes it, shares them.
+mkbundle "$TEST_ROOT/sandbox" sh -c 'exec sleep 1000'
+B="$TEST_ROOT/sandbox" set_netns "/run/netns/$NS"
+python3 - "$TEST_ROOT/sandbox/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["terminal"] = False
+c["annotations"] = {"io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "pod"}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+cocoon create -b "$TEST_ROOT/sandbox" pod > /dev/null 2>&1 && cocoon start pod
+mkbundle --config-only "$B" sh -c "ip -o -4 addr show eth0; wget -qO- http://$HOST_IP:$PORT/hello.txt"
+set_netns "/run/netns/$NS"
+python3 - "$B/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["annotations"] = {"io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "pod"}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+out=$(cocoon run --bundle "$B" member 2>&1); status=$?
+echo "$out" | diag
+check "a pod member shares the sandbox's NIC and reaches the host" \
+    sh -c '[ "$2" -eq 0 ] && echo "$1" | grep -q "eth0 .*inet $3/24" && echo "$1" | grep -qx "hello from the host"' \
+    _ "$out" "$status" "$CT_IP"
+cocoon delete -f pod
+check "pod: nothing left on the host" nothing_left
+check "pod: no tap and no qdisc left in the namespace" no_plumbing
+
 # Only lo in the namespace: nothing to plumb, the container has lo only.
 mkbundle --config-only "$B" sh -c 'ip -o link | cut -d" " -f2,3; wget -qO- http://127.0.0.1:1/ 2>&1'
 set_netns "/run/netns/$NS_EMPTY"
