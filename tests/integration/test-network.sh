@@ -55,16 +55,19 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-# set_netns PATH: the bundle's network namespace entry joins PATH.
-set_netns() {
-    python3 - "$B/config.json" "$1" <<'PY'
+# edit_config BUNDLE EXPR: runs the python statement EXPR over c, the config.
+edit_config() {
+    python3 - "$1/config.json" "$2" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
-for n in c["linux"]["namespaces"]:
-    if n["type"] == "network":
-        n["path"] = sys.argv[2]
+exec(sys.argv[2])
 json.dump(c, open(sys.argv[1], "w"))
 PY
+}
+
+# set_netns PATH: the network namespace entry of $B joins PATH.
+set_netns() {
+    edit_config "$B" "[n.update(path='$1') for n in c['linux']['namespaces'] if n['type'] == 'network']"
 }
 
 # no_plumbing: the namespace has no tap and eth0 only its default qdisc.
@@ -121,22 +124,12 @@ check "nothing left on the host" nothing_left
 # naming the same namespace, as CRI writes it, shares them.
 mkbundle "$TEST_ROOT/sandbox" sh -c 'exec sleep 1000'
 B="$TEST_ROOT/sandbox" set_netns "/run/netns/$NS"
-python3 - "$TEST_ROOT/sandbox/config.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["process"]["terminal"] = False
-c["annotations"] = {"io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "pod"}
-json.dump(c, open(sys.argv[1], "w"))
-PY
+edit_config "$TEST_ROOT/sandbox" "c['process']['terminal'] = False
+c['annotations'] = {'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'pod'}"
 cocoon create -b "$TEST_ROOT/sandbox" pod > /dev/null 2>&1 && cocoon start pod
 mkbundle --config-only "$B" sh -c "ip -o -4 addr show eth0; wget -qO- http://$HOST_IP:$PORT/hello.txt"
 set_netns "/run/netns/$NS"
-python3 - "$B/config.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["annotations"] = {"io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "pod"}
-json.dump(c, open(sys.argv[1], "w"))
-PY
+edit_config "$B" "c['annotations'] = {'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'pod'}"
 out=$(cocoon run --bundle "$B" member 2>&1); status=$?
 echo "$out" | diag
 check "a pod member shares the sandbox's NIC and reaches the host" \
