@@ -254,8 +254,9 @@ static void tap_quiet(int nl, int index)
         nl_nest_end(&m);
         nl_nest_end(&m);
         _cleanup_error_ cocoon_error *e = NULL;
-        if (nl_call(nl, &m, "turning off IPv6 addresses on the tap", &e) < 0)
-                log_debug("%s, ignoring", e->msg);
+        int r = nl_call(nl, &m, "turning off IPv6 addresses on the tap", &e);
+        if (r < 0)
+                log_debug("%s, ignoring", e ? e->msg : strerror(-r));
 }
 
 static int add_ingress(int nl, int index, const char *what, cocoon_error **err)
@@ -313,7 +314,7 @@ static void del_ingress(int nl, int index, const char *name)
         int r = nl_call(nl, &m, "removing the ingress qdisc", &e);
         /* ENODEV: the engine deleted the interface first, and its qdiscs with it. */
         if (r < 0 && r != -ENODEV)
-                log_warn("interface %s: %s, ignoring", name, e->msg);
+                log_warn("interface %s: %s, ignoring", name, e ? e->msg : strerror(-r));
 }
 
 static int plumb(struct network *net, struct iface *i, struct vm_nic *nic, cocoon_error **err)
@@ -406,7 +407,7 @@ int network_setup(const struct oci_spec *spec, struct network **ret, cocoon_erro
                 network_free(net);
                 return error_wrap(err, "network namespace %s", path);
         }
-        /* Even with lo only: the guest's lo comes up, as the namespace's is. */
+        /* Even with lo only: the guest's lo must come up, as CNI's loopback plugin brings the namespace's up. */
         *ret = net;
         return 0;
 }
