@@ -54,6 +54,16 @@ nothing_left() {
     fi
 }
 
+# edit_config BUNDLE EXPR: runs the python statements EXPR over c, the bundle's config.json.
+edit_config() {
+    python3 - "$1/config.json" "$2" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+exec(sys.argv[2])
+json.dump(c, open(sys.argv[1], "w"))
+PY
+}
+
 # mkbundle DIR ARGS...: a busybox bundle running ARGS.
 mkbundle() { "$MKBUNDLE" "$@" > /dev/null; }
 

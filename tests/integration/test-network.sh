@@ -55,16 +55,6 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-# edit_config BUNDLE EXPR: runs the python statement EXPR over c, the config.
-edit_config() {
-    python3 - "$1/config.json" "$2" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-exec(sys.argv[2])
-json.dump(c, open(sys.argv[1], "w"))
-PY
-}
-
 # set_netns PATH: the network namespace entry of $B joins PATH.
 set_netns() {
     edit_config "$B" "[n.update(path='$1') for n in c['linux']['namespaces'] if n['type'] == 'network']"

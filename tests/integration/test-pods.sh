@@ -4,16 +4,6 @@
 # status, one QEMU per pod, the namespaces shared or not, and what is left.
 . "$(dirname "$0")/lib.sh"
 
-# Edits a bundle's config.json with a python expression over c (the config).
-edit_config() {
-    python3 - "$1/config.json" "$2" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-exec(sys.argv[2])
-json.dump(c, open(sys.argv[1], "w"))
-PY
-}
-
 # Replaces the namespaces of TYPES with paths: namespaces_from BUNDLE "type=path ..."
 namespaces_from() {
     edit_config "$1" "
