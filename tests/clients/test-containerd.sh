@@ -68,9 +68,10 @@ clean() {
     rmdir "$STATE/$NS" 2> /dev/null
     no_host_cgroup "$NS/$id" && nothing_left
 }
+up() { c version > /dev/null 2>&1; }
 status_is() { [ "$(c task ls | awk -v id="$1" '$1 == id { print $3 }')" = "$2" ]; }
 
-check "containerd starts with the shipped snippet in its config" wait_for 60 c version
+check "containerd starts with the shipped snippet in its config" wait_for 60 up
 check "the cri plugin loads it (ctr plugins ls: ok)" has "$(c plugins ls 2>&1)" '^io\.containerd\.grpc\.v1 +cri +.* ok *$'
 cri_config=$(grep -m1 'Start cri plugin with config' "$CT/containerd.log")
 check "the cri plugin has runtime cocoon: the runc v2 shim with BinaryName" \
@@ -79,7 +80,7 @@ check "the cri plugin has the untrusted workload runtime too" \
     has "$cri_config" "UntrustedWorkloadRuntime:\{Type:io.containerd.runc.v2 [^}]*Options:map\[BinaryName:$COCOON "
 check "runc stays the default runtime" has "$cri_config" "DefaultRuntimeName:runc .*runc:\{Type:io.containerd.runc.v2 "
 
-out=$(c image import --base-name localhost/busybox "$IMAGE_TAR" 2>&1)
+c image import --base-name localhost/busybox "$IMAGE_TAR" > /dev/null 2>&1
 check "ctr image import takes the OCI archive tools/mkimage.sh made" has "$(c image ls -q 2>&1)" "^$IMG\$"
 
 # 1. run --rm: output and exit status.
