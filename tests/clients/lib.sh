@@ -41,9 +41,22 @@ on_pty() {
     }
 }
 
-# no_host_cgroup PATH: no hierarchy has the cgroup PATH (a container's
+# terminal_case WHAT COMMAND: the shell command line COMMAND, which ends
+# where a container's command goes, runs a shell on a terminal; its stdin is
+# a pty, typed input reaches it, and its exit status (6) comes back.
+terminal_case() {
+    local what=$1 out_file="$TEST_ROOT/${1//[^a-z]/}.out" status out
+    on_pty "$out_file" ready 'typed line\r' "$2 sh -c 'tty; echo ready; read x; echo got:\$x; exit 6'"
+    status=$?
+    out=$(tr -d '\r' < "$out_file")
+    check "$what: the exit status is the workload's (6)" [ "$status" = 6 ]
+    check "$what: stdin is a terminal in the container" has "$out" '^/dev/pts/[0-9]+$'
+    check "$what: typed input reaches it" has "$out" '^got:typed line$'
+}
+
+# host_cgroup_gone PATH: no hierarchy has the cgroup PATH (a container's
 # cgroupsPath) any more.
-no_host_cgroup() {
+host_cgroup_gone() {
     local left
     left=$(ls -d "/sys/fs/cgroup/${1#/}" /sys/fs/cgroup/*/"${1#/}" 2> /dev/null)
     [ -z "$left" ] && return 0

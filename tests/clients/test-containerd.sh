@@ -66,7 +66,7 @@ clean() {
     fi
     # cocoon makes the namespace's directory under --root; it must be empty.
     rmdir "$STATE/$NS" 2> /dev/null
-    no_host_cgroup "$NS/$id" && nothing_left
+    host_cgroup_gone "$NS/$id" && nothing_left
 }
 up() { c version > /dev/null 2>&1; }
 status_is() { [ "$(c task ls | awk -v id="$1" '$1 == id { print $3 }')" = "$2" ]; }
@@ -92,13 +92,7 @@ check "run --rm: stderr reaches ctr" has "$out" '^err$'
 check "run --rm: nothing left" clean c1
 
 # 2. run -t: a terminal (the shim's console socket), typed input, exit status.
-on_pty "$TEST_ROOT/t.out" ready 'typed line\r' \
-    "ctr -a $SOCK -n $NS run -t --rm ${R[*]} $IMG c2 sh -c 'tty; echo ready; read x; echo got:\$x; exit 6'"
-status=$?
-out=$(tr -d '\r' < "$TEST_ROOT/t.out")
-check "run -t: the exit status is the workload's (6)" [ "$status" = 6 ]
-check "run -t: stdin is a terminal in the container" has "$out" '^/dev/pts/[0-9]+$'
-check "run -t: typed input reaches it" has "$out" '^got:typed line$'
+terminal_case "run -t" "ctr -a $SOCK -n $NS run -t --rm ${R[*]} $IMG c2"
 check "run -t: nothing left" clean c2
 
 # 3. A detached task: exec, exec -t, pause/resume/ps, kill, then the shim's
@@ -133,6 +127,7 @@ check "run -d: the second task is running" status_is c4 RUNNING
 sup=$(grep -o '"supervisorPid":[0-9]*' "$STATE/$NS/c4/state.json" | cut -d: -f2)
 qemu=$(ps -o pid=,comm= --ppid "${sup:-0}" | awk '$2 ~ /^qemu-system/ { print $1 }')
 check "the supervisor (state.json) has a QEMU child" [ -n "$qemu" ]
+check "while it runs, its host cgroup is NAMESPACE/ID" test -n "$(ls -d /sys/fs/cgroup/*/"$NS"/c4 2> /dev/null)"
 [ -n "$qemu" ] && kill -9 $qemu
 check "QEMU killed: the task stops" wait_for 60 status_is c4 STOPPED
 check "QEMU killed: task kill says the process is finished" \

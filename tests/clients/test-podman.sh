@@ -35,7 +35,7 @@ clean() {
         echo "podman still has $1" | diag
         return 1
     fi
-    no_host_cgroup "libpod_parent/libpod-$1" && nothing_left "$RUNTIME_ROOT/$1"
+    host_cgroup_gone "libpod_parent/libpod-$1" && nothing_left "$RUNTIME_ROOT/$1"
 }
 id_of() { pm inspect --format '{{.Id}}' "$1"; }
 state_of() { pm inspect --format '{{.State.Status}}' "$1"; }
@@ -58,13 +58,7 @@ check "run --rm: podman's RLIMIT_NOFILE (1048576) applies in the guest without d
 check "run --rm: nothing left" clean "$(cat "$TEST_ROOT/run.cid")"
 
 # 2. -it: a terminal in the guest, typed input, exit status.
-on_pty "$TEST_ROOT/it.out" ready 'typed line\r' \
-    "$PD/pm run -it --rm --cidfile $TEST_ROOT/it.cid --network none $IMG sh -c 'tty; echo ready; read x; echo got:\$x; exit 6'"
-status=$?
-out=$(tr -d '\r' < "$TEST_ROOT/it.out")
-check "run -it: the exit status is the workload's (6)" [ "$status" = 6 ]
-check "run -it: stdin is a terminal in the container" has "$out" '^/dev/pts/[0-9]+$'
-check "run -it: typed input reaches it" has "$out" '^got:typed line$'
+terminal_case "run -it" "$PD/pm run -it --rm --cidfile $TEST_ROOT/it.cid --network none $IMG"
 check "run -it: nothing left" clean "$(cat "$TEST_ROOT/it.cid")"
 
 # 3. A detached container: logs, exec, exec -i, exec -t, pause/unpause, stop.
@@ -109,6 +103,10 @@ check "kill + rm: nothing left" clean "$id"
 pm run -d --name r1 "${run_opts[@]}" "$IMG" sleep 1000 > /dev/null
 id=$(id_of r1)
 check "rm -f: the container runs first" [ "$(state_of r1)" = running ]
+# What clean looks for is there while it runs: the checks look in the right places.
+check "rm -f: while it runs, its VM works in /run/cocoon/ID" test -n "$(pids_in_root "$RUNTIME_ROOT/$id")"
+check "rm -f: while it runs, its host cgroup is podman's cgroupsPath" \
+    test -n "$(ls -d /sys/fs/cgroup/*/libpod_parent/libpod-"$id" 2> /dev/null)"
 pm rm -f -t 1 r1 > /dev/null 2>&1
 check "rm -f: nothing left" clean "$id"
 
