@@ -105,6 +105,9 @@ int cgroups_signal_all(struct guest_container *c, int sig, cocoon_error **err);
  */
 void cgroups_check_oom(struct agent *a, struct guest_container *c);
 
+/* network.c: the agent's own network namespace, set up as the host asks (errors name the interface) */
+int network_configure(const Cocoon__ConfigureNetworkRequest *req, cocoon_error **err);
+
 /* rpc.c */
 int rpc_dispatch(struct agent *a, const uint8_t *payload, size_t len);
 int rpc_on_stdio_frame(struct agent *a, const struct frame_header *h, const uint8_t *payload);

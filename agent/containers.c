@@ -204,6 +204,40 @@ static int take_shared_mounts(struct guest_container *c, const Cocoon__CreateCon
         return 0;
 }
 
+/*
+ * Namespaces the spec names by a host path: the host says where each comes
+ * from here. A container's namespace is its init's, so another container's
+ * must still run.
+ */
+static int take_namespace_sources(struct agent *a, struct guest_container *c,
+                                  const Cocoon__CreateContainerRequest *req, cocoon_error **err)
+{
+        for (size_t i = 0; i < req->n_namespace_sources; i++) {
+                const Cocoon__NamespaceSource *src = req->namespace_sources[i];
+                if (src->index >= c->spec->n_namespaces || !c->spec->namespaces[src->index].path)
+                        return error_set(err, EINVAL, "namespace source %u: not a namespace with a path", src->index);
+                struct spec_namespace *ns = &c->spec->namespaces[src->index];
+                const char *file = namespace_proc_name(ns->type);
+                char *path = NULL;
+                pid_t pid = 1; /* GUEST: ours */
+                if (src->kind == COCOON__NAMESPACE_SOURCE__KIND__CONTAINER) {
+                        struct guest_container *other = find(a, src->container_id);
+                        if (!other || other->init.exited || other->init.pid <= 0)
+                                return error_set(err, ESRCH,
+                                                 "linux.namespaces[%u] (%s): container %s, whose namespace it joins, "
+                                                 "is not running",
+                                                 src->index, ns->type, src->container_id);
+                        pid = other->init.pid;
+                }
+                if (src->kind != COCOON__NAMESPACE_SOURCE__KIND__FRESH &&
+                    (!file || asprintf(&path, "/proc/%d/ns/%s", (int) pid, file) < 0))
+                        return -ENOMEM;
+                free(ns->path);
+                ns->path = path;
+        }
+        return 0;
+}
+
 int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req, cocoon_error **err)
 {
         if (!msg_id_valid(req->container_id))
@@ -239,6 +273,8 @@ int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req
                 return -ENOMEM;
         }
         r = take_shared_mounts(c, req, err);
+        if (r >= 0)
+                r = take_namespace_sources(a, c, req, err);
         if (r < 0) {
                 container_free(c);
                 return r;

@@ -2,6 +2,7 @@
  * Early boot, as PID 1 of the guest: the filesystems every container needs,
  * the kernel modules, a root that pivot_root accepts, and the sandbox share.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +58,23 @@ static int leave_initramfs(cocoon_error **err)
         return 0;
 }
 
+/* A NIC on the virtio bus (virtio device id 1): only then is virtio_net worth its load time. */
+static bool has_virtio_nic(void)
+{
+        DIR *d = opendir("/sys/bus/virtio/devices");
+        if (!d)
+                return false;
+        bool found = false;
+        for (struct dirent *e; !found && (e = readdir(d));) {
+                _cleanup_free_ char *path = NULL, *id = NULL;
+                if (e->d_name[0] == '.' || asprintf(&path, "/sys/bus/virtio/devices/%s/device", e->d_name) < 0)
+                        continue;
+                found = read_file(path, 64, &id, NULL) == 0 && strncmp(id, "0x0001", 6) == 0;
+        }
+        closedir(d);
+        return found;
+}
+
 int agent_early_init(cocoon_error **err)
 {
         static const struct early_mount first[] = {
@@ -85,6 +103,10 @@ int agent_early_init(cocoon_error **err)
         const char *const wanted[] = {"virtio_mmio", "virtiofs",
                                       transport_wants_vsock() ? "vmw_vsock_virtio_transport" : "virtio_console", NULL};
         r = modules_load(moddir, wanted, err);
+        /* virtio_mmio found the devices: the NICs' driver, now that we can tell whether there are any. */
+        static const char *const nic[] = {"virtio_net", NULL};
+        if (r == 0 && has_virtio_nic())
+                r = modules_load(moddir, nic, err);
         if (r < 0)
                 return error_wrap(err, "loading kernel modules");
 

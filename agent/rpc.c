@@ -69,6 +69,9 @@ int rpc_dispatch(struct agent *a, const uint8_t *payload, size_t len)
         case COCOON__REQUEST__BODY_UPDATE_CONTAINER:
                 r = containers_update(a, req->update_container, &err);
                 break;
+        case COCOON__REQUEST__BODY_CONFIGURE_NETWORK:
+                r = network_configure(req->configure_network, &err);
+                break;
         case COCOON__REQUEST__BODY_REMOVE_CONTAINER:
                 r = containers_remove(a, req->remove_container->container_id, &err);
                 break;

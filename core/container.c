@@ -59,6 +59,14 @@ static const struct {
 };
 #define N_NAMESPACES ARRAY_SIZE(namespace_table)
 
+const char *namespace_proc_name(const char *type)
+{
+        for (size_t i = 0; i < N_NAMESPACES; i++)
+                if (strcmp(namespace_table[i].type, type) == 0)
+                        return namespace_table[i].proc_name;
+        return NULL;
+}
+
 static const struct spec_namespace *spec_namespace(const struct oci_spec *spec, const char *type)
 {
         for (size_t i = 0; i < spec->n_namespaces; i++)

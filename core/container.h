@@ -55,5 +55,8 @@ int container_exec(const struct oci_spec *spec, pid_t init_pid, const struct spe
  */
 int container_start(struct container_init *init, cocoon_error **err);
 
+/* The name under /proc/PID/ns/ of a runtime-spec namespace type ("network": "net"), NULL if unknown. */
+const char *namespace_proc_name(const char *type);
+
 /* Closes the fds of a container_init that was not started. */
 void container_init_release(struct container_init *init);

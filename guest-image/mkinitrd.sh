@@ -54,10 +54,12 @@ need() { command -v "$1" >/dev/null || die "$1 not found (apt-get install $2)"; 
 
 # What the agent needs from the kernel: the virtio-mmio transport, the
 # virtio-serial fallback transport, vsock, virtio-fs for the shared rootfs
-# directory, overlay for container rootfs layering. Dependencies are added
+# directory, overlay for container rootfs layering, virtio_net for the NICs
+# that stand in for a container's interfaces. Dependencies are added
 # from modules.dep; names that are built into the kernel are skipped.
 default_modules="virtio_ring virtio virtio_mmio virtio_console fuse virtiofs
-vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport overlay"
+vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport overlay
+failover net_failover virtio_net"
 
 # Uncompressed by default: measured with the Debian cloud kernel under TCG,
 # a 2.1 MB image (static test /init + these modules) unpacks in ~36 ms,

@@ -14,6 +14,15 @@
 enum vm_transport { VM_TRANSPORT_SERIAL, VM_TRANSPORT_VSOCK };
 enum vm_accel { VM_ACCEL_AUTO, VM_ACCEL_KVM, VM_ACCEL_TCG };
 
+/* At most this many NICs: each is one more fd handed to the VMM. */
+#define VM_MAX_NICS 8
+
+/* A guest NIC backed by a tap device the caller opened (and keeps owning). */
+struct vm_nic {
+        int tap_fd;
+        unsigned char mac[6];
+};
+
 struct vm_config {
         const char *qemu;      /* qemu-system-x86_64 */
         const char *virtiofsd; /* /usr/lib/qemu/virtiofsd */
@@ -27,6 +36,8 @@ struct vm_config {
         const char *kernel_args; /* extra guest kernel arguments, may be NULL */
         bool debug;              /* guest kernel messages to the console log */
         bool no_agent;           /* the initrd has no agent (the benchmark floor): do not connect */
+        const struct vm_nic *nics;
+        size_t n_nics;           /* at most VM_MAX_NICS */
 };
 
 struct vm {

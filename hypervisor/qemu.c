@@ -30,7 +30,8 @@
 #include "hypervisor.h"
 #include "qmp.h"
 
-#define MAX_ARGS 96
+#define MAX_ARGS 128
+#define FIRST_NIC_FD 5
 
 /*
  * Under TCG the guest's TSC is the host's, but the guest kernel calibrates it
@@ -162,7 +163,7 @@ static int connect_vsock(unsigned cid, int timeout_ms, cocoon_error **err)
 
 static int build_argv(const struct vm_config *cfg, struct vm *vm, const char *vfs_sock, struct argv_builder *b)
 {
-        /* Fds handed to QEMU land at 3 (QMP), 4 (agent serial or vhost-vsock). */
+        /* Fds handed to QEMU land at 3 (QMP), 4 (agent serial or vhost-vsock), 5.. (taps). */
         add(b, "%s", cfg->qemu);
         add(b, "-name");
         add(b, "cocoon");
@@ -227,6 +228,15 @@ static int build_argv(const struct vm_config *cfg, struct vm *vm, const char *vf
                 add(b, "-device");
                 add(b, "virtserialport,chardev=agent,name=" GUEST_SERIAL_PORT);
         }
+        /* The guest NIC gets the MAC of the interface it stands in for, so that peers need not relearn it. */
+        for (size_t i = 0; i < cfg->n_nics; i++) {
+                const unsigned char *m = cfg->nics[i].mac;
+                add(b, "-netdev");
+                add(b, "tap,id=net%zu,fd=%zu", i, FIRST_NIC_FD + i);
+                add(b, "-device");
+                add(b, "virtio-net-device,netdev=net%zu,mac=%02x:%02x:%02x:%02x:%02x:%02x", i, m[0], m[1], m[2], m[3],
+                    m[4], m[5]);
+        }
         b->v[b->n] = NULL;
         return b->oom ? -ENOMEM : 0;
 }
@@ -257,6 +267,9 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                 goto fail;
         }
         r = virtiofsd_spawn(cfg->virtiofsd, cfg->shared_dir, vfs_listen, &vm->virtiofsd_pid, err);
+        /* Only virtiofsd listens: if it dies, QEMU's connect is refused at once instead of hanging. */
+        cleanup_closep(&vfs_listen);
+        vfs_listen = -1;
         if (r < 0)
                 goto fail;
 
@@ -284,11 +297,17 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                 fourth = agent_peer;
         }
 
+        if (cfg->n_nics > VM_MAX_NICS) {
+                r = error_set(err, E2BIG, "%zu network interfaces, at most %d", cfg->n_nics, VM_MAX_NICS);
+                goto fail;
+        }
         r = build_argv(cfg, vm, vfs_sock, &b);
         if (r < 0)
                 goto fail;
-        int keep[2] = {qmp_peer, fourth};
-        r = spawn_process(b.v, keep, 2, qemu_log, &vm->vmm_pid, err);
+        int keep[2 + VM_MAX_NICS] = {qmp_peer, fourth};
+        for (size_t i = 0; i < cfg->n_nics; i++)
+                keep[2 + i] = cfg->nics[i].tap_fd;
+        r = spawn_process(b.v, keep, 2 + cfg->n_nics, qemu_log, &vm->vmm_pid, err);
         /* QEMU has its ends now; holding ours would hide its exit from us. */
         cleanup_closep(&qmp_peer);
         cleanup_closep(&agent_peer);
@@ -305,6 +324,12 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                         error_free(*err);
                         *err = NULL;
                         r = error_set(err, EIO, "QEMU failed to start: %s", log);
+                }
+                int status;
+                if (vm->virtiofsd_pid > 0 && waitpid(vm->virtiofsd_pid, &status, WNOHANG) == vm->virtiofsd_pid) {
+                        vm->virtiofsd_pid = 0;
+                        error_append(err, " (virtiofsd %s exited first, with status %d)", cfg->virtiofsd,
+                                     WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
                 }
                 goto fail;
         }

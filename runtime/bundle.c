@@ -70,5 +70,6 @@ void bundle_free(struct bundle *b)
         free(b->rootfs);
         free(b->config_json);
         spec_free(b->spec);
+        namespace_sources_free(&b->ns_sources);
         *b = (struct bundle) {0};
 }

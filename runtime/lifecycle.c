@@ -46,7 +46,7 @@ int container_status(const struct container *c, char **ret_status)
         _cleanup_response_ Response *resp = NULL;
         _cleanup_error_ cocoon_error *err = NULL;
         /* A supervisor that does not answer has nothing running. */
-        if (sandbox_call(c->dir, &req, &resp, &err) < 0 || resp->body_case != COCOON__RESPONSE__BODY_CONTAINER_STATE)
+        if (sandbox_call(c->sv_dir, &req, &resp, &err) < 0 || resp->body_case != COCOON__RESPONSE__BODY_CONTAINER_STATE)
                 *ret_status = strdup("stopped");
         else
                 *ret_status = strdup(resp->container_state->status);
@@ -81,7 +81,7 @@ static int stop_supervisor(const struct container *c, cocoon_error **err)
 {
         if (!state_supervisor_alive(&c->st))
                 return 0;
-        int fd = supervisor_connect(c->dir, NULL);
+        int fd = supervisor_connect(c->sv_dir, NULL);
         if (fd >= 0) {
                 _cleanup_error_ cocoon_error *serr = NULL;
                 if (supervisor_shutdown(fd, &serr) < 0)
@@ -99,9 +99,55 @@ static int stop_supervisor(const struct container *c, cocoon_error **err)
         return 0;
 }
 
+static int wait_stopped(const struct container *c)
+{
+        for (int i = 0; i < 1000; i++) {
+                _cleanup_free_ char *status = NULL;
+                if (container_status(c, &status) < 0)
+                        return -ENOMEM;
+                if (strcmp(status, "stopped") == 0)
+                        return 0;
+                struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+        }
+        return -ETIMEDOUT;
+}
+
+/* A pod's container leaves the VM, which stays for the others: its processes are killed, then it is removed. */
+static int leave_sandbox(const struct container *c, cocoon_error **err)
+{
+        if (!state_supervisor_alive(&c->st))
+                return 0; /* the sandbox's VM is gone, and the container with it */
+        _cleanup_free_ char *status = NULL;
+        if (container_status(c, &status) < 0)
+                return -ENOMEM;
+        Request req = COCOON__REQUEST__INIT;
+        if (strcmp(status, "running") == 0 || strcmp(status, "paused") == 0) {
+                /* A SIGKILL gets through cgroup v2's freezer: no thaw needed. */
+                Cocoon__SignalProcessRequest sig = COCOON__SIGNAL_PROCESS_REQUEST__INIT;
+                sig.container_id = c->st.id;
+                sig.signal = SIGKILL;
+                sig.all = true;
+                req.body_case = COCOON__REQUEST__BODY_SIGNAL_PROCESS;
+                req.signal_process = &sig;
+                int r = sandbox_call(c->sv_dir, &req, NULL, err);
+                if (r == 0 && wait_stopped(c) < 0)
+                        r = error_set(err, ETIMEDOUT, "the processes of %s do not exit after SIGKILL", c->st.id);
+                if (r < 0)
+                        return r;
+        }
+        Cocoon__RemoveContainerRequest rm = COCOON__REMOVE_CONTAINER_REQUEST__INIT;
+        rm.container_id = c->st.id;
+        req.body_case = COCOON__REQUEST__BODY_REMOVE_CONTAINER;
+        req.remove_container = &rm;
+        int r = sandbox_call(c->sv_dir, &req, NULL, err);
+        /* Gone already (its sandbox stopped meanwhile) is what we wanted. */
+        return r == -ENOENT || !state_supervisor_alive(&c->st) ? 0 : r;
+}
+
 int container_stop_sandbox(const struct container *c, cocoon_error **err)
 {
-        int r = stop_supervisor(c, err);
+        int r = c->st.sandbox ? leave_sandbox(c, err) : stop_supervisor(c, err);
         if (r == 0)
                 host_cgroup_remove(c->st.cgroup);
         return r;
@@ -115,6 +161,56 @@ int write_pid_file(const char *path, pid_t pid, cocoon_error **err)
         if (r < 0)
                 return error_sys(err, -r, "writing the pid file %s", path);
         return 0;
+}
+
+/*
+ * A pod's container: created in the VM of its sandbox, whose supervisor
+ * shares its rootfs and asks the agent. Its state names the sandbox, and its
+ * verbs go to that supervisor.
+ */
+static int join_sandbox(struct runtime *rt, struct bundle *b, const char *sandbox, struct container *c,
+                        cocoon_error **err)
+{
+        struct container sb;
+        int r = container_open(rt->root, sandbox, &sb, err);
+        if (r < 0)
+                return error_wrap(err, "the pod sandbox %s", sandbox);
+        struct bundle sb_bundle = {0};
+        if (sb.st.sandbox)
+                r = error_set(err, EINVAL, "%s is not a pod sandbox: it is a container in the VM of %s", sandbox,
+                              sb.st.sandbox);
+        else if (!state_supervisor_alive(&sb.st))
+                r = error_set(err, ESRCH, "the pod sandbox %s is stopped: its VM is gone", sandbox);
+        if (r == 0)
+                r = bundle_load(sb.st.bundle, &sb_bundle, err);
+        if (r == 0) {
+                /* From here on, undoing this container never touches the sandbox's VM. */
+                free(c->sv_dir);
+                c->sv_dir = strdup(sb.dir);
+                c->st.sandbox = strdup(sandbox);
+                c->st.supervisor_pid = sb.st.supervisor_pid;
+                c->st.supervisor_start = sb.st.supervisor_start;
+                if (!c->sv_dir || !c->st.sandbox)
+                        r = -ENOMEM;
+        }
+        struct pod_sandbox ps = {.id = sandbox, .stub_pid = sb.st.pid, .spec = sb_bundle.spec};
+        if (r == 0)
+                r = pod_namespace_sources(b->spec, &ps, &b->ns_sources, err);
+        if (r == 0) {
+                Cocoon__CreateContainerRequest cc = COCOON__CREATE_CONTAINER_REQUEST__INIT;
+                cc.container_id = c->st.id;
+                cc.bundle = b->dir;
+                cc.no_pivot = b->no_pivot;
+                cc.n_namespace_sources = b->ns_sources.n;
+                cc.namespace_sources = b->ns_sources.ptrs;
+                Request req = COCOON__REQUEST__INIT;
+                req.body_case = COCOON__REQUEST__BODY_CREATE_CONTAINER;
+                req.create_container = &cc;
+                r = sandbox_call(sb.dir, &req, NULL, err);
+        }
+        bundle_free(&sb_bundle);
+        container_close(&sb);
+        return r;
 }
 
 int container_create_sandbox(struct runtime *rt, const struct create_opts *o, struct container *ret,
@@ -154,11 +250,20 @@ int container_create_sandbox(struct runtime *rt, const struct create_opts *o, st
         }
         if (r == 0)
                 r = cgroup_path_for(b.spec->cgroups_path, HOST_CGROUP_DEFAULT_PARENT, o->id, &c.st.cgroup, err);
+        const char *sandbox = NULL;
         if (r == 0)
-                r = supervisor_spawn(rt, o->id, &b, c.dir, c.st.cgroup, o->detach, &c.st.supervisor_pid, err);
+                r = pod_sandbox_of(b.spec, o->id, &sandbox, err);
+        if (r == 0 && sandbox) {
+                r = join_sandbox(rt, &b, sandbox, &c, err);
+        } else if (r == 0) {
+                r = pod_namespace_sources(b.spec, NULL, &b.ns_sources, err);
+                if (r == 0)
+                        r = supervisor_spawn(rt, o->id, &b, c.dir, c.st.cgroup, o->detach, &c.st.supervisor_pid, err);
+                if (r == 0)
+                        c.st.supervisor_start = process_start_time(c.st.supervisor_pid);
+        }
         bundle_free(&b);
         if (r == 0) {
-                c.st.supervisor_start = process_start_time(c.st.supervisor_pid);
                 c.st.pid = getpid(); /* until a stub stands for the init */
                 r = state_save(&c, err);
         }

@@ -39,15 +39,61 @@ struct verb {
  * The bundle, checked the way runc checks it before anything is created:
  * config.json parses, root.path exists. Paths are made absolute.
  */
+/* Where, in the guest, each namespace the spec names by a host path comes from (pod.c). */
+struct namespace_sources {
+        Cocoon__NamespaceSource *items;
+        Cocoon__NamespaceSource **ptrs; /* to items, as protobuf-c wants them */
+        size_t n;
+};
+
 struct bundle {
         char *dir;
         char *rootfs;
         char *config_json; /* the text, sent to the agent unchanged */
         struct oci_spec *spec;
         bool no_pivot; /* --no-pivot */
+        struct namespace_sources ns_sources;
 };
 int bundle_load(const char *dir, struct bundle *ret, cocoon_error **err);
 void bundle_free(struct bundle *b);
+
+/*
+ * pod.c. pod_sandbox_of: the id of the sandbox whose VM a container joins,
+ * from the annotations containerd's and CRI-O's CRI write; NULL for a sandbox
+ * (pause) container and for a container outside any pod.
+ */
+int pod_sandbox_of(const struct oci_spec *spec, const char *id, const char **ret, cocoon_error **err);
+/* What a container joining a sandbox's VM knows of that sandbox. */
+struct pod_sandbox {
+        const char *id;
+        pid_t stub_pid;               /* its init's stub: CRI names its namespaces /proc/PID/ns/TYPE */
+        const struct oci_spec *spec;  /* its namespace paths (pinned namespaces, as CRI-O's) */
+};
+/*
+ * Maps each namespace spec names by a host path: to the sandbox's (sb may be
+ * NULL), to the guest's own network namespace for a network (the host's own
+ * is refused), else to a new namespace. The sources point into sb, which
+ * must outlive them.
+ */
+int pod_namespace_sources(const struct oci_spec *spec, const struct pod_sandbox *sb, struct namespace_sources *ret,
+                          cocoon_error **err);
+void namespace_sources_free(struct namespace_sources *s);
+/*
+ * The pod's limits that a sandbox container carries in containerd's
+ * annotations (io.kubernetes.cri.sandbox-memory, -cpu-quota, -cpu-period:
+ * the sums of its containers' limits), for sizing the pod's VM. *found is
+ * false when there are none.
+ */
+int pod_vm_resources(const struct oci_spec *spec, struct resources *pod, bool *found, cocoon_error **err);
+
+/*
+ * share.c, in the supervisor: shares the container's rootfs and bind-mount
+ * sources with the guest; *ret_mounts gets the indexes of the spec's mounts
+ * served from the share. share_release() undoes it.
+ */
+int share_container(const char *id, const struct bundle *b, uint32_t **ret_mounts, size_t *ret_n,
+                    cocoon_error **err);
+void share_release(const char *id);
 
 /*
  * supervisor.c: the per-sandbox daemon. supervisor_spawn() forks it, waits

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "mount.h"
 #include "msg.h"
+#include "network.h"
 #include "runtime.h"
 #include "supervisor.h"
 
@@ -56,66 +57,16 @@ static int check_file(const char *what, const char *path, cocoon_error **err)
         return error_sys(err, errno, "%s %s (set it in /etc/cocoon/cocoon.conf or build the guest image)", what, path);
 }
 
-/*
- * Volumes: a bind mount's source is a host path, which the guest reaches
- * only through the share. Each goes to shared/<id>/mounts/<index>, read-only
- * on this side too when the spec says ro, and the agent is told which of the
- * spec's mounts to take from there.
- */
-static int share_bind_mounts(struct supervisor *sv, const char *id, const struct bundle *b, cocoon_error **err)
+/* Private mounts (the share's) go away with this process and never show on the host. */
+static int private_mounts(cocoon_error **err)
 {
-        const struct oci_spec *spec = b->spec;
-        sv->shared_mounts = calloc(spec->n_mounts + 1, sizeof(uint32_t));
-        if (!sv->shared_mounts)
-                return -ENOMEM;
-        for (size_t i = 0; i < spec->n_mounts; i++) {
-                const struct spec_mount *m = &spec->mounts[i];
-                unsigned long flags = 0, propagation = 0;
-                _cleanup_free_ char *data = NULL;
-                int r = mount_parse_options(m->options, m->n_options, &flags, &propagation, &data, err);
-                if (r < 0)
-                        return error_wrap(err, "mounts[%zu] (%s)", i, m->destination);
-                if (!mount_is_bind(m, flags))
-                        continue;
-                if (!m->source)
-                        return error_set(err, EINVAL, "mounts[%zu] (%s): a bind mount needs a source", i,
-                                         m->destination);
-                _cleanup_free_ char *source = m->source[0] == '/' ? strdup(m->source) : path_join(b->dir, m->source);
-                _cleanup_free_ char *target = NULL;
-                if (!source || asprintf(&target, "shared/%s/mounts/%zu", id, i) < 0)
-                        return -ENOMEM;
-                struct stat st;
-                if (stat(source, &st) < 0)
-                        return error_sys(err, errno, "mounts[%zu]: source %s", i, source);
-                r = S_ISDIR(st.st_mode) ? mkdir_p(target, 0755) : touch_p(target);
-                if (r < 0)
-                        return error_sys(err, -r, "creating %s", target);
-                if (mount(source, target, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
-                        return error_sys(err, errno, "mounts[%zu]: bind mounting %s into the VM's share", i, source);
-                if ((flags & MS_RDONLY) &&
-                    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-                        return error_sys(err, errno, "mounts[%zu]: making %s read-only", i, source);
-                sv->shared_mounts[sv->n_shared_mounts++] = i;
-        }
-        return 0;
-}
-
-static int prepare_share(struct supervisor *sv, const char *id, const struct bundle *b, cocoon_error **err)
-{
-        /* Private mounts: they go away with this process and never show on the host. */
         if (unshare(CLONE_NEWNS) < 0)
                 return error_sys(err, errno, "creating the supervisor's mount namespace");
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return error_sys(err, errno, "making mounts private");
-        _cleanup_free_ char *target = NULL;
-        if (asprintf(&target, "shared/%s/rootfs", id) < 0)
-                return -ENOMEM;
-        int r = mkdir_p(target, 0755);
-        if (r < 0)
-                return error_sys(err, -r, "creating %s", target);
-        if (mount(b->rootfs, target, NULL, MS_BIND | MS_REC, NULL) < 0)
-                return error_sys(err, errno, "bind mounting the rootfs %s", b->rootfs);
-        return share_bind_mounts(sv, id, b, err);
+        /* virtiofsd serves it from the start; the containers come into it later. */
+        int r = mkdir_p("shared", 0755);
+        return r < 0 ? error_sys(err, -r, "creating the share") : 0;
 }
 
 static int set_recv_timeout(int fd, unsigned seconds)
@@ -144,28 +95,26 @@ static int greet_agent(struct supervisor *sv, unsigned timeout_s, cocoon_error *
         return 0;
 }
 
+/* The VM's first container: the one whose create started the sandbox. */
 static int create_container(struct supervisor *sv, const char *id, const struct bundle *b, cocoon_error **err)
 {
-        _cleanup_free_ char *rootfs = NULL;
-        if (asprintf(&rootfs, GUEST_SHARED_DIR "/%s/rootfs", id) < 0)
-                return -ENOMEM;
-        struct host_process *p = supervisor_add_process(sv, id, "");
-        if (!p)
-                return -ENOMEM;
         Cocoon__CreateContainerRequest cc = COCOON__CREATE_CONTAINER_REQUEST__INIT;
-        cc.container_id = (char *) id;
-        cc.config_json = b->config_json;
-        cc.rootfs = rootfs;
-        cc.stream = p->stream;
-        cc.no_pivot = b->no_pivot;
-        cc.bundle = b->dir;
-        cc.n_shared_mounts = sv->n_shared_mounts;
-        cc.shared_mounts = sv->shared_mounts;
+        struct create_prep prep;
+        int r = supervisor_prepare_create(sv, id, b, &cc, &prep, err);
+        if (r < 0)
+                return r;
+        cc.n_namespace_sources = b->ns_sources.n;
+        cc.namespace_sources = b->ns_sources.ptrs;
         Request req = COCOON__REQUEST__INIT;
         req.id = ++sv->next_id;
         req.body_case = COCOON__REQUEST__BODY_CREATE_CONTAINER;
         req.create_container = &cc;
-        return msg_call(&sv->agent, &req, NULL, 0, NULL, NULL, NULL, err);
+        r = msg_call(&sv->agent, &req, NULL, 0, NULL, NULL, NULL, err);
+        if (r < 0)
+                supervisor_abandon_create(sv, id, &prep);
+        else
+                create_prep_free(&prep);
+        return r;
 }
 
 static int listen_control(cocoon_error **err)
@@ -200,7 +149,11 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
         if (r < 0)
                 return r;
 
-        r = prepare_share(sv, id, b, err);
+        r = private_mounts(err);
+        if (r < 0)
+                return r;
+        /* The taps must exist before QEMU, which gets them as fds. */
+        r = network_setup(b->spec, &sv->net, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *shared = path_join(rt->root, id);
@@ -220,8 +173,16 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 .kernel_args = cfg->kernel_args,
                 .debug = rt->debug,
         };
-        sandbox_vm_size(cfg->vcpus, cfg->memory_mib, b->spec->resources, &vc.vcpus, &vc.memory_mib);
+        vc.n_nics = network_nics(sv->net, &vc.nics);
+        /* A pod's VM holds all its containers: sized for their sum when the sandbox says it. */
+        struct resources pod;
+        bool is_pod;
+        r = pod_vm_resources(b->spec, &pod, &is_pod, err);
+        if (r < 0)
+                return r;
+        sandbox_vm_size(cfg->vcpus, cfg->memory_mib, is_pod ? &pod : b->spec->resources, &vc.vcpus, &vc.memory_mib);
         r = ops->start(&vc, &sv->vm, err);
+        network_close_taps(sv->net);
         if (r < 0)
                 return error_wrap(err, "starting the VM");
         if (!sv->vm->kvm)
@@ -239,6 +200,12 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 if (tail)
                         error_append(err, "; the guest console ends with:\n%s", tail);
                 return r;
+        }
+        /* Before the container: it shares the agent's network namespace from its first process on. */
+        if (sv->net) {
+                r = network_configure_guest(sv->net, &sv->agent, ++sv->next_id, err);
+                if (r < 0)
+                        return r;
         }
         r = create_container(sv, id, b, err);
         if (r < 0)
@@ -259,9 +226,7 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
  */
 static void clean_up_after_dead_caller(const char *id, const char *dir)
 {
-        _cleanup_free_ char *rootfs = NULL;
-        if (asprintf(&rootfs, "shared/%s/rootfs", id) >= 0)
-                (void) umount2(rootfs, MNT_DETACH);
+        share_release(id);
         (void) remove_tree(dir);
 }
 

@@ -62,9 +62,10 @@ int container_new(const char *root, const char *id, struct container *ret, cocoo
                 (void) rmdir(dir);
                 return r == -ENOENT ? error_sys(err, ENOENT, "%s", dir) : r;
         }
-        *ret = (struct container) {.dir = TAKE_PTR(dir), .lock_fd = fd};
+        char *sv_dir = strdup(dir); /* before TAKE_PTR: an initializer's order of evaluation is unspecified */
+        *ret = (struct container) {.sv_dir = sv_dir, .dir = TAKE_PTR(dir), .lock_fd = fd};
         ret->st.id = strdup(id);
-        return ret->st.id ? 0 : -ENOMEM;
+        return ret->st.id && ret->sv_dir ? 0 : -ENOMEM;
 }
 
 static int parse_state(const char *text, size_t len, struct container_state *st, cocoon_error **err)
@@ -85,6 +86,8 @@ static int parse_state(const char *text, size_t len, struct container_state *st,
         };
         for (size_t i = 0; i < ARRAY_SIZE(strings) && r >= 0; i++)
                 r = json_get_string(top, "", strings[i].key, true, (char **) ((char *) st + strings[i].off), err);
+        if (r >= 0)
+                r = json_get_string(top, "", "sandbox", false, &st->sandbox, err);
         unsigned long long n;
         yajl_val v;
         if (r >= 0 && (v = json_get(top, "pid")))
@@ -151,6 +154,11 @@ int container_open(const char *root, const char *id, struct container *ret, coco
         close(fd);
         if (r >= 0)
                 r = parse_state(text, len, &c.st, err);
+        if (r >= 0) {
+                c.sv_dir = c.st.sandbox ? path_join(root, c.st.sandbox) : strdup(c.dir);
+                if (!c.sv_dir)
+                        r = -ENOMEM;
+        }
         if (r < 0) {
                 container_close(&c);
                 return error_wrap(err, "reading the state of %s", id);
@@ -183,6 +191,7 @@ void container_close(struct container *c)
         if (c->lock_fd >= 0)
                 close(c->lock_fd);
         free(c->dir);
+        free(c->sv_dir);
         state_free(&c->st);
         *c = (struct container) {.lock_fd = -1};
 }
@@ -209,6 +218,7 @@ void state_free(struct container_state *st)
         free(st->rootfs);
         free(st->created);
         free(st->cgroup);
+        free(st->sandbox);
         for (size_t i = 0; i < st->n_annotations; i++) {
                 free(st->annotations[i].key);
                 free(st->annotations[i].value);
@@ -243,6 +253,8 @@ int state_save(const struct container *c, cocoon_error **err)
         json_key_uint(&w, "supervisorStart", st->supervisor_start);
         json_key_bool(&w, "terminal", st->terminal);
         json_key_str(&w, "cgroupPath", st->cgroup);
+        if (st->sandbox)
+                json_key_str(&w, "sandbox", st->sandbox);
         put_annotations(&w, st);
         json_close_map(&w);
         _cleanup_free_ char *text = NULL;

@@ -22,6 +22,7 @@ struct container_state {
         unsigned long long supervisor_start; /* its start time, to tell it from a reused pid */
         bool terminal;
         char *cgroup; /* the host cgroup (relative to each hierarchy's root) */
+        char *sandbox; /* pods: the id of the container whose VM this one is in; NULL: its own VM */
         struct spec_kv *annotations;
         size_t n_annotations;
 };
@@ -29,6 +30,7 @@ struct container_state {
 /* A container opened by a verb: its directory, locked, and its state. */
 struct container {
         char *dir;
+        char *sv_dir; /* where its supervisor's ctl.sock is: dir, or the sandbox's directory */
         int lock_fd;
         struct container_state st;
 };

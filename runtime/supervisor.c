@@ -21,8 +21,10 @@
 
 #include "cleanup.h"
 #include "fsutil.h"
+#include "guest.h"
 #include "log.h"
 #include "msg.h"
+#include "network.h"
 #include "pump.h"
 #include "runtime.h"
 #include "supervisor.h"
@@ -91,6 +93,95 @@ static void remove_process(struct supervisor *sv, struct host_process *gone)
                         process_free(gone);
                         return;
                 }
+}
+
+/* Forgets a container: its processes and its share. */
+static void remove_container(struct supervisor *sv, const char *id)
+{
+        _cleanup_free_ char *gone = strdup(id);
+        if (!gone)
+                return;
+        for (struct host_process *p = sv->procs, *next; p; p = next) {
+                next = p->next;
+                if (strcmp(p->container_id, gone) == 0)
+                        remove_process(sv, p);
+        }
+        share_release(gone);
+}
+
+int supervisor_prepare_create(struct supervisor *sv, const char *id, const struct bundle *b,
+                              Cocoon__CreateContainerRequest *cc, struct create_prep *prep, cocoon_error **err)
+{
+        *prep = (struct create_prep) {0};
+        size_t n_mounts = 0;
+        int r = share_container(id, b, &prep->mounts, &n_mounts, err);
+        if (r < 0)
+                return r;
+        if (asprintf(&prep->rootfs, GUEST_SHARED_DIR "/%s/rootfs", id) < 0 ||
+            !(prep->proc = supervisor_add_process(sv, id, ""))) {
+                supervisor_abandon_create(sv, id, prep);
+                return -ENOMEM;
+        }
+        cc->container_id = (char *) id;
+        cc->config_json = b->config_json;
+        cc->rootfs = prep->rootfs;
+        cc->stream = prep->proc->stream;
+        cc->no_pivot = b->no_pivot;
+        cc->bundle = b->dir;
+        cc->n_shared_mounts = n_mounts;
+        cc->shared_mounts = prep->mounts;
+        return 0;
+}
+
+void supervisor_abandon_create(struct supervisor *sv, const char *id, struct create_prep *prep)
+{
+        create_prep_free(prep);
+        remove_container(sv, id);
+}
+
+void create_prep_free(struct create_prep *prep)
+{
+        free(prep->rootfs);
+        free(prep->mounts);
+        *prep = (struct create_prep) {0};
+}
+
+static int forward(struct supervisor *sv, struct client *c, Request *req, struct host_process *proc,
+                   cocoon_error **err);
+
+/*
+ * A container joining this VM (pods): the CLI names the bundle and the
+ * namespace sources; the supervisor shares the rootfs and volumes, then the
+ * agent creates it. A failure undoes the share when the agent answers.
+ */
+static int handle_create(struct supervisor *sv, struct client *c, const Request *req, cocoon_error **err)
+{
+        const Cocoon__CreateContainerRequest *asked = req->create_container;
+        if (!msg_id_valid(asked->container_id) || find_process(sv, asked->container_id, ""))
+                return error_set(err, EEXIST, "container with id exists: %s", asked->container_id);
+        struct bundle b;
+        int r = bundle_load(asked->bundle, &b, err);
+        if (r < 0)
+                return r;
+        b.no_pivot = asked->no_pivot;
+        Cocoon__CreateContainerRequest cc = COCOON__CREATE_CONTAINER_REQUEST__INIT;
+        struct create_prep prep;
+        r = supervisor_prepare_create(sv, asked->container_id, &b, &cc, &prep, err);
+        if (r >= 0) {
+                cc.n_namespace_sources = asked->n_namespace_sources;
+                cc.namespace_sources = asked->namespace_sources;
+                Request fwd = COCOON__REQUEST__INIT;
+                fwd.id = req->id;
+                fwd.body_case = COCOON__REQUEST__BODY_CREATE_CONTAINER;
+                fwd.create_container = &cc;
+                r = forward(sv, c, &fwd, prep.proc, err);
+                if (r < 0)
+                        supervisor_abandon_create(sv, asked->container_id, &prep);
+                else
+                        create_prep_free(&prep);
+        }
+        bundle_free(&b);
+        return r;
 }
 
 static void flush_client(struct client *c)
@@ -338,11 +429,18 @@ static int handle_request(struct supervisor *sv, struct client *c, const uint8_t
                 if (r > 0)
                         return 0;
                 break;
+        case COCOON__REQUEST__BODY_CREATE_CONTAINER:
+                r = handle_create(sv, c, req, &err);
+                if (r > 0)
+                        return 0;
+                break;
         case COCOON__REQUEST__BODY_START_CONTAINER:
-        case COCOON__REQUEST__BODY_PAUSE_CONTAINER: {
-                const char *id = req->body_case == COCOON__REQUEST__BODY_START_CONTAINER
-                                         ? req->start_container->container_id
-                                         : req->pause_container->container_id;
+        case COCOON__REQUEST__BODY_PAUSE_CONTAINER:
+        case COCOON__REQUEST__BODY_REMOVE_CONTAINER: {
+                const char *id = req->body_case == COCOON__REQUEST__BODY_START_CONTAINER ? req->start_container->container_id
+                                 : req->body_case == COCOON__REQUEST__BODY_PAUSE_CONTAINER
+                                         ? req->pause_container->container_id
+                                         : req->remove_container->container_id;
                 r = forward(sv, c, req, find_process(sv, id, ""), &err);
                 if (r > 0)
                         return 0;
@@ -449,7 +547,11 @@ static void on_agent_response(struct supervisor *sv, const uint8_t *payload, siz
                 } else if (pd->proc && pd->body_case == COCOON__REQUEST__BODY_EXEC_PROCESS) {
                         /* The exec failed: its stub reports the error; late frames for it are dropped. */
                         remove_process(sv, pd->proc);
+                } else if (pd->proc && pd->body_case == COCOON__REQUEST__BODY_CREATE_CONTAINER) {
+                        remove_container(sv, pd->proc->container_id);
                 }
+                if (pd->proc && resp->errnum == 0 && pd->body_case == COCOON__REQUEST__BODY_REMOVE_CONTAINER)
+                        remove_container(sv, pd->proc->container_id);
                 if (pd->client) {
                         uint64_t agent_id = resp->id;
                         resp->id = pd->client_id;
@@ -686,7 +788,7 @@ void supervisor_free(struct supervisor *sv)
                 next = pd->next;
                 free(pd);
         }
-        free(sv->shared_mounts);
+        network_free(sv->net);
         conn_destroy(&sv->agent);
         if (sv->signal_fd > 0)
                 close(sv->signal_fd);

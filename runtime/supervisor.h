@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "hypervisor.h"
 #include "loop.h"
+#include "msg.h"
 #include "pump.h"
 
 struct supervisor;
@@ -56,8 +57,7 @@ struct supervisor {
         struct pending *pending;
         uint64_t next_id;
         uint32_t next_stream;
-        uint32_t *shared_mounts; /* indexes of the spec's bind mounts served from the share */
-        size_t n_shared_mounts;
+        struct network *net; /* taps and tc redirects in the container's network namespace, or NULL */
         bool stopping, vm_dead;
         bool reap_procs; /* an exec finished: drop it */
         int signal_fd, listen_fd;
@@ -67,6 +67,22 @@ struct supervisor {
 
 /* Registers a guest process (the container's init, or an exec) on a new stdio stream. */
 struct host_process *supervisor_add_process(struct supervisor *sv, const char *container_id, const char *exec_id);
+
+/*
+ * A create request for the agent, readied from the bundle: the container's
+ * share, its stdio stream, the request's fields (pointing into b and prep).
+ * Once sent, create_prep_free(); if it fails, supervisor_abandon_create().
+ */
+struct create_prep {
+        char *rootfs;
+        uint32_t *mounts;
+        struct host_process *proc; /* the init */
+};
+struct bundle;
+int supervisor_prepare_create(struct supervisor *sv, const char *id, const struct bundle *b,
+                              Cocoon__CreateContainerRequest *cc, struct create_prep *prep, cocoon_error **err);
+void supervisor_abandon_create(struct supervisor *sv, const char *id, struct create_prep *prep);
+void create_prep_free(struct create_prep *prep);
 
 /* Watches the agent link, the control socket and the signals in mask (blocked already). */
 int supervisor_watch(struct supervisor *sv, int listen_fd, const sigset_t *mask);

@@ -88,7 +88,7 @@ static int create_main(struct runtime *rt, int argc, char **argv)
         if (r < 0)
                 return verb_fail(&verb_create, r, err);
         struct stub_opts so = {.id = o.id, .exec_id = "", .terminal = c.st.terminal, .cgroup = c.st.cgroup};
-        r = stub_spawn(c.dir, &so, o.console_socket, &c.st.pid, &err);
+        r = stub_spawn(c.sv_dir, &so, o.console_socket, &c.st.pid, &err);
         if (r == 0)
                 r = state_save(&c, &err);
         if (r == 0)

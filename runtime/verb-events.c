@@ -226,7 +226,7 @@ static int events_main(struct runtime *rt, int argc, char **argv)
         /* Unlocked: events runs for as long as the container does. */
         container_unlock(&ct);
         if (r == 0)
-                r = events_loop(ct.dir, id, once, interval_ms, &err);
+                r = events_loop(ct.sv_dir, id, once, interval_ms, &err);
         container_close(&ct);
         return r < 0 ? verb_fail(&verb_events, r, err) : 0;
 }

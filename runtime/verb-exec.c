@@ -281,13 +281,13 @@ static int exec_main(struct runtime *rt, int argc, char **argv)
         int exit_code = 0;
         if (o.detach) {
                 pid_t pid;
-                r = stub_spawn(c.dir, &so, o.console_socket, &pid, &err);
+                r = stub_spawn(c.sv_dir, &so, o.console_socket, &pid, &err);
                 if (r == 0 && o.pid_file)
                         r = write_pid_file(o.pid_file, pid, &err);
         } else {
                 if (o.pid_file)
                         r = write_pid_file(o.pid_file, getpid(), &err);
-                int ctl = r < 0 ? r : supervisor_connect(c.dir, &err);
+                int ctl = r < 0 ? r : supervisor_connect(c.sv_dir, &err);
                 if (ctl >= 0) {
                         r = stub_attach_and_wait(ctl, &so, &exit_code, &err);
                         close(ctl);

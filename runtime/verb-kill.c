@@ -75,7 +75,7 @@ static int kill_main(struct runtime *rt, int argc, char **argv)
                 Request req = COCOON__REQUEST__INIT;
                 req.body_case = COCOON__REQUEST__BODY_SIGNAL_PROCESS;
                 req.signal_process = &sp;
-                r = sandbox_call(ct.dir, &req, NULL, &err);
+                r = sandbox_call(ct.sv_dir, &req, NULL, &err);
         }
         container_close(&ct);
         return r < 0 ? verb_fail(&verb_kill, r, err) : 0;

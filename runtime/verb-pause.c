@@ -21,7 +21,7 @@ static int set_paused(const struct verb *v, struct runtime *rt, int argc, char *
                 Request req = COCOON__REQUEST__INIT;
                 req.body_case = COCOON__REQUEST__BODY_PAUSE_CONTAINER;
                 req.pause_container = &pc;
-                r = sandbox_call(c.dir, &req, NULL, &err);
+                r = sandbox_call(c.sv_dir, &req, NULL, &err);
         }
         container_close(&c);
         return r < 0 ? verb_fail(v, r, err) : 0;

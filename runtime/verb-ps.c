@@ -56,7 +56,7 @@ static int ps_main(struct runtime *rt, int argc, char **argv)
                 Request req = COCOON__REQUEST__INIT;
                 req.body_case = COCOON__REQUEST__BODY_LIST_PROCESSES;
                 req.list_processes = &lp;
-                r = sandbox_call(ct.dir, &req, &resp, &err);
+                r = sandbox_call(ct.sv_dir, &req, &resp, &err);
                 if (r == 0 && resp->body_case != COCOON__RESPONSE__BODY_LIST_PROCESSES)
                         r = error_set(&err, EPROTO, "the agent sent no process list");
         }

@@ -48,7 +48,7 @@ static int run_foreground(struct runtime *rt, struct container *c, int *ret_exit
         /* Unlocked while it runs, so that state, kill and exec work meanwhile. */
         container_unlock(c);
 
-        int r, ctl = supervisor_connect(c->dir, err);
+        int r, ctl = supervisor_connect(c->sv_dir, err);
         if (ctl >= 0) {
                 struct started s = {.c = c};
                 r = stub_run(ctl, &so, on_started, &s, ret_exit, err);
@@ -65,7 +65,7 @@ static int run_foreground(struct runtime *rt, struct container *c, int *ret_exit
                 (void) container_stop_sandbox(c, NULL);
                 (void) waitpid(sup, NULL, 0);
                 if (rt->debug)
-                        dump_debug_logs(c->dir);
+                        dump_debug_logs(c->sv_dir);
                 _cleanup_error_ cocoon_error *herr = NULL;
                 if (container_run_hooks(c, HOOKS_POSTSTOP, &herr) < 0)
                         log_warn("run: %s", herr ? herr->msg : "poststop hook failed");
@@ -105,7 +105,7 @@ static int run_main(struct runtime *rt, int argc, char **argv)
         if (r == 0) {
                 struct stub_opts so = {.id = o.id, .exec_id = "", .start = true, .terminal = c.st.terminal,
                                        .cgroup = c.st.cgroup};
-                r = stub_spawn(c.dir, &so, o.console_socket, &c.st.pid, &err);
+                r = stub_spawn(c.sv_dir, &so, o.console_socket, &c.st.pid, &err);
         }
         if (r == 0)
                 r = state_save(&c, &err);

@@ -199,7 +199,7 @@ static int update_main(struct runtime *rt, int argc, char **argv)
                 Request req = COCOON__REQUEST__INIT;
                 req.body_case = COCOON__REQUEST__BODY_UPDATE_CONTAINER;
                 req.update_container = &uc;
-                r = sandbox_call(ct.dir, &req, NULL, &err);
+                r = sandbox_call(ct.sv_dir, &req, NULL, &err);
         }
         container_close(&ct);
         return r < 0 ? verb_fail(&verb_update, r, err) : 0;

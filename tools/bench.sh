@@ -8,6 +8,8 @@
 # with one container of each kind running (`run -d`): the median time of
 # `exec /bin/true` in it, and the host memory (PSS) the container costs:
 # for cocoon its supervisor, QEMU, virtiofsd and stub, for runc its process.
+# Last, pods: `cocoon run` of /bin/true as a container joining a running pod's
+# VM, beside `runc run`, and what one more idle container costs the pod.
 # Usage: tools/bench.sh [RUNS]   (default 7; needs a build: tools/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,8 @@ done
 work=$(mktemp -d /tmp/cocoon-bench.XXXXXX)
 cleanup() {
     build/runtime/cocoon --root "$work/state" delete --force bench-exec > /dev/null 2>&1 || true
+    build/runtime/cocoon --root "$work/state" delete --force bench-member > /dev/null 2>&1 || true
+    build/runtime/cocoon --root "$work/state" delete --force bench-pod > /dev/null 2>&1 || true
     "${oci:-runc}" --root "$work/oci" delete --force bench-exec > /dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -83,3 +87,43 @@ printf '  %-28s %6d ms\n' "cocoon exec /bin/true" "$(median "${cexec_t[@]}")" "$
 printf 'host memory of one idle container (PSS)\n'
 printf '  %-28s %6d KiB  (%d processes: supervisor, QEMU, virtiofsd, stub)\n' "cocoon" "$(pss $sandbox_pids)" "$(echo $sandbox_pids | wc -w)"
 printf '  %-28s %6d KiB  (the container'"'"'s process)\n' "$oci" "$(pss "$oci_pid")"
+
+# Pods: a sandbox and its members, with the annotations containerd's CRI writes.
+pod_member() { # pod_member BUNDLE: makes BUNDLE's config a member of bench-pod
+    python3 - "$1/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["annotations"] = {"io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "bench-pod"}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+}
+cp -a "$work/sleeper" "$work/pod"
+python3 - "$work/pod/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["annotations"] = {"io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "bench-pod"}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+bash tools/mkbundle.sh --config-only "$work/bundle" /bin/true > /dev/null
+pod_member "$work/bundle"
+build/runtime/cocoon --root "$work/state" run -d -b "$work/pod" bench-pod < /dev/null > /dev/null 2>&1
+pod_pids() {
+    for d in /proc/[0-9]*; do
+        case $(readlink "$d/cwd" 2>/dev/null) in "$work/state/bench-pod" | "$work/state/bench-pod"/*) echo "${d#/proc/}" ;; esac
+        tr '\0' ' ' 2> /dev/null < "$d/cmdline" | grep -q -- "--root $work/state run -d" && echo "${d#/proc/}"
+    done | sort -u || true
+}
+member_t=() oci2_t=()
+for ((n = 0; n < runs; n++)); do
+    member_t+=("$(run_timed cocoon_run)")
+    oci2_t+=("$(run_timed oci_run)")
+done
+before=$(pss $(pod_pids))
+cp -a "$work/sleeper" "$work/member" && pod_member "$work/member"
+build/runtime/cocoon --root "$work/state" run -d -b "$work/member" bench-member < /dev/null > /dev/null 2>&1
+sleep 1
+after=$(pss $(pod_pids))
+printf 'pods: a container joining a running pod'"'"'s VM, median of %d runs\n' "$runs"
+printf '  %-28s %6d ms\n' "cocoon run /bin/true in a pod" "$(median "${member_t[@]}")" "$oci run /bin/true" "$(median "${oci2_t[@]}")"
+printf '  %-28s %6d KiB  (the pod'"'"'s PSS: %d KiB with one container, %d KiB with two)\n' "one more idle container" \
+    "$((after - before))" "$before" "$after"

@@ -75,5 +75,25 @@ nothing_left() {
     fi
 }
 
+# edit_config BUNDLE EXPR: runs the python statements EXPR over c, the bundle's config.json.
+edit_config() {
+    python3 - "$1/config.json" "$2" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+exec(sys.argv[2])
+json.dump(c, open(sys.argv[1], "w"))
+PY
+}
+
 # mkbundle DIR ARGS...: a busybox bundle running ARGS.
 mkbundle() { "$MKBUNDLE" "$@" > /dev/null; }
+
+# no_host_cgroup ID...: cocoon's default host cgroups (cocoon/ID, in the v2
+# tree or any v1 hierarchy) of these containers are gone.
+no_host_cgroup() {
+    local id left=""
+    for id in "$@"; do
+        left="$left$(ls -d /sys/fs/cgroup/cocoon/"$id" /sys/fs/cgroup/*/cocoon/"$id" 2>/dev/null)"
+    done
+    [ -z "$left" ] || { echo "host cgroups left: $left" | diag; return 1; }
+}

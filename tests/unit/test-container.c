@@ -120,7 +120,11 @@ static void test_exec(const char *bundle)
                 int status;
                 (void) waitpid(x.pid, &status, 0);
                 container_init_release(&x);
-                printf("# %s", buf);
+                /* As TAP diagnostics: one "# " per line, or meson reads them as unknown TAP. */
+                for (char *line = buf, *nl; *line; line = nl ? nl + 1 : line + strlen(line)) {
+                        nl = strchr(line, '\n');
+                        printf("# %.*s\n", nl ? (int) (nl - line) : (int) strlen(line), line);
+                }
                 TAP_OK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the exec'd process exits 0");
                 TAP_CONTAINS(buf, "0     100000      65536", "it is in the container's user namespace");
                 TAP_CONTAINS(buf, "uid=1000 groups=1000 10 home=/home/tester", "process.user.username resolved in the container");
