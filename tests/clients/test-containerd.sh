@@ -127,7 +127,9 @@ check "run -d: the second task is running" status_is c4 RUNNING
 sup=$(grep -o '"supervisorPid":[0-9]*' "$STATE/$NS/c4/state.json" | cut -d: -f2)
 qemu=$(ps -o pid=,comm= --ppid "${sup:-0}" | awk '$2 ~ /^qemu-system/ { print $1 }')
 check "the supervisor (state.json) has a QEMU child" [ -n "$qemu" ]
+# What clean looks for is there while it runs: the checks look in the right places.
 check "while it runs, its host cgroup is NAMESPACE/ID" test -n "$(ls -d /sys/fs/cgroup/*/"$NS"/c4 2> /dev/null)"
+check "while it runs, its shim and its VM are there" test -n "$(shims)" -a -n "$(pids_in_root)"
 [ -n "$qemu" ] && kill -9 $qemu
 check "QEMU killed: the task stops" wait_for 60 status_is c4 STOPPED
 check "QEMU killed: task kill says the process is finished" \
