@@ -80,6 +80,23 @@ check "the cri plugin has the untrusted workload runtime too" \
     has "$cri_config" "UntrustedWorkloadRuntime:\{Type:io.containerd.runc.v2 [^}]*Options:map\[BinaryName:$COCOON "
 check "runc stays the default runtime" has "$cri_config" "DefaultRuntimeName:runc .*runc:\{Type:io.containerd.runc.v2 "
 
+# The other shipped configs, as far as this host can check them (no CRI-O or
+# Kubernetes in Debian 12): they parse and name cocoon.
+K8S="$(dirname "$CONTAINERD_SNIPPET")"
+check "the CRI-O drop-in is TOML with runtime handler cocoon (oci, runtime_path, runtime_root)" python3 -c '
+import sys, tomllib
+r = tomllib.load(open(sys.argv[1], "rb"))["crio"]["runtime"]["runtimes"]["cocoon"]
+sys.exit(not (r["runtime_type"] == "oci" and r["runtime_path"].endswith("/cocoon") and r["runtime_root"]))' "$K8S/crio-cocoon.conf"
+if python3 -c 'import yaml' 2> /dev/null; then
+    check "the RuntimeClass is YAML with handler cocoon and overhead.podFixed memory and cpu" python3 -c '
+import sys, yaml
+r = yaml.safe_load(open(sys.argv[1]))
+f = r["overhead"]["podFixed"]
+sys.exit(not (r["kind"] == "RuntimeClass" and r["handler"] == "cocoon" and f["memory"] and f["cpu"]))' "$K8S/runtimeclass.yaml"
+else
+    ok "the RuntimeClass is YAML # SKIP python3-yaml is not installed"
+fi
+
 c image import --base-name localhost/busybox "$IMAGE_TAR" > /dev/null 2>&1
 check "ctr image import takes the OCI archive tools/mkimage.sh made" has "$(c image ls -q 2>&1)" "^$IMG\$"
 

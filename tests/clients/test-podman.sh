@@ -41,6 +41,8 @@ id_of() { pm inspect --format '{{.Id}}' "$1"; }
 state_of() { pm inspect --format '{{.State.Status}}' "$1"; }
 logs_have() { pm logs "$1" 2>&1 | grep -qx -- "$2"; }
 
+"$MKIMAGE" "$TEST_ROOT/busybox/rootfs" "$TEST_ROOT/again.tar" sh
+check "mkimage: the same rootfs gives the same archive, byte for byte" cmp -s "$IMAGE_TAR" "$TEST_ROOT/again.tar"
 out=$(pm load -i "$IMAGE_TAR" 2>&1)
 check "podman load takes the OCI archive tools/mkimage.sh made" has "$out" "Loaded image: $IMG"
 check "podman has it with its default command" \
