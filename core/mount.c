@@ -108,6 +108,53 @@ bool mount_is_bind(const struct spec_mount *m, unsigned long flags)
         return (m->type && strcmp(m->type, "bind") == 0) || (flags & MS_BIND);
 }
 
+/*
+ * Where the caller's own cgroup is in the unified hierarchy mounted at
+ * /sys/fs/cgroup ("/sys/fs/cgroup/cocoon/ID"), or NULL (0) when a cgroup2
+ * mount shows it anyway: in a cgroup namespace /proc/self/cgroup reads "0::/".
+ */
+static int own_cgroup_dir(char **ret, cocoon_error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = read_file("/proc/self/cgroup", 64 * 1024, &text, NULL);
+        if (r < 0)
+                return error_sys(err, -r, "reading /proc/self/cgroup");
+        const char *path = NULL;
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                if (strncmp(line, "0::", 3) == 0)
+                        path = line + 3;
+        }
+        if (!path || strcmp(path, "/") == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = path_join("/sys/fs/cgroup", path);
+        return *ret ? 0 : error_set(err, ENOMEM, "out of memory");
+}
+
+/*
+ * cgroup2 without a cgroup namespace (podman on a cgroup v1 host asks for
+ * none): the container sees its own cgroup at the mount point rather than the
+ * guest's root, as with crun, by a bind mount of it from the guest's
+ * hierarchy. 1 when done, 0 when a plain mount shows the same.
+ */
+static int mount_own_cgroup(const char *dest, unsigned long flags, cocoon_error **err)
+{
+        _cleanup_free_ char *own = NULL;
+        int r = own_cgroup_dir(&own, err);
+        if (r < 0 || !own)
+                return r;
+        if (mount(own, dest, NULL, MS_BIND, NULL) < 0)
+                return error_sys(err, errno, "bind mounting the container's cgroup %s", own);
+        flags &= ~(MS_BIND | MS_REC | MS_REMOUNT);
+        if (mount(NULL, dest, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
+                return error_sys(err, errno, "remounting the container's cgroup %s with its options", own);
+        return 1;
+}
+
 static int mount_one(const struct spec_mount *m, const char *rootfs, bool cgroup2_only, cocoon_error **err)
 {
         unsigned long flags, propagation;
@@ -144,7 +191,10 @@ static int mount_one(const struct spec_mount *m, const char *rootfs, bool cgroup
                 r = mkdir_p(dest, 0755);
                 if (r < 0)
                         return error_sys(err, -r, "creating mount point %s", m->destination);
-                if (mount(m->source ? m->source : type, dest, type, flags, data) < 0)
+                r = strcmp(type, "cgroup2") == 0 && cgroup2_only ? mount_own_cgroup(dest, flags, err) : 0;
+                if (r < 0)
+                        return r;
+                if (r == 0 && mount(m->source ? m->source : type, dest, type, flags, data) < 0)
                         return error_sys(err, errno, "mounting %s on %s", type, m->destination);
         }
         if (propagation && mount(NULL, dest, NULL, propagation, NULL) < 0)

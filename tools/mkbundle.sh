@@ -34,29 +34,7 @@ dir=$1
 shift
 (( $# )) || set -- sh
 
-# JSON string literal for one argument: quotes, backslashes and control
-# characters escaped, everything else (UTF-8 included) passed through.
-json_str() {
-    local s=$1 out='' c i
-    s=${s//\\/\\\\}
-    s=${s//\"/\\\"}
-    s=${s//$'\n'/\\n}
-    s=${s//$'\t'/\\t}
-    s=${s//$'\r'/\\r}
-    s=${s//$'\b'/\\b}
-    s=${s//$'\f'/\\f}
-    if [[ $s == *[$'\x01'-$'\x1f\x7f']* ]]; then
-        for (( i = 0; i < ${#s}; i++ )); do
-            c=${s:i:1}
-            case $c in
-                [$'\x01'-$'\x1f\x7f']) printf -v c '\\u%04x' "'$c" ;;
-            esac
-            out+=$c
-        done
-        s=$out
-    fi
-    printf '"%s"' "$s"
-}
+. "$(dirname "$0")/json-str.sh"
 
 busybox=${BUSYBOX:-/bin/busybox}
 check_busybox() {
@@ -95,10 +73,8 @@ EOF
 }
 
 write_config() {
-    local args='' a tmp
-    for a in "$@"; do
-        args+="${args:+, }$(json_str "$a")"
-    done
+    local args tmp
+    args=$(json_list "$@")
     tmp=$(mktemp "$dir/.config.json.XXXXXX")
     # The mounts, capabilities, masked and read-only paths follow `runc spec`
     # so that results can be compared with runc and crun. The rootfs is

@@ -12,7 +12,9 @@ STATE="$TEST_ROOT/state"
 mkdir -p "$STATE"
 
 cleanup() {
-    # Whatever a failed test left running must not outlive the run.
+    # A test's own teardown first (tests/clients stop their engines there),
+    # then whatever a failed test left running must not outlive the run.
+    if declare -F test_teardown > /dev/null; then test_teardown; fi
     for p in $(pids_in_root); do kill -9 "$p" 2>/dev/null; done
     rm -rf "$TEST_ROOT"
 }
@@ -25,29 +27,48 @@ check() { # check "description" command...
     local desc=$1; shift
     if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
+expect_fail() { # expect_fail PATTERN CMD...: non-zero exit and PATTERN in the output
+    local pat=$1; shift
+    local out; out=$("$@" 2>&1)
+    local status=$?
+    if [ $status -ne 0 ] && echo "$out" | grep -qi -- "$pat"; then return 0; fi
+    echo "exit $status, output: $out" | diag
+    return 1
+}
+# wait_for SECONDS CMD...: runs CMD every 0.1 s until it succeeds; 1 on timeout.
+wait_for() {
+    local end=$((SECONDS + $1)); shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.1
+    done
+}
 done_testing() { echo "1..$tap_n"; [ "$tap_failed" -eq 0 ]; }
 
 cocoon() { "$COCOON" --root "$STATE" "$@"; }
 
-# Every process whose working directory is inside this run's state root:
-# the supervisor, QEMU and virtiofsd all live in a sandbox's state dir.
+# Every process whose working directory is DIR or inside it (default: this
+# run's state root): the supervisor, QEMU and virtiofsd all live in a
+# sandbox's state dir.
 pids_in_root() {
-    local d
+    local root=${1:-$STATE} d
     for d in /proc/[0-9]*; do
         case $(readlink "$d/cwd" 2>/dev/null) in
-            "$STATE"/*) echo "${d#/proc/}" ;;
+            "$root"|"$root"/*) echo "${d#/proc/}" ;;
         esac
     done
 }
 
 # What a user checks after a run: no VM, no virtiofsd, no supervisor, no
-# mount and no state left for this root.
+# mount and no state left in DIR (default: this run's state root; a caller
+# such as podman that uses the runtime's default root names its container's
+# directory there).
 nothing_left() {
-    local what=""
-    local pids; pids=$(pids_in_root)
+    local root=${1:-$STATE} what=""
+    local pids; pids=$(pids_in_root "$root")
     [ -z "$pids" ] || what="$what processes: $(for p in $pids; do tr '\0' ' ' < /proc/$p/cmdline | cut -c1-80; echo; done)"
-    grep -q " $STATE" /proc/self/mountinfo && what="$what mounts: $(grep " $STATE" /proc/self/mountinfo)"
-    [ -z "$(ls -A "$STATE")" ] || what="$what state: $(ls -A "$STATE")"
+    grep -q " $root" /proc/self/mountinfo && what="$what mounts: $(grep " $root" /proc/self/mountinfo)"
+    [ -z "$(ls -A "$root" 2>/dev/null)" ] || what="$what state: $(ls -A "$root")"
     if [ -n "$what" ]; then
         echo "left behind:$what" | diag
         return 1

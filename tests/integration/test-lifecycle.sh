@@ -73,14 +73,6 @@ bundle() {
         python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["process"]["terminal"]=True; json.dump(c,open(p,"w"))' "$dir/config.json"
     fi
 }
-expect_fail() { # expect_fail PATTERN CMD...: non-zero exit and PATTERN in stderr
-    local pat=$1; shift
-    local out; out=$("$@" 2>&1)
-    local status=$?
-    if [ $status -ne 0 ] && echo "$out" | grep -qi -- "$pat"; then return 0; fi
-    echo "exit $status, output: $out" | diag
-    return 1
-}
 cd "$TEST_ROOT"
 
 # 1. create, start, state, kill, delete; the pid-file process and its status.

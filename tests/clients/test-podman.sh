@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# podman drives cocoon (--runtime by path) through conmon, as a user would:
+# run, a terminal, detached containers with logs, exec, pause, stop, kill,
+# rm -f, resource limits and a volume. podman keeps its images, containers
+# and state in this run's temporary directory and reads no containers.conf of
+# the host; cocoon keeps its state where podman lets it (root podman passes
+# no --root to a runtime: /run/cocoon/ID). After each case nothing of it is
+# left: no VM, virtiofsd or supervisor, no mount, no state, no host cgroup.
+. "$(dirname "$0")/lib.sh"
+
+need podman conmon
+RUNTIME_ROOT=/run/cocoon
+PD="$TEST_ROOT/podman"
+mkdir -p "$PD/tmp"
+# No host containers.conf: this one is empty, so podman's own defaults apply
+# (no default_ulimits: RLIMIT_NOFILE 1048576, which runc cannot set here).
+: > "$PD/containers.conf"
+export CONTAINERS_CONF="$PD/containers.conf"
+# podman with its own storage and state, and cocoon by path; a script, so
+# that a terminal session (on_pty) runs the same.
+printf '#!/bin/sh\nexec podman %s "$@"\n' "--root $PD/root --runroot $PD/runroot --tmpdir $PD/tmp --storage-driver overlay \
+--cgroup-manager cgroupfs --events-backend file --runtime $COCOON" > "$PD/pm"
+chmod +x "$PD/pm"
+pm() { "$PD/pm" "$@"; }
+test_teardown() {
+    pm rm -af -t 0 > /dev/null 2>&1
+    pm rmi -af > /dev/null 2>&1
+}
+IMG=localhost/busybox:latest
+run_opts=(--network none)
+
+# clean ID: the container is gone from podman and nothing of it is left.
+clean() {
+    if pm container exists "$1"; then
+        echo "podman still has $1" | diag
+        return 1
+    fi
+    host_cgroup_gone "libpod_parent/libpod-$1" && nothing_left "$RUNTIME_ROOT/$1"
+}
+id_of() { pm inspect --format '{{.Id}}' "$1"; }
+state_of() { pm inspect --format '{{.State.Status}}' "$1"; }
+logs_have() { pm logs "$1" 2>&1 | grep -qx -- "$2"; }
+
+"$MKIMAGE" "$TEST_ROOT/busybox/rootfs" "$TEST_ROOT/again.tar" sh
+check "mkimage: the same rootfs gives the same archive, byte for byte" cmp -s "$IMAGE_TAR" "$TEST_ROOT/again.tar"
+out=$(pm load -i "$IMAGE_TAR" 2>&1)
+check "podman load takes the OCI archive tools/mkimage.sh made" has "$out" "Loaded image: $IMG"
+check "podman has it with its default command" \
+    has "$(pm image inspect --format '{{.RepoTags}} {{.Config.Cmd}}' "$IMG" 2>&1)" "localhost/busybox:latest.*\[sh\]"
+
+# 1. run --rm: output, exit status, and the rlimit podman asks for.
+out=$(pm run --rm --cidfile "$TEST_ROOT/run.cid" "${run_opts[@]}" "$IMG" \
+    sh -c 'echo out; echo err >&2; echo nofile=$(ulimit -n); exit 3' 2>&1)
+status=$?
+check "run --rm: the exit status is the workload's (3)" [ "$status" = 3 ]
+check "run --rm: stdout reaches the caller" has "$out" '^out$'
+check "run --rm: stderr reaches the caller" has "$out" '^err$'
+check "run --rm: podman's RLIMIT_NOFILE (1048576) applies in the guest without default_ulimits" \
+    has "$out" '^nofile=1048576$'
+check "run --rm: nothing left" clean "$(cat "$TEST_ROOT/run.cid")"
+
+# 2. -it: a terminal in the guest, typed input, exit status.
+terminal_case "run -it" "$PD/pm run -it --rm --cidfile $TEST_ROOT/it.cid --network none $IMG"
+check "run -it: nothing left" clean "$(cat "$TEST_ROOT/it.cid")"
+
+# 3. A detached container: logs, exec, exec -i, exec -t, pause/unpause, stop.
+pm run -d --name d1 "${run_opts[@]}" "$IMG" \
+    sh -c 'echo started; trap "echo got TERM; exit 42" TERM; while :; do sleep 0.2; done' > /dev/null
+id=$(id_of d1)
+check "run -d: logs show the container's output" wait_for 60 logs_have d1 started
+check "run -d: inspect says running" [ "$(state_of d1)" = running ]
+out=$(pm exec d1 sh -c 'echo exec-out; echo exec-err >&2; exit 9' 2>&1)
+status=$?
+check "exec: the exit status is the process's (9)" [ "$status" = 9 ]
+check "exec: its stdout reaches the caller" has "$out" '^exec-out$'
+check "exec: its stderr reaches the caller" has "$out" '^exec-err$'
+check "exec -i: stdin reaches the process" has "$(echo piped-in | pm exec -i d1 cat 2>&1)" '^piped-in$'
+on_pty "$TEST_ROOT/exec-t.out" '' '' "$PD/pm exec -t d1 sh -c 'tty; exit 5'"
+status=$?
+check "exec -t: the exit status is the process's (5)" [ "$status" = 5 ]
+check "exec -t: its stdin is a terminal" has "$(tr -d '\r' < "$TEST_ROOT/exec-t.out")" '^/dev/pts/[0-9]+$'
+pm pause d1 > /dev/null
+check "pause: inspect says paused" [ "$(state_of d1)" = paused ]
+pm unpause d1 > /dev/null
+check "unpause: inspect says running" [ "$(state_of d1)" = running ]
+check "unpause: exec works again" has "$(pm exec d1 echo thawed 2>&1)" '^thawed$'
+pm stop -t 20 d1 > /dev/null
+check "stop: SIGTERM reaches the workload, which exits 42 (podman wait)" [ "$(pm wait d1 2>&1)" = 42 ]
+check "stop: inspect has exit code 42 and state exited" \
+    [ "$(pm inspect --format '{{.State.ExitCode}} {{.State.Status}}' d1)" = "42 exited" ]
+check "stop: the trap's output is in the logs" logs_have d1 "got TERM"
+pm rm d1 > /dev/null
+check "stop + rm: nothing left" clean "$id"
+
+# 4. kill: SIGKILL, exit status 137.
+pm run -d --name k1 "${run_opts[@]}" "$IMG" sleep 1000 > /dev/null
+id=$(id_of k1)
+pm kill k1 > /dev/null
+check "kill: podman wait says 137" [ "$(pm wait k1 2>&1)" = 137 ]
+check "kill: inspect has exit code 137" [ "$(pm inspect --format '{{.State.ExitCode}}' k1)" = 137 ]
+pm rm k1 > /dev/null
+check "kill + rm: nothing left" clean "$id"
+
+# 5. rm -f of a running container.
+pm run -d --name r1 "${run_opts[@]}" "$IMG" sleep 1000 > /dev/null
+id=$(id_of r1)
+check "rm -f: the container runs first" [ "$(state_of r1)" = running ]
+# What clean looks for is there while it runs: the checks look in the right places.
+check "rm -f: while it runs, its VM works in /run/cocoon/ID" test -n "$(pids_in_root "$RUNTIME_ROOT/$id")"
+check "rm -f: while it runs, its host cgroup is podman's cgroupsPath" \
+    test -n "$(ls -d /sys/fs/cgroup/*/libpod_parent/libpod-"$id" 2> /dev/null)"
+pm rm -f -t 1 r1 > /dev/null 2>&1
+check "rm -f: nothing left" clean "$id"
+
+# 6. Limits in the guest, read where the container finds its own cgroup
+# (/sys/fs/cgroup, as with crun without a cgroup namespace), and a volume
+# read and written.
+vol="$TEST_ROOT/vol"
+mkdir -p "$vol"
+echo from-host > "$vol/in.txt"
+out=$(pm run --rm --cidfile "$TEST_ROOT/res.cid" "${run_opts[@]}" --memory 64m --cpus 1.5 --pids-limit 50 \
+    -v "$vol:/data" "$IMG" sh -c 'cd /sys/fs/cgroup; echo mem=$(cat memory.max) cpu=$(cat cpu.max) pids=$(cat pids.max);
+        cat /data/in.txt; echo from-guest > /data/out.txt' 2>&1)
+status=$?
+check "limits: the run succeeds" [ "$status" = 0 ]
+check "limits: --memory 64m is memory.max" has "$out" 'mem=67108864 '
+check "limits: --cpus 1.5 is cpu.max" has "$out" 'cpu=150000 100000 '
+check "limits: --pids-limit 50 is pids.max" has "$out" 'pids=50$'
+check "volume: the guest reads the host's file" has "$out" '^from-host$'
+check "volume: the host sees the guest's file" [ "$(cat "$vol/out.txt" 2>/dev/null)" = from-guest ]
+check "limits and volume: nothing left" clean "$(cat "$TEST_ROOT/res.cid")"
+
+done_testing
