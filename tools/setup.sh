@@ -15,8 +15,9 @@ packages=(
     qemu-system-x86 qemu-system-common
     # tests (libFuzzer comes with clang's runtime) and benchmark
     python3 runc clang libclang-rt-14-dev bsdutils iproute2
-    # tests/clients: the engines that drive cocoon (script(1) from bsdutils gives them a terminal)
-    podman containerd python3-yaml
+    # tests/clients: the engines that drive cocoon (script(1) from bsdutils gives them a terminal);
+    # netavark by name, since without recommends podman would get the CNI plugins instead
+    podman containerd python3-yaml netavark aardvark-dns iptables
 )
 
 missing=()

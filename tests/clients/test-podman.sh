@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # podman drives cocoon (--runtime by path) through conmon, as a user would:
 # run, a terminal, detached containers with logs, exec, pause, stop, kill,
-# rm -f, resource limits and a volume. podman keeps its images, containers
+# rm -f, resource limits, a volume, and the default network. podman keeps its images, containers
 # and state in this run's temporary directory and reads no containers.conf of
 # the host; cocoon keeps its state where podman lets it (root podman passes
 # no --root to a runtime: /run/cocoon/ID). After each case nothing of it is
@@ -129,5 +129,30 @@ check "limits: --pids-limit 50 is pids.max" has "$out" 'pids=50$'
 check "volume: the guest reads the host's file" has "$out" '^from-host$'
 check "volume: the host sees the guest's file" [ "$(cat "$vol/out.txt" 2>/dev/null)" = from-guest ]
 check "limits and volume: nothing left" clean "$(cat "$TEST_ROOT/res.cid")"
+
+# 7. podman's default network (netavark's bridge): the container's address
+# in the guest, a published port reaching a server in the VM, and the
+# container reaching a server on the host through its gateway. (No wget -T:
+# Debian's static busybox crashes with it.)
+port=$((20000 + $$ % 20000))
+fetch() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode(), end="")' "$1" 2>/dev/null; }
+mkdir -p "$TEST_ROOT/www" && echo served-from-the-host > "$TEST_ROOT/www/host.txt"
+python3 -m http.server --bind 0.0.0.0 --directory "$TEST_ROOT/www" $((port + 1)) > /dev/null 2>&1 &
+host_server=$!
+pm run -d --name web -p "127.0.0.1:$port:8000" "$IMG" sh -c \
+    'mkdir /w && echo served-from-the-vm > /w/index.html && exec httpd -f -p 8000 -h /w' > /dev/null
+id=$(id_of web)
+ip=$(pm inspect --format '{{.NetworkSettings.IPAddress}}' web)
+page() { [ "$(fetch "http://127.0.0.1:$port/")" = served-from-the-vm ]; }
+check "network: a published port reaches the server in the VM" wait_for 60 page
+check "network: the guest's eth0 has the address podman gave ($ip)" \
+    has "$(pm exec web ip -o -4 addr show eth0 2>&1)" "inet $ip/"
+gw=$(pm exec web ip route 2>&1 | awk '/^default/ { print $3 }')
+check "network: the container reaches a server on the host at its gateway ($gw)" \
+    has "$(pm exec web timeout 10 wget -q -O- "http://$gw:$((port + 1))/host.txt" 2>&1)" '^served-from-the-host$'
+check "network: podman's resolv.conf reached the guest" has "$(pm exec web cat /etc/resolv.conf 2>&1)" '^nameserver '
+pm rm -f -t 0 web > /dev/null 2>&1
+kill "$host_server"
+check "network: nothing left" clean "$id"
 
 done_testing

@@ -156,26 +156,6 @@ check "a missing namespace fails, naming it" \
 check "missing namespace: nothing left on the host" nothing_left
 check "after all cases: no tap and no qdisc in the namespace" no_plumbing
 
-# The real client: podman with netavark's default bridge network. Its own
-# storage under the test root; the image is the test bundle's rootfs.
-if command -v podman > /dev/null; then
-    P="$TEST_ROOT/podman"
-    pm() { podman --root "$P/root" --runroot "$P/runroot" --tmpdir "$P/tmp" --runtime "$COCOON" "$@"; }
-    mkdir -p "$P/tmp"
-    tar -C "$B/rootfs" -cf "$P/image.tar" .
-    pm import -q "$P/image.tar" localhost/cocoon-net-test > /dev/null
-    out=$(pm run --rm localhost/cocoon-net-test sh -c \
-        "ip -o -4 addr show eth0; wget -qO- http://$HOST_IP:$PORT/hello.txt" \
-        2>&1); status=$?
-    echo "$out" | diag
-    check "podman run (netavark bridge): eth0 has an address, the host's server answers" \
-        sh -c '[ "$2" -eq 0 ] && echo "$1" | grep -q "eth0 .*inet " && echo "$1" | grep -qx "hello from the host"' \
-        _ "$out" "$status"
-    pm rmi -f localhost/cocoon-net-test > /dev/null 2>&1
-    # podman leaves its storage mounted; the test root must come off cleanly.
-    grep -o " $P[^ ]*" /proc/self/mountinfo | sort -r | xargs -r umount -l 2> /dev/null
-else
-    ok "podman run # SKIP podman not installed"
-fi
+# podman's default network (netavark) is in tests/clients/test-podman.sh.
 
 done_testing
