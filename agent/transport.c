@@ -68,9 +68,14 @@ static void detach(struct agent *a)
         conn_destroy(&a->conn);
 }
 
+static int open_port(const struct agent *a)
+{
+        return open(a->serial_path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+}
+
 static int open_serial(struct agent *a)
 {
-        int fd = open(a->serial_path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        int fd = open_port(a);
         if (fd < 0)
                 return -errno;
         return attach(a, fd);
@@ -95,11 +100,13 @@ static int on_conn(struct watch *w, uint32_t events)
         struct agent *a = w->data;
         _cleanup_error_ cocoon_error *err = NULL;
 
+        bool hangup = false;
         if (events & EPOLLIN) {
                 for (;;) {
                         ssize_t n = conn_fill(&a->conn, &err);
                         if (n == -EAGAIN || n == -EINTR)
                                 break;
+                        hangup = n == 0;
                         if (n <= 0)
                                 goto lost;
                         struct frame_header h;
@@ -117,6 +124,7 @@ static int on_conn(struct watch *w, uint32_t events)
                                 goto lost;
                 }
         } else if (events & (EPOLLHUP | EPOLLERR)) {
+                hangup = true;
                 goto lost;
         }
         transport_kick(a);
@@ -125,11 +133,29 @@ static int on_conn(struct watch *w, uint32_t events)
 lost:
         if (err)
                 fprintf(stderr, "cocoon-agent: host link: %s\n", err->msg);
-        detach(a);
         /*
-         * A virtio-serial port reports hang-up while no host end is connected;
-         * reopen it and wait quietly. A vsock peer simply reconnects.
+         * A virtio-serial port reads as hung up while its host end is not
+         * connected, which at boot can last a moment after the host's first
+         * request has been read, and answered into the output buffer. So a
+         * hang-up keeps the link's buffers and only reopens the port; a
+         * protocol error starts afresh. A vsock peer simply reconnects.
          */
+        if (a->serial_path && hangup) {
+                /* On the console, which the host shows when a boot fails. */
+                fprintf(stderr, "cocoon-agent: host link hung up (%zu bytes to send); reopening the port\n",
+                        a->conn.out_len - a->conn.out_off);
+                loop_remove(a->conn_watch);
+                a->conn_watch = NULL;
+                (void) close(a->conn.fd);
+                a->conn.fd = -1;
+                usleep(100 * 1000);
+                a->conn.fd = open_port(a);
+                if (a->conn.fd >= 0 && loop_add(a->loop, a->conn.fd, EPOLLIN, on_conn, a, &a->conn_watch) == 0) {
+                        transport_kick(a);
+                        return 0;
+                }
+        }
+        detach(a);
         if (a->serial_path) {
                 usleep(100 * 1000);
                 (void) open_serial(a);
