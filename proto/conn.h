@@ -13,7 +13,7 @@
 
 #include "frame.h"
 
-#define CONN_MAX_FDS 16
+#define CONN_MAX_FDS 64
 
 struct conn {
         int fd;

@@ -19,7 +19,7 @@
 #include "cgroup.h"
 #include "runtime.h"
 
-int sandbox_call(const char *dir, Request *req, Response **ret, cocoon_error **err)
+int sandbox_call_fds(const char *dir, Request *req, const int *fds, size_t n_fds, Response **ret, cocoon_error **err)
 {
         int fd = supervisor_connect(dir, err);
         if (fd < 0)
@@ -27,9 +27,14 @@ int sandbox_call(const char *dir, Request *req, Response **ret, cocoon_error **e
         struct conn c;
         conn_init(&c, fd, false);
         req->id = 1;
-        int r = msg_call(&c, req, NULL, 0, ret, NULL, NULL, err);
+        int r = msg_call(&c, req, fds, n_fds, ret, NULL, NULL, err);
         conn_destroy(&c);
         return r;
+}
+
+int sandbox_call(const char *dir, Request *req, Response **ret, cocoon_error **err)
+{
+        return sandbox_call_fds(dir, req, NULL, 0, ret, err);
 }
 
 int container_status(const struct container *c, char **ret_status)
@@ -199,6 +204,7 @@ static int join_sandbox(struct runtime *rt, struct bundle *b, const char *sandbo
         if (r == 0) {
                 Cocoon__CreateContainerRequest cc = COCOON__CREATE_CONTAINER_REQUEST__INIT;
                 cc.container_id = c->st.id;
+                cc.config_json = b->config_json;
                 cc.bundle = b->dir;
                 cc.no_pivot = b->no_pivot;
                 cc.n_namespace_sources = b->ns_sources.n;
@@ -206,7 +212,12 @@ static int join_sandbox(struct runtime *rt, struct bundle *b, const char *sandbo
                 Request req = COCOON__REQUEST__INIT;
                 req.body_case = COCOON__REQUEST__BODY_CREATE_CONTAINER;
                 req.create_container = &cc;
-                r = sandbox_call(sb.dir, &req, NULL, err);
+                /* The rootfs and volumes as this namespace sees them: the supervisor's may be older. */
+                struct share_trees trees;
+                r = share_open_trees(b, &trees, err);
+                if (r == 0)
+                        r = sandbox_call_fds(sb.dir, &req, trees.fds, trees.n, NULL, err);
+                share_trees_close(&trees);
         }
         bundle_free(&sb_bundle);
         container_close(&sb);

@@ -55,6 +55,12 @@ struct bundle {
         struct namespace_sources ns_sources;
 };
 int bundle_load(const char *dir, struct bundle *ret, cocoon_error **err);
+/*
+ * A bundle as a create request carries it (the supervisor's mount namespace
+ * may not see the files): config.json's text, the bundle's path for relative
+ * paths; nothing is looked up.
+ */
+int bundle_from_request(const char *dir, const char *config_json, struct bundle *ret, cocoon_error **err);
 void bundle_free(struct bundle *b);
 
 /*
@@ -87,12 +93,25 @@ void namespace_sources_free(struct namespace_sources *s);
 int pod_vm_resources(const struct oci_spec *spec, struct resources *pod, bool *found, cocoon_error **err);
 
 /*
- * share.c, in the supervisor: shares the container's rootfs and bind-mount
- * sources with the guest; *ret_mounts gets the indexes of the spec's mounts
- * served from the share. share_release() undoes it.
+ * share.c. share_open_trees(), in the caller's mount namespace: detached
+ * copies of the container's rootfs (fds[0]) and of each bind mount's source
+ * (fds[k], the spec's mount indexes[k-1]), which can travel to the
+ * supervisor. share_container(), in the supervisor: attaches them in the
+ * share; *ret_mounts gets the indexes of the spec's mounts served from it.
+ * share_release() undoes it.
  */
-int share_container(const char *id, const struct bundle *b, uint32_t **ret_mounts, size_t *ret_n,
-                    cocoon_error **err);
+#define SHARE_MAX_TREES CONN_MAX_FDS
+struct share_trees {
+        int *fds;
+        uint32_t *indexes;
+        size_t n;
+};
+int share_open_trees(const struct bundle *b, struct share_trees *ret, cocoon_error **err);
+/* In the supervisor: the trees a client sent along with a create request, in the same order. */
+int share_adopt_trees(const struct bundle *b, struct conn *from, struct share_trees *ret, cocoon_error **err);
+void share_trees_close(struct share_trees *t);
+int share_container(const char *id, const struct bundle *b, const struct share_trees *trees, uint32_t **ret_mounts,
+                    size_t *ret_n, cocoon_error **err);
 void share_release(const char *id);
 
 /*
@@ -177,6 +196,8 @@ int container_require_status(const struct container *c, const char *const *allow
 int container_stop_sandbox(const struct container *c, cocoon_error **err);
 /* One request to the container's supervisor; the answer in *ret (may be NULL). */
 int sandbox_call(const char *dir, Request *req, Response **ret, cocoon_error **err);
+/* The same, passing fds along (SCM_RIGHTS). */
+int sandbox_call_fds(const char *dir, Request *req, const int *fds, size_t n_fds, Response **ret, cocoon_error **err);
 int write_pid_file(const char *path, pid_t pid, cocoon_error **err);
 
 /*

@@ -100,7 +100,12 @@ static int create_container(struct supervisor *sv, const char *id, const struct 
 {
         Cocoon__CreateContainerRequest cc = COCOON__CREATE_CONTAINER_REQUEST__INIT;
         struct create_prep prep;
-        int r = supervisor_prepare_create(sv, id, b, &cc, &prep, err);
+        struct share_trees trees;
+        int r = share_open_trees(b, &trees, err);
+        if (r < 0)
+                return r;
+        r = supervisor_prepare_create(sv, id, b, &trees, &cc, &prep, err);
+        share_trees_close(&trees);
         if (r < 0)
                 return r;
         cc.n_namespace_sources = b->ns_sources.n;

@@ -95,6 +95,13 @@ static void remove_process(struct supervisor *sv, struct host_process *gone)
                 }
 }
 
+/* Closes the fds that came with a request that is refused before they are taken. */
+static void drop_passed_fds(struct client *c)
+{
+        for (int fd; (fd = conn_take_fd(&c->conn)) >= 0;)
+                close(fd);
+}
+
 /* Forgets a container: its processes and its share. */
 static void remove_container(struct supervisor *sv, const char *id)
 {
@@ -110,11 +117,12 @@ static void remove_container(struct supervisor *sv, const char *id)
 }
 
 int supervisor_prepare_create(struct supervisor *sv, const char *id, const struct bundle *b,
-                              Cocoon__CreateContainerRequest *cc, struct create_prep *prep, cocoon_error **err)
+                              const struct share_trees *trees, Cocoon__CreateContainerRequest *cc,
+                              struct create_prep *prep, cocoon_error **err)
 {
         *prep = (struct create_prep) {0};
         size_t n_mounts = 0;
-        int r = share_container(id, b, &prep->mounts, &n_mounts, err);
+        int r = share_container(id, b, trees, &prep->mounts, &n_mounts, err);
         if (r < 0)
                 return r;
         if (asprintf(&prep->rootfs, GUEST_SHARED_DIR "/%s/rootfs", id) < 0 ||
@@ -150,23 +158,33 @@ static int forward(struct supervisor *sv, struct client *c, Request *req, struct
                    cocoon_error **err);
 
 /*
- * A container joining this VM (pods): the CLI names the bundle and the
- * namespace sources; the supervisor shares the rootfs and volumes, then the
- * agent creates it. A failure undoes the share when the agent answers.
+ * A container joining this VM (pods): the CLI sends config.json, the
+ * namespace sources and, as fds, the rootfs and volume trees; the supervisor
+ * shares them, then the agent creates it. A failure undoes the share when
+ * the agent answers.
  */
 static int handle_create(struct supervisor *sv, struct client *c, const Request *req, cocoon_error **err)
 {
         const Cocoon__CreateContainerRequest *asked = req->create_container;
+        struct bundle b = {0};
+        struct share_trees trees = {0};
+        int r = 0;
         if (!msg_id_valid(asked->container_id) || find_process(sv, asked->container_id, ""))
-                return error_set(err, EEXIST, "container with id exists: %s", asked->container_id);
-        struct bundle b;
-        int r = bundle_load(asked->bundle, &b, err);
-        if (r < 0)
+                r = error_set(err, EEXIST, "container with id exists: %s", asked->container_id);
+        if (r == 0)
+                r = bundle_from_request(asked->bundle, asked->config_json, &b, err);
+        if (r == 0)
+                r = share_adopt_trees(&b, &c->conn, &trees, err);
+        if (r < 0) {
+                drop_passed_fds(c);
+                bundle_free(&b);
                 return r;
+        }
         b.no_pivot = asked->no_pivot;
         Cocoon__CreateContainerRequest cc = COCOON__CREATE_CONTAINER_REQUEST__INIT;
         struct create_prep prep;
-        r = supervisor_prepare_create(sv, asked->container_id, &b, &cc, &prep, err);
+        r = supervisor_prepare_create(sv, asked->container_id, &b, &trees, &cc, &prep, err);
+        share_trees_close(&trees);
         if (r >= 0) {
                 cc.n_namespace_sources = asked->n_namespace_sources;
                 cc.namespace_sources = asked->namespace_sources;
@@ -365,15 +383,6 @@ static int handle_state(struct supervisor *sv, struct client *c, const Request *
 }
 
 /* exec: the stub's fds come with the request; the process gets a stream before the agent starts it. */
-/* Closes the stdio fds that came with a request that is refused before they are bound. */
-static void drop_passed_fds(struct client *c)
-{
-        for (int i = 0; i < 3; i++) {
-                int fd = conn_take_fd(&c->conn);
-                if (fd >= 0)
-                        close(fd);
-        }
-}
 
 static int handle_exec(struct supervisor *sv, struct client *c, Request *req, cocoon_error **err)
 {

@@ -79,8 +79,10 @@ struct create_prep {
         struct host_process *proc; /* the init */
 };
 struct bundle;
+struct share_trees;
 int supervisor_prepare_create(struct supervisor *sv, const char *id, const struct bundle *b,
-                              Cocoon__CreateContainerRequest *cc, struct create_prep *prep, cocoon_error **err);
+                              const struct share_trees *trees, Cocoon__CreateContainerRequest *cc,
+                              struct create_prep *prep, cocoon_error **err);
 void supervisor_abandon_create(struct supervisor *sv, const char *id, struct create_prep *prep);
 void create_prep_free(struct create_prep *prep);
 

@@ -18,6 +18,8 @@ packages=(
     # tests/clients: the engines that drive cocoon (script(1) from bsdutils gives them a terminal);
     # netavark by name, since without recommends podman would get the CNI plugins instead
     podman containerd python3-yaml netavark aardvark-dns iptables
+    # the pause process of podman's pods
+    catatonit
 )
 
 missing=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # podman drives cocoon (--runtime by path) through conmon, as a user would:
 # run, a terminal, detached containers with logs, exec, pause, stop, kill,
-# rm -f, resource limits, a volume, and the default network. podman keeps its images, containers
+# rm -f, resource limits, a volume, the default network, and a pod. podman keeps its images, containers
 # and state in this run's temporary directory and reads no containers.conf of
 # the host; cocoon keeps its state where podman lets it (root podman passes
 # no --root to a runtime: /run/cocoon/ID). After each case nothing of it is
@@ -29,13 +29,15 @@ test_teardown() {
 IMG=localhost/busybox:latest
 run_opts=(--network none)
 
-# clean ID: the container is gone from podman and nothing of it is left.
+# clean ID [CGROUP_PARENT]: the container is gone from podman and nothing of
+# it is left (its host cgroup was CGROUP_PARENT/libpod-ID; a pod's are under
+# libpod_parent/POD_ID).
 clean() {
     if pm container exists "$1"; then
         echo "podman still has $1" | diag
         return 1
     fi
-    host_cgroup_gone "libpod_parent/libpod-$1" && nothing_left "$RUNTIME_ROOT/$1"
+    host_cgroup_gone "${2:-libpod_parent}/libpod-$1" && nothing_left "$RUNTIME_ROOT/$1"
 }
 id_of() { pm inspect --format '{{.Id}}' "$1"; }
 state_of() { pm inspect --format '{{.State.Status}}' "$1"; }
@@ -154,5 +156,30 @@ check "network: podman's resolv.conf reached the guest" has "$(pm exec web cat /
 pm rm -f -t 0 web > /dev/null 2>&1
 kill "$host_server"
 check "network: nothing left" clean "$id"
+
+# 8. A podman pod: podman marks its containers with CRI-O's annotations, so
+# the infra container boots the pod's VM and the others join it, sharing
+# its network and uts namespaces.
+pod=$(pm pod create --name pod1)
+pm pod start pod1 > /dev/null
+infra=$(pm pod inspect --format '{{.InfraContainerID}}' pod1)
+out=$(pm run --rm --pod pod1 "$IMG" sh -c 'hostname; ip -o -4 addr show eth0' 2>&1)
+status=$?
+echo "$out" | diag
+check "pod: a container runs in the pod" [ "$status" = 0 ]
+check "pod: it has the pod's hostname" has "$out" '^pod1$'
+check "pod: it has the pod's address on eth0" \
+    has "$out" "inet $(pm inspect --format '{{.NetworkSettings.IPAddress}}' "$infra")/"
+pm run -d --name pm1 --pod pod1 "$IMG" sleep 1000 > /dev/null
+member=$(id_of pm1)
+qemus=$(for p in $(pids_in_root "$RUNTIME_ROOT/$infra"); do cat "/proc/$p/comm"; done | grep -c '^qemu-system')
+check "pod: one QEMU for the infra container and its members" [ "$qemus" = 1 ]
+check "pod: the member's state names the infra container as its sandbox" \
+    grep -q "\"sandbox\":\"$infra\"" "$RUNTIME_ROOT/$member/state.json"
+check "pod: while it runs, the member's host cgroup is in the pod's" \
+    test -n "$(ls -d /sys/fs/cgroup/*/libpod_parent/"$pod"/libpod-"$member" 2> /dev/null)"
+pm pod rm -f -t 0 pod1 > /dev/null 2>&1
+check "pod: after pod rm nothing is left of the infra container" clean "$infra" "libpod_parent/$pod"
+check "pod: nor of the member" clean "$member" "libpod_parent/$pod"
 
 done_testing

@@ -49,6 +49,22 @@ check "with a shared pid namespace it sees the sandbox's process" \
 check "one QEMU for the pod" [ "$(qemus | wc -l)" -eq 1 ]
 check "the member that ran is gone from the state" [ ! -e "$STATE/c1" ]
 
+# A member whose rootfs is mounted after the sandbox started, under a
+# private mount (as containers/storage keeps its overlays): the sandbox's
+# supervisor cannot see that mount, so the CLI hands it the tree itself.
+mkdir -p "$TEST_ROOT/private"
+mount -t tmpfs tmpfs "$TEST_ROOT/private" && mount --make-private "$TEST_ROOT/private"
+mkdir -p "$TEST_ROOT/private/root" "$TEST_ROOT/m1"
+mount --bind "$TEST_ROOT/c1/rootfs" "$TEST_ROOT/private/root"
+cp "$TEST_ROOT/c1/config.json" "$TEST_ROOT/m1/"
+edit_config "$TEST_ROOT/m1" "c['root']['path'] = '$TEST_ROOT/private/root'; c['process']['args'] = ['sh', '-c', 'cat /marker']"
+echo "mounted after the sandbox" > "$TEST_ROOT/c1/rootfs/marker"
+out=$(cocoon run -b "$TEST_ROOT/m1" m1 2>&1); status=$?
+echo "$out" | diag
+check "a member's rootfs mounted after the sandbox started, under a private mount, reaches the VM" \
+    [ "$status" -eq 0 -a "$out" = "mounted after the sandbox" ]
+umount "$TEST_ROOT/private/root" "$TEST_ROOT/private"
+
 # A member with its own pid namespace, created and started like CRI does.
 mkbundle "$TEST_ROOT/c2" sh -c 'exec sleep 999'
 edit_config "$TEST_ROOT/c2" "c['annotations'] = $CTD_MEMBER; c.pop('hostname', None)"
@@ -128,6 +144,6 @@ $(cocoon exec pb readlink /proc/self/ns/net)"
 else
     ok "CRI-O pinned namespaces # SKIP unshare or ip is not installed"
 fi
-check "no host cgroup is left of any of the pods' containers" no_host_cgroup pa c1 c2 c3 pb m
+check "no host cgroup is left of any of the pods' containers" no_host_cgroup pa c1 m1 c2 c3 pb m
 
 done_testing
