@@ -69,7 +69,7 @@ int share_open_trees(const struct bundle *b, struct share_trees *ret, cocoon_err
                 r = bind_source(b, i, &source, &rec, &ro, err);
                 if (r <= 0)
                         continue;
-                r = clone_tree(source, rec, "mounts[] source", err);
+                r = clone_tree(source, rec, "source", err);
                 if (r < 0)
                         r = error_wrap(err, "mounts[%zu]", i);
                 else {
