@@ -67,14 +67,6 @@ const char *namespace_proc_name(const char *type)
         return NULL;
 }
 
-static const struct spec_namespace *spec_namespace(const struct oci_spec *spec, const char *type)
-{
-        for (size_t i = 0; i < spec->n_namespaces; i++)
-                if (strcmp(spec->namespaces[i].type, type) == 0)
-                        return &spec->namespaces[i];
-        return NULL;
-}
-
 /* The clone flags of the namespaces the container gets new, after checking the spec's combination. */
 static int clone_flags(const struct oci_spec *spec, int *ret, cocoon_error **err)
 {

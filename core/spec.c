@@ -802,12 +802,18 @@ const char *spec_annotation(const struct oci_spec *spec, const char *key)
         return NULL;
 }
 
-bool spec_has_namespace(const struct oci_spec *spec, const char *type)
+const struct spec_namespace *spec_namespace(const struct oci_spec *spec, const char *type)
 {
         for (size_t i = 0; i < spec->n_namespaces; i++)
                 if (strcmp(spec->namespaces[i].type, type) == 0)
-                        return !spec->namespaces[i].path;
-        return false;
+                        return &spec->namespaces[i];
+        return NULL;
+}
+
+bool spec_has_namespace(const struct oci_spec *spec, const char *type)
+{
+        const struct spec_namespace *ns = spec_namespace(spec, type);
+        return ns && !ns->path;
 }
 
 /* ---- the default config.json ---- */

@@ -241,6 +241,8 @@ static inline void spec_freep(struct oci_spec **s) { spec_free(*s); }
 const char *spec_annotation(const struct oci_spec *spec, const char *key);
 /* True when the spec asks for a new namespace of that type (no path). */
 bool spec_has_namespace(const struct oci_spec *spec, const char *type);
+/* The spec's entry for a namespace type ("network"), NULL if it has none. */
+const struct spec_namespace *spec_namespace(const struct oci_spec *spec, const char *type);
 
 /*
  * Writes the default config.json that `cocoon spec` produces (the same

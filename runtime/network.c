@@ -370,10 +370,8 @@ static int open_netns(const char *path, int *ret_fd, cocoon_error **err)
 int network_setup(const struct oci_spec *spec, struct network **ret, cocoon_error **err)
 {
         *ret = NULL;
-        const char *path = NULL;
-        for (size_t k = 0; k < spec->n_namespaces; k++)
-                if (strcmp(spec->namespaces[k].type, "network") == 0)
-                        path = spec->namespaces[k].path;
+        const struct spec_namespace *ns = spec_namespace(spec, "network");
+        const char *path = ns ? ns->path : NULL;
         if (!path)
                 return 0; /* a new namespace in the guest, with lo only */
 

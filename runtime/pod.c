@@ -78,14 +78,8 @@ static bool is_proc_ns_of(const char *path, pid_t pid, const char *type)
 /* The sandbox's namespace of that type, as its own spec names it: from the sandbox, or pinned like it. */
 static bool from_sandbox(const struct spec_namespace *ns, const struct pod_sandbox *sb)
 {
-        if (is_proc_ns_of(ns->path, sb->stub_pid, ns->type))
-                return true;
-        for (size_t i = 0; i < sb->spec->n_namespaces; i++) {
-                const struct spec_namespace *theirs = &sb->spec->namespaces[i];
-                if (strcmp(theirs->type, ns->type) == 0 && same_file(theirs->path, ns->path))
-                        return true;
-        }
-        return false;
+        const struct spec_namespace *theirs = spec_namespace(sb->spec, ns->type);
+        return is_proc_ns_of(ns->path, sb->stub_pid, ns->type) || (theirs && same_file(theirs->path, ns->path));
 }
 
 int pod_namespace_sources(const struct oci_spec *spec, const struct pod_sandbox *sb, struct namespace_sources *ret,
