@@ -70,16 +70,28 @@ int container_require_status(const struct container *c, const char *const *allow
         return error_set(err, EINVAL, "%s", message);
 }
 
-/* Waits up to ten seconds for a process that is not our child to be gone. */
-static bool wait_gone(const struct container_state *st)
+/* Polls done(c) every 10 ms for up to ten seconds: what we wait on is not our child. */
+static bool wait_until(bool (*done)(const struct container *c), const struct container *c)
 {
         for (int i = 0; i < 1000; i++) {
-                if (!state_supervisor_alive(st))
+                if (done(c))
                         return true;
                 struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
                 nanosleep(&ts, NULL);
         }
         return false;
+}
+
+static bool supervisor_gone(const struct container *c)
+{
+        return !state_supervisor_alive(&c->st);
+}
+
+/* An unknown status (out of memory) is not "stopped": the wait goes on. */
+static bool is_stopped(const struct container *c)
+{
+        _cleanup_free_ char *status = NULL;
+        return container_status(c, &status) == 0 && strcmp(status, "stopped") == 0;
 }
 
 static int stop_supervisor(const struct container *c, cocoon_error **err)
@@ -92,30 +104,16 @@ static int stop_supervisor(const struct container *c, cocoon_error **err)
                 if (supervisor_shutdown(fd, &serr) < 0)
                         log_debug("stopping the sandbox of %s: %s", c->st.id, serr->msg);
                 close(fd);
-                if (wait_gone(&c->st))
+                if (wait_until(supervisor_gone, c))
                         return 0;
         }
         /* Wedged or not listening: its VM and virtiofsd die with it (PDEATHSIG). */
         if (kill(c->st.supervisor_pid, SIGKILL) < 0 && errno != ESRCH)
                 return error_sys(err, errno, "killing the supervisor of %s", c->st.id);
-        if (!wait_gone(&c->st))
+        if (!wait_until(supervisor_gone, c))
                 return error_set(err, ETIMEDOUT, "the supervisor of %s (pid %d) does not exit", c->st.id,
                                  (int) c->st.supervisor_pid);
         return 0;
-}
-
-static int wait_stopped(const struct container *c)
-{
-        for (int i = 0; i < 1000; i++) {
-                _cleanup_free_ char *status = NULL;
-                if (container_status(c, &status) < 0)
-                        return -ENOMEM;
-                if (strcmp(status, "stopped") == 0)
-                        return 0;
-                struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
-                nanosleep(&ts, NULL);
-        }
-        return -ETIMEDOUT;
 }
 
 /* A pod's container leaves the VM, which stays for the others: its processes are killed, then it is removed. */
@@ -136,7 +134,7 @@ static int leave_sandbox(const struct container *c, cocoon_error **err)
                 req.body_case = COCOON__REQUEST__BODY_SIGNAL_PROCESS;
                 req.signal_process = &sig;
                 int r = sandbox_call(c->sv_dir, &req, NULL, err);
-                if (r == 0 && wait_stopped(c) < 0)
+                if (r == 0 && !wait_until(is_stopped, c))
                         r = error_set(err, ETIMEDOUT, "the processes of %s do not exit after SIGKILL", c->st.id);
                 if (r < 0)
                         return r;
