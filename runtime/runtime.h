@@ -94,24 +94,23 @@ int pod_vm_resources(const struct oci_spec *spec, struct resources *pod, bool *f
 
 /*
  * share.c. share_open_trees(), in the caller's mount namespace: detached
- * copies of the container's rootfs (fds[0]) and of each bind mount's source
- * (fds[k], the spec's mount indexes[k-1]), which can travel to the
- * supervisor. share_container(), in the supervisor: attaches them in the
- * share; *ret_mounts gets the indexes of the spec's mounts served from it.
- * share_release() undoes it.
+ * copies of the container's rootfs and of each bind mount's source, which
+ * can travel to the supervisor. share_container(), in the supervisor:
+ * attaches them in the share, where the agent takes the spec's mounts
+ * indexes[] from. share_release() undoes it.
  */
 #define SHARE_MAX_TREES CONN_MAX_FDS
 struct share_trees {
-        int *fds;
-        uint32_t *indexes;
-        size_t n;
+        int *fds;          /* the rootfs, then the source of each bind mount */
+        size_t n;          /* fds */
+        uint32_t *indexes; /* the spec's bind mounts, in order */
+        size_t n_binds;
 };
 int share_open_trees(const struct bundle *b, struct share_trees *ret, cocoon_error **err);
 /* In the supervisor: the trees a client sent along with a create request, in the same order. */
 int share_adopt_trees(const struct bundle *b, struct conn *from, struct share_trees *ret, cocoon_error **err);
 void share_trees_close(struct share_trees *t);
-int share_container(const char *id, const struct bundle *b, const struct share_trees *trees, uint32_t **ret_mounts,
-                    size_t *ret_n, cocoon_error **err);
+int share_container(const char *id, const struct bundle *b, const struct share_trees *trees, cocoon_error **err);
 void share_release(const char *id);
 
 /*

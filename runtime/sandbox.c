@@ -105,9 +105,10 @@ static int create_container(struct supervisor *sv, const char *id, const struct 
         if (r < 0)
                 return r;
         r = supervisor_prepare_create(sv, id, b, &trees, &cc, &prep, err);
-        share_trees_close(&trees);
-        if (r < 0)
+        if (r < 0) {
+                share_trees_close(&trees);
                 return r;
+        }
         cc.n_namespace_sources = b->ns_sources.n;
         cc.namespace_sources = b->ns_sources.ptrs;
         Request req = COCOON__REQUEST__INIT;
@@ -119,6 +120,7 @@ static int create_container(struct supervisor *sv, const char *id, const struct 
                 supervisor_abandon_create(sv, id, &prep);
         else
                 create_prep_free(&prep);
+        share_trees_close(&trees);
         return r;
 }
 

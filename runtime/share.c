@@ -51,35 +51,48 @@ static int clone_tree(const char *path, bool recursive, const char *what, cocoon
         return fd;
 }
 
+/* Lists the spec's bind mounts in t->indexes, in order, and room for their fds and the rootfs's. */
+static int list_binds(const struct bundle *b, struct share_trees *t, cocoon_error **err)
+{
+        *t = (struct share_trees) {0};
+        t->fds = calloc(b->spec->n_mounts + 1, sizeof(int));
+        t->indexes = calloc(b->spec->n_mounts + 1, sizeof(uint32_t));
+        if (!t->fds || !t->indexes)
+                return -ENOMEM;
+        for (size_t i = 0; i < b->spec->n_mounts; i++) {
+                _cleanup_free_ char *source = NULL;
+                bool rec, ro;
+                int r = bind_source(b, i, &source, &rec, &ro, err);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        t->indexes[t->n_binds++] = (uint32_t) i;
+        }
+        if (t->n_binds + 1 > SHARE_MAX_TREES)
+                return error_set(err, E2BIG, "mounts: %zu bind mounts; a VM's share takes at most %d", t->n_binds,
+                                 SHARE_MAX_TREES - 1);
+        return 0;
+}
+
 int share_open_trees(const struct bundle *b, struct share_trees *ret, cocoon_error **err)
 {
-        *ret = (struct share_trees) {0};
-        ret->fds = calloc(b->spec->n_mounts + 1, sizeof(int));
-        ret->indexes = calloc(b->spec->n_mounts + 1, sizeof(uint32_t));
-        if (!ret->fds || !ret->indexes) {
-                share_trees_close(ret);
-                return -ENOMEM;
-        }
-        int r = clone_tree(b->rootfs, true, "the rootfs", err);
+        int r = list_binds(b, ret, err);
+        if (r >= 0)
+                r = clone_tree(b->rootfs, true, "the rootfs", err);
         if (r >= 0)
                 ret->fds[ret->n++] = r;
-        for (size_t i = 0; r >= 0 && i < b->spec->n_mounts; i++) {
+        for (size_t k = 0; r >= 0 && k < ret->n_binds; k++) {
+                uint32_t i = ret->indexes[k];
                 _cleanup_free_ char *source = NULL;
-                bool rec = false, ro = false;
+                bool rec, ro;
                 r = bind_source(b, i, &source, &rec, &ro, err);
-                if (r <= 0)
-                        continue;
-                r = clone_tree(source, rec, "source", err);
+                if (r >= 0)
+                        r = clone_tree(source, rec, "source", err);
                 if (r < 0)
-                        r = error_wrap(err, "mounts[%zu]", i);
-                else {
-                        ret->indexes[ret->n - 1] = (uint32_t) i;
+                        r = error_wrap(err, "mounts[%u]", i);
+                else
                         ret->fds[ret->n++] = r;
-                }
         }
-        if (r >= 0 && ret->n > SHARE_MAX_TREES)
-                r = error_set(err, E2BIG, "mounts: %zu bind mounts; a VM's share takes at most %d", ret->n - 1,
-                              SHARE_MAX_TREES - 1);
         if (r < 0)
                 share_trees_close(ret);
         return r < 0 ? r : 0;
@@ -87,27 +100,15 @@ int share_open_trees(const struct bundle *b, struct share_trees *ret, cocoon_err
 
 int share_adopt_trees(const struct bundle *b, struct conn *from, struct share_trees *ret, cocoon_error **err)
 {
-        *ret = (struct share_trees) {0};
-        ret->fds = calloc(SHARE_MAX_TREES + 1, sizeof(int));
-        ret->indexes = calloc(b->spec->n_mounts + 1, sizeof(uint32_t));
-        if (!ret->fds || !ret->indexes) {
-                share_trees_close(ret);
-                return -ENOMEM;
-        }
-        for (int fd; ret->n < SHARE_MAX_TREES && (fd = conn_take_fd(from)) >= 0;)
+        int r = list_binds(b, ret, err);
+        for (int fd; r >= 0 && ret->n <= ret->n_binds && (fd = conn_take_fd(from)) >= 0;)
                 ret->fds[ret->n++] = fd;
-        /* The same order as share_open_trees(): the rootfs, then the bind mounts as the spec lists them. */
-        size_t binds = 0;
-        int r = 0;
-        for (size_t i = 0; r >= 0 && i < b->spec->n_mounts; i++) {
-                _cleanup_free_ char *source = NULL;
-                bool rec, ro;
-                r = bind_source(b, i, &source, &rec, &ro, err);
-                if (r > 0)
-                        ret->indexes[binds++] = (uint32_t) i;
-        }
-        if (r >= 0 && ret->n != binds + 1)
-                r = error_set(err, EINVAL, "%zu mount trees came for the rootfs and %zu bind mounts", ret->n, binds);
+        int extra = r >= 0 ? conn_take_fd(from) : -1;
+        if (extra >= 0)
+                close(extra); /* the caller drops the rest */
+        if (r >= 0 && (ret->n != ret->n_binds + 1 || extra >= 0))
+                r = error_set(err, EINVAL, "the mount trees that came do not match the rootfs and %zu bind mounts",
+                              ret->n_binds);
         if (r < 0)
                 share_trees_close(ret);
         return r < 0 ? r : 0;
@@ -137,51 +138,42 @@ static int attach_tree(int fd, const char *target, cocoon_error **err)
         return 0;
 }
 
-int share_container(const char *id, const struct bundle *b, const struct share_trees *trees, uint32_t **ret_mounts,
-                    size_t *ret_n, cocoon_error **err)
+int share_container(const char *id, const struct bundle *b, const struct share_trees *trees, cocoon_error **err)
 {
         _cleanup_free_ char *target = NULL;
-        _cleanup_free_ uint32_t *indexes = calloc(trees->n + 1, sizeof(uint32_t));
-        if (!indexes || asprintf(&target, "shared/%s/rootfs", id) < 0)
+        if (asprintf(&target, "shared/%s/rootfs", id) < 0)
                 return -ENOMEM;
-        int r = trees->n ? attach_tree(trees->fds[0], target, err) : error_set(err, EINVAL, "no rootfs to share");
+        int r = trees->n == trees->n_binds + 1 ? attach_tree(trees->fds[0], target, err)
+                                               : error_set(err, EINVAL, "no tree for each bind mount");
         if (r < 0)
                 r = error_wrap(err, "sharing the rootfs %s", b->rootfs);
-        size_t n = 0;
         /*
          * Volumes: each bind mount's source goes to shared/<id>/mounts/<index>,
          * read-only on this side too when the spec says ro; the agent is told
          * which of the spec's mounts to take from there.
          */
-        for (size_t k = 1; r >= 0 && k < trees->n; k++) {
-                uint32_t i = trees->indexes[k - 1];
-                const struct spec_mount *m = i < b->spec->n_mounts ? &b->spec->mounts[i] : NULL;
+        for (size_t k = 0; r >= 0 && k < trees->n_binds; k++) {
+                uint32_t i = trees->indexes[k];
                 _cleanup_free_ char *source = NULL, *dest = NULL;
-                bool rec = false, ro = false;
-                r = m ? bind_source(b, i, &source, &rec, &ro, err) : 0;
+                bool rec, ro;
+                r = bind_source(b, i, &source, &rec, &ro, err);
                 if (r == 0)
-                        r = error_set(err, EINVAL, "shared mount %u is not a bind mount of the bundle", i);
+                        r = error_set(err, EINVAL, "mounts[%u] is not a bind mount", i);
                 if (r < 0)
                         break;
                 if (asprintf(&dest, "shared/%s/mounts/%u", id, i) < 0) {
                         r = -ENOMEM;
                         break;
                 }
-                r = attach_tree(trees->fds[k], dest, err);
+                r = attach_tree(trees->fds[k + 1], dest, err);
                 if (r >= 0 && ro && mount(NULL, dest, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
                         r = error_sys(err, errno, "making %s read-only", dest);
                 if (r < 0)
                         r = error_wrap(err, "mounts[%u]: %s into the VM's share", i, source);
-                else
-                        indexes[n++] = i;
         }
-        if (r < 0) {
+        if (r < 0)
                 share_release(id);
-                return r;
-        }
-        *ret_mounts = TAKE_PTR(indexes);
-        *ret_n = n;
-        return 0;
+        return r < 0 ? r : 0;
 }
 
 void share_release(const char *id)

@@ -121,8 +121,7 @@ int supervisor_prepare_create(struct supervisor *sv, const char *id, const struc
                               struct create_prep *prep, cocoon_error **err)
 {
         *prep = (struct create_prep) {0};
-        size_t n_mounts = 0;
-        int r = share_container(id, b, trees, &prep->mounts, &n_mounts, err);
+        int r = share_container(id, b, trees, err);
         if (r < 0)
                 return r;
         if (asprintf(&prep->rootfs, GUEST_SHARED_DIR "/%s/rootfs", id) < 0 ||
@@ -136,8 +135,8 @@ int supervisor_prepare_create(struct supervisor *sv, const char *id, const struc
         cc->stream = prep->proc->stream;
         cc->no_pivot = b->no_pivot;
         cc->bundle = b->dir;
-        cc->n_shared_mounts = n_mounts;
-        cc->shared_mounts = prep->mounts;
+        cc->n_shared_mounts = trees->n_binds;
+        cc->shared_mounts = trees->indexes;
         return 0;
 }
 
@@ -150,7 +149,6 @@ void supervisor_abandon_create(struct supervisor *sv, const char *id, struct cre
 void create_prep_free(struct create_prep *prep)
 {
         free(prep->rootfs);
-        free(prep->mounts);
         *prep = (struct create_prep) {0};
 }
 
@@ -184,7 +182,6 @@ static int handle_create(struct supervisor *sv, struct client *c, const Request 
         Cocoon__CreateContainerRequest cc = COCOON__CREATE_CONTAINER_REQUEST__INIT;
         struct create_prep prep;
         r = supervisor_prepare_create(sv, asked->container_id, &b, &trees, &cc, &prep, err);
-        share_trees_close(&trees);
         if (r >= 0) {
                 cc.n_namespace_sources = asked->n_namespace_sources;
                 cc.namespace_sources = asked->namespace_sources;
@@ -198,6 +195,7 @@ static int handle_create(struct supervisor *sv, struct client *c, const Request 
                 else
                         create_prep_free(&prep);
         }
+        share_trees_close(&trees);
         bundle_free(&b);
         return r;
 }
@@ -383,7 +381,6 @@ static int handle_state(struct supervisor *sv, struct client *c, const Request *
 }
 
 /* exec: the stub's fds come with the request; the process gets a stream before the agent starts it. */
-
 static int handle_exec(struct supervisor *sv, struct client *c, Request *req, cocoon_error **err)
 {
         Cocoon__ExecProcessRequest *ex = req->exec_process;

@@ -70,12 +70,12 @@ struct host_process *supervisor_add_process(struct supervisor *sv, const char *c
 
 /*
  * A create request for the agent, readied from the bundle: the container's
- * share, its stdio stream, the request's fields (pointing into b and prep).
+ * share, its stdio stream, the request's fields (pointing into b, trees and
+ * prep, which must stay until it is sent).
  * Once sent, create_prep_free(); if it fails, supervisor_abandon_create().
  */
 struct create_prep {
         char *rootfs;
-        uint32_t *mounts;
         struct host_process *proc; /* the init */
 };
 struct bundle;
