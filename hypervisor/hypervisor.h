@@ -48,6 +48,7 @@ struct vm {
         int agent_fd; /* connected byte stream to the agent, taken by vm_take_agent_fd */
         enum vm_transport transport;
         bool kvm;
+        const char *no_kvm_why; /* static text: why TCG was chosen (NULL when forced) */
         unsigned cid; /* vsock guest CID */
         char *console_log;
 };
@@ -65,8 +66,8 @@ struct hypervisor_ops {
 extern const struct hypervisor_ops qemu_ops;
 
 const struct hypervisor_ops *hypervisor_find(const char *name);
-/* KVM when /dev/kvm can be opened read-write (and not forbidden by cfg). */
-bool hypervisor_kvm_usable(void);
+/* KVM when /dev/kvm can be opened read-write and has a hardware back end; else why not (static text). */
+bool hypervisor_kvm_usable(const char **ret_why);
 /* vhost-vsock when /dev/vhost-vsock can be opened. */
 bool hypervisor_vsock_usable(void);
 

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kvm.h>
 #include <linux/vhost.h>
 #include <linux/vm_sockets.h>
 #include <signal.h>
@@ -83,13 +84,30 @@ static void argv_free(struct argv_builder *b)
                 free(b->v[i]);
 }
 
-bool hypervisor_kvm_usable(void)
+/*
+ * KVM runs our guest only on a hardware back end (VMX or SVM, the kvm_intel
+ * or kvm_amd module, which shows in /sys/module also when built in). Some
+ * nested hosts offer a /dev/kvm whose back end is a software one, such as
+ * PVM (kvm_pvm), which runs only guest kernels built for it: our guest dies
+ * there with "KVM internal error", so such a /dev/kvm counts as unusable.
+ */
+bool hypervisor_kvm_usable(const char **ret_why)
 {
+        const char *why = NULL;
         int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (fd < 0)
-                return false;
-        close(fd);
-        return true;
+                why = "/dev/kvm cannot be opened";
+        else if (ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+                why = "/dev/kvm speaks another KVM API version";
+        else if (access("/sys/module/kvm_intel", F_OK) < 0 && access("/sys/module/kvm_amd", F_OK) < 0)
+                why = access("/sys/module/kvm_pvm", F_OK) == 0
+                              ? "/dev/kvm is PVM (kvm_pvm), which runs only guest kernels built for it"
+                              : "/dev/kvm has no hardware back end (neither kvm_intel nor kvm_amd)";
+        if (fd >= 0)
+                close(fd);
+        if (ret_why)
+                *ret_why = why;
+        return why == NULL;
 }
 
 bool hypervisor_vsock_usable(void)
@@ -258,7 +276,7 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                 r = -ENOMEM;
                 goto fail;
         }
-        vm->kvm = cfg->accel == VM_ACCEL_KVM || (cfg->accel == VM_ACCEL_AUTO && hypervisor_kvm_usable());
+        vm->kvm = cfg->accel == VM_ACCEL_KVM || (cfg->accel == VM_ACCEL_AUTO && hypervisor_kvm_usable(&vm->no_kvm_why));
         vm->transport = hypervisor_vsock_usable() ? VM_TRANSPORT_VSOCK : VM_TRANSPORT_SERIAL;
 
         vfs_listen = listen_unix(vfs_sock, err);

@@ -193,7 +193,8 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
         if (r < 0)
                 return error_wrap(err, "starting the VM");
         if (!sv->vm->kvm)
-                log_warn("KVM is not usable here (/dev/kvm): the VM runs under TCG emulation, much slower");
+                log_warn("KVM is not usable here (%s): the VM runs under TCG emulation, much slower",
+                         sv->vm->no_kvm_why ? sv->vm->no_kvm_why : "accel = tcg");
 
         conn_init(&sv->agent, TAKE_FD(sv->vm->agent_fd), false);
         r = greet_agent(sv, cfg->boot_timeout_s, err);
