@@ -62,6 +62,7 @@ struct spawn_req {
         const int *keep_fds; /* placed at 3, 4, ... */
         size_t n_keep;
         int out_fd;               /* stdout and stderr; -1 for /dev/null */
+        char *tag;                /* "COCOON_SANDBOX=<state dir>" in its environment, or NULL */
         const struct jail *jail;  /* NULL: not jailed (jail = off) */
         /* Runs in the child just before exec (after the jail); nonzero errno fails the spawn. */
         int (*pre_exec)(void *data);
@@ -104,4 +105,4 @@ size_t qemu_jail_binds(const struct vm_config *cfg, const struct qemu_plan *p, s
 
 /* virtiofsd.c */
 int virtiofsd_spawn(const char *binary, const char *shared_dir, int listen_fd, const char *jail_root, uid_t uid,
-                    pid_t *ret_pid, int *ret_pidfd, cocoon_error **err);
+                    char *tag, pid_t *ret_pid, int *ret_pidfd, cocoon_error **err);

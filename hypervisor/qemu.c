@@ -59,6 +59,7 @@ struct qemu_vm {
         struct vm base;
         const struct vm_config *cfg; /* during start only */
         const struct hypervisor_settings *set;
+        char *tag; /* COCOON_SANDBOX=<run dir>, in the environment of its processes */
         int vmm_pidfd, virtiofsd_pidfd;
         int wait_fd; /* an epoll fd on both pidfds: either one's end is the VM's */
         int qmp_fd;
@@ -296,7 +297,7 @@ static int virtiofs_link(struct qemu_vm *vm, const char *run_dir, const char *ja
         }
         /* Nobody else may connect: the file goes before virtiofsd exists. */
         (void) unlink(path);
-        int r = virtiofsd_spawn(vm->set->virtiofsd, vm->cfg->shared_dir, listen_fd, jail_root, vm->uid.uid,
+        int r = virtiofsd_spawn(vm->set->virtiofsd, vm->cfg->shared_dir, listen_fd, jail_root, vm->uid.uid, vm->tag,
                                 &(pid_t) {0}, &vm->virtiofsd_pidfd, err);
         if (r < 0)
                 return r;
@@ -361,7 +362,9 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
         struct qemu_plan plan = {.set = vm->set};
         int r;
 
-        if (!vmm_log || !console_log || !jail_dir) {
+        _cleanup_free_ char *run_dir = realpath(cfg->run_dir, NULL);
+        if (!vmm_log || !console_log || !jail_dir || !run_dir || asprintf(&vm->tag, "COCOON_SANDBOX=%s", run_dir) < 0) {
+                vm->tag = NULL;
                 r = -ENOMEM;
                 goto fail;
         }
@@ -380,9 +383,6 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                         r = error_sys(err, errno, "creating %s", jail_dir);
                         goto fail;
                 }
-        } else if (cfg->warn) {
-                cfg->warn("jail = off: QEMU and virtiofsd run as root with every capability; a guest that breaks "
-                          "out of QEMU owns the host");
         }
 
         r = virtiofs_link(vm, cfg->run_dir, vm->set->jail ? jail_root : NULL, &vfs_end, err);
@@ -402,8 +402,7 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
         }
         console_ours = sp[0];
         console_peer = sp[1];
-        /* The guest's console is for reading only. */
-        (void) shutdown(console_ours, SHUT_WR);
+        /* Never shut our end for writing: QEMU would read EOF and drop the console. */
         int lp[2];
         if (pipe2(lp, O_CLOEXEC) < 0) {
                 r = error_sys(err, errno, "pipe");
@@ -447,6 +446,7 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                 .keep_fds = keep,
                 .n_keep = 4 + cfg->n_nics,
                 .out_fd = log_wr,
+                .tag = vm->tag,
                 .jail = vm->set->jail ? &jail : NULL,
         };
         r = spawn_process(&req, &(pid_t) {0}, &vm->vmm_pidfd, err);
@@ -554,6 +554,7 @@ static void qemu_free(struct vm *base)
                         close(fds[i]);
         /* Last: the uid is free once nothing of this sandbox runs as it. */
         jail_uid_release(&vm->uid);
+        free(vm->tag);
         free(vm);
 }
 
@@ -636,6 +637,9 @@ static int qemu_check_host(const struct vm_config *cfg, cocoon_error **err)
                 r = error_sys(err, errno, "virtiofsd %s (install qemu-system-common)", s->virtiofsd);
         if (r == 0 && cfg->accel == VM_ACCEL_KVM && !device_usable("/dev/kvm"))
                 r = error_sys(err, errno, "accel = kvm, but /dev/kvm");
+        if (r == 0 && !s->jail && cfg->warn)
+                cfg->warn("jail = off: QEMU and virtiofsd run as root with every capability; a guest that breaks "
+                          "out of QEMU owns the host");
         return r;
 }
 

@@ -117,8 +117,7 @@ static void enter_root(const struct jail *j, int efd)
         /* Nothing we mount goes back to the host; the host's mounts still come in (the share). */
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 child_fail(efd, errno, "making the mounts slaves%s", NULL);
-        /* Named after its host directory, so that the host can tell whose jail a process is in (mountinfo). */
-        if (mount(j->root, j->root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=256") < 0)
+        if (mount("cocoon-jail", j->root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=256") < 0)
                 child_fail(efd, errno, "mounting the root tmpfs on %s", j->root);
         char dev[4096];
         snprintf(dev, sizeof(dev), "%s/dev", j->root);
@@ -240,16 +239,18 @@ static __attribute__((noreturn)) void child(const struct spawn_req *req, int par
                 moved[i] = fcntl(req->keep_fds[i], F_DUPFD_CLOEXEC, first_free + 3);
         int out = req->out_fd >= 0 ? fcntl(req->out_fd, F_DUPFD_CLOEXEC, first_free + 3) : nul;
         efd = fcntl(efd, F_DUPFD_CLOEXEC, first_free + 3);
+        parent = fcntl(parent, F_DUPFD_CLOEXEC, first_free + 3);
+        pp.fd = first_free + 1;
         (void) dup2(nul, 0);
         (void) dup2(out, 1);
         (void) dup2(out, 2);
         for (size_t i = 0; i < req->n_keep; i++)
                 if (moved[i] < 0 || dup2(moved[i], 3 + (int) i) < 0)
                         child_fail(efd, errno, "passing the fds%s", NULL);
-        if (dup3(efd, first_free, O_CLOEXEC) < 0)
+        if (dup3(efd, first_free, O_CLOEXEC) < 0 || dup3(parent, first_free + 1, O_CLOEXEC) < 0)
                 child_fail(efd, errno, "passing the fds%s", NULL);
         efd = first_free;
-        (void) syscall(SYS_close_range, first_free + 1, ~0U, 0);
+        (void) syscall(SYS_close_range, first_free + 2, ~0U, 0);
 
         if (j) {
                 /* 2-4. The root: a tmpfs with the jail's binds, pivoted into. */
@@ -260,6 +261,10 @@ static __attribute__((noreturn)) void child(const struct spawn_req *req, int par
                 (void) sethostname("cocoon-jail", 11);
                 /* 6-8. Uid, gid, capabilities. */
                 drop_privileges(j, efd);
+                /* A change of credentials clears the death signal: set it again, and check the parent again. */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (poll(&pp, 1, 0) != 0)
+                        _exit(1);
                 /* 9. Nothing it execs gains privileges. */
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                         child_fail(efd, errno, "setting no_new_privs%s", NULL);
@@ -270,8 +275,8 @@ static __attribute__((noreturn)) void child(const struct spawn_req *req, int par
                 if (e)
                         child_fail(efd, e, "preparing %s", req->argv[0]);
         }
-        /* 11. A clean environment. */
-        static char *const env[] = {"PATH=/usr/bin:/usr/sbin:/bin:/sbin", NULL};
+        /* 11. A clean environment, with the sandbox's name for the host's eyes (/proc/PID/environ). */
+        char *env[] = {"PATH=/usr/bin:/usr/sbin:/bin:/sbin", req->tag, NULL};
         execve(req->argv[0], req->argv, env);
         child_fail(efd, errno, "executing %s", req->argv[0]);
 }

@@ -20,7 +20,7 @@ static const int virtiofsd_caps[] = {
 };
 
 int virtiofsd_spawn(const char *binary, const char *shared_dir, int listen_fd, const char *jail_root, uid_t uid,
-                    pid_t *ret_pid, int *ret_pidfd, cocoon_error **err)
+                    char *tag, pid_t *ret_pid, int *ret_pidfd, cocoon_error **err)
 {
         _cleanup_free_ char *source = NULL;
         if (asprintf(&source, "source=%s,cache=auto,xattr", jail_root ? JAIL_SHARE : shared_dir) < 0)
@@ -53,6 +53,7 @@ int virtiofsd_spawn(const char *binary, const char *shared_dir, int listen_fd, c
                 .keep_fds = &listen_fd,
                 .n_keep = 1,
                 .out_fd = -1,
+                .tag = tag,
                 .jail = jail_root ? &jail : NULL,
         };
         int r = spawn_process(&req, ret_pid, ret_pidfd, err);

@@ -124,13 +124,8 @@ static int listen_control(cocoon_error **err)
         return fd;
 }
 
-static void warn_user(const char *msg)
-{
-        log_warn("%s", msg);
-}
-
-static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const struct bundle *b, int *ret_listen,
-                cocoon_error **err)
+static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const struct bundle *b, const char *cgroup,
+                int *ret_listen, cocoon_error **err)
 {
         const struct cocoon_config *cfg = &rt->cfg;
         const struct hypervisor_ops *ops = cfg->hv_ops;
@@ -149,13 +144,8 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 .shared_dir = shared_dir,
                 .kernel_args = cfg->kernel_args,
                 .debug = rt->debug,
-                .warn = warn_user,
         };
-        int r = ops->check_host(&vc, err);
-        if (r < 0)
-                return r;
-
-        r = private_mounts(err);
+        int r = private_mounts(err);
         if (r < 0)
                 return r;
         /* The taps must exist before the VMM, which gets them as fds. */
@@ -170,6 +160,12 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
         if (r < 0)
                 return r;
         sandbox_vm_size(cfg->vcpus, cfg->memory_mib, is_pod ? &pod : b->spec->resources, &vc.vcpus, &vc.memory_mib);
+        if (cgroup) {
+                r = host_cgroup_limit(cgroup, ((uint64_t) vc.memory_mib + cfg->vmm_overhead_mib) << 20,
+                                      cfg->vmm_pids_max, err);
+                if (r < 0)
+                        return r;
+        }
         r = ops->start(&vc, &sv->vm, err);
         network_close_taps(sv->net);
         if (r < 0)
@@ -266,7 +262,7 @@ static int supervisor_main(struct runtime *rt, const char *id, const struct bund
         r = loop_new(&sv.loop);
         if (r < 0)
                 goto out;
-        r = boot(rt, &sv, id, b, &listen_fd, &err);
+        r = boot(rt, &sv, id, b, cgroup, &listen_fd, &err);
         if (r < 0)
                 goto out;
         r = supervisor_watch(&sv, listen_fd, &mask);
@@ -291,9 +287,22 @@ out:
         return r < 0 ? 1 : 0;
 }
 
+/* Said to the user whatever the log level: a setting that weakens the sandbox. */
+static void warn_user(const char *msg)
+{
+        fprintf(stderr, "cocoon: warning: %s\n", msg);
+}
+
 int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, const char *cgroup,
                      bool detach, pid_t *ret_pid, cocoon_error **err)
 {
+        /* Before anything is started: whether this host can run the VM at all. */
+        const struct cocoon_config *cfg = &rt->cfg;
+        struct vm_config host = {.settings = cfg->hv_settings, .kernel = cfg->kernel, .initrd = cfg->initrd,
+                                 .accel = cfg->accel, .warn = warn_user};
+        int r = cfg->hv_ops->check_host(&host, err);
+        if (r < 0)
+                return r;
         pid_t caller = getpid();
         int ready;
         pid_t pid = fork_with_ready(&ready, err);
@@ -314,7 +323,7 @@ int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b,
         }
         if (detach)
                 (void) waitpid(pid, NULL, 0);
-        int r = ready_receive(ready, ret_pid, err);
+        r = ready_receive(ready, ret_pid, err);
         close(ready);
         if (r < 0 && !detach)
                 (void) waitpid(pid, NULL, 0);

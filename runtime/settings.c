@@ -121,6 +121,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
                                 ok = 0;
                 } else if (strcmp(name, "vmm_overhead_mib") == 0)
                         ok = set_uint(&c->vmm_overhead_mib, value, 16, 1 << 20);
+                else if (strcmp(name, "vmm_pids_max") == 0)
+                        ok = set_uint(&c->vmm_pids_max, value, 16, 1 << 22);
                 else
                         return defer_to_backend(st, name, value);
         }
@@ -154,7 +156,8 @@ int config_load(struct cocoon_config *cfg, cocoon_error **err)
                 .memory_mib = 512,
                 .accel = VM_ACCEL_AUTO,
                 .boot_timeout_s = 60,
-                .vmm_overhead_mib = 256,
+                .vmm_overhead_mib = 320,
+                .vmm_pids_max = 1024,
         };
         if (!cfg->hypervisor || !cfg->kernel || !cfg->initrd)
                 return error_set(err, ENOMEM, "out of memory");

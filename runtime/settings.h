@@ -19,6 +19,7 @@ struct cocoon_config {
         enum vm_accel accel;
         unsigned boot_timeout_s;
         unsigned vmm_overhead_mib; /* the host cgroup's memory limit is the guest's plus this */
+        unsigned vmm_pids_max;     /* the host cgroup's pids.max */
 };
 
 int config_load(struct cocoon_config *cfg, cocoon_error **err);
