@@ -83,8 +83,9 @@ int console_start(int console_fd, const char *console_path, int log_fd, const ch
                   cocoon_error **err);
 /* The last lines of the console (malloc'd), or NULL. */
 char *console_tail(struct console *c);
-/* Waits for both sources to reach EOF (their writer has exited), then frees. */
+/* Waits for both sources to reach EOF (their writer has exited); the tail stays readable. */
 void console_stop(struct console *c);
+void console_free(struct console *c);
 
 /* qemu.c, exposed for the unit test that checks a KVM and vsock host's jail without one. */
 #define QEMU_MAX_ARGS 128

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ struct capped_log {
 
 struct console {
         pthread_t thread;
+        bool joined;
         struct capped_log logs[2]; /* the console, the VMM's log */
         pthread_mutex_t lock;
         char ring[RING_SIZE]; /* the console's last bytes */
@@ -95,8 +97,11 @@ static void *pump(void *data)
         return NULL;
 }
 
-static void console_free(struct console *c)
+void console_free(struct console *c)
 {
+        if (!c)
+                return;
+        console_stop(c);
         for (int i = 0; i < 2; i++) {
                 if (c->logs[i].src >= 0)
                         close(c->logs[i].src);
@@ -133,6 +138,7 @@ int console_start(int console_fd, const char *console_path, int log_fd, const ch
                         r = error_sys(err, e, "starting the console reader");
         }
         if (r < 0) {
+                c->joined = true; /* no thread to wait for */
                 console_free(c);
                 return r;
         }
@@ -163,8 +169,8 @@ char *console_tail(struct console *c)
 
 void console_stop(struct console *c)
 {
-        if (!c)
+        if (!c || c->joined)
                 return;
         pthread_join(c->thread, NULL);
-        console_free(c);
+        c->joined = true;
 }

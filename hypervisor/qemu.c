@@ -510,7 +510,6 @@ static int qemu_stop(struct vm *base, cocoon_error **err)
         }
         /* Its writers are gone: the console reader ends at EOF. */
         console_stop(vm->console);
-        vm->console = NULL;
         return 0;
 }
 
@@ -554,6 +553,7 @@ static void qemu_free(struct vm *base)
                         close(fds[i]);
         /* Last: the uid is free once nothing of this sandbox runs as it. */
         jail_uid_release(&vm->uid);
+        console_free(vm->console);
         free(vm->tag);
         free(vm);
 }

@@ -110,6 +110,15 @@ check "jail = off: QEMU runs as root" [ -n "$qoff" -a "$(status_field "${qoff:-0
 COCOON_CONFIG="$TEST_ROOT/off.conf" "$COCOON" --root "$STATE" delete -f off > /dev/null 2>&1
 check "jail = off: nothing left on the host" nothing_left
 
+# The console's tail: a guest that dies at boot is explained by its last lines.
+printf '[hypervisor]\nkernel_args = rdinit=/no-such-init\nboot_timeout = 60\n' > "$TEST_ROOT/noinit.conf"
+out=$(COCOON_CONFIG="$TEST_ROOT/noinit.conf" "$COCOON" --root "$STATE" run -b "$B" noinit 2>&1); status=$?
+echo "$out" | tail -3 | diag
+check "a guest that never answers: the error ends with its console's last lines" \
+    sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "the guest console ends with:"' _ "$out" "$status"
+check "a guest that never answers: the tail is the kernel's panic" sh -c 'echo "$1" | grep -Eq "Kernel panic|Kernel Offset"' _ "$out"
+check "noinit: nothing left on the host" nothing_left
+
 # Bad settings: clear errors, nothing created.
 printf '[hypervisor]\njail_uids = 0-100\n' > "$TEST_ROOT/bad.conf"
 check "jail_uids holding root is refused, naming the setting" \
