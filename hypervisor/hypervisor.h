@@ -1,17 +1,19 @@
 /*
  * Virtual machine monitors behind one ops table. QEMU is the first backend;
- * others (libvirt) plug in beside it. A vm owns its VMM and virtiofsd
- * processes; they die with the process that started them (PDEATHSIG), so a
- * killed supervisor never leaves a VM behind.
+ * others (libvirt, Cloud Hypervisor) plug in beside it. Everything about a VM
+ * is private to its backend: the runtime holds a struct vm it cannot look
+ * into and calls the vm_* functions below. A backend whose VMM is not our
+ * child (libvirt) fits as well: the VM's end is a file descriptor to poll,
+ * not a SIGCHLD.
  */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "error.h"
 
-enum vm_transport { VM_TRANSPORT_SERIAL, VM_TRANSPORT_VSOCK };
 enum vm_accel { VM_ACCEL_AUTO, VM_ACCEL_KVM, VM_ACCEL_TCG };
 
 /* At most this many NICs: each is one more fd handed to the VMM. */
@@ -23,63 +25,64 @@ struct vm_nic {
         unsigned char mac[6];
 };
 
+/* The backend's own settings ([hypervisor] keys it knows, such as the VMM's path). */
+struct hypervisor_settings;
+
 struct vm_config {
-        const char *qemu;      /* qemu-system-x86_64 */
-        const char *virtiofsd; /* /usr/lib/qemu/virtiofsd */
+        const struct hypervisor_settings *settings; /* NULL: the backend's defaults */
         const char *kernel;
         const char *initrd;
         unsigned vcpus;
         unsigned memory_mib;
         enum vm_accel accel;
-        const char *run_dir;    /* private directory for sockets and logs */
-        const char *shared_dir; /* served to the guest over virtio-fs */
+        const char *run_dir;     /* private directory for sockets and logs */
+        const char *shared_dir;  /* served to the guest over virtio-fs */
         const char *kernel_args; /* extra guest kernel arguments, may be NULL */
         bool debug;              /* guest kernel messages to the console log */
         bool no_agent;           /* the initrd has no agent (the benchmark floor): do not connect */
         const struct vm_nic *nics;
-        size_t n_nics;           /* at most VM_MAX_NICS */
+        size_t n_nics; /* at most VM_MAX_NICS */
+        /* Tells the user about a degraded setting (TCG, no jail); may be NULL. */
+        void (*warn)(const char *msg);
 };
 
-struct vm {
-        const struct hypervisor_ops *ops;
-        pid_t vmm_pid;
-        pid_t virtiofsd_pid;
-        int qmp_fd;
-        int agent_fd; /* connected byte stream to the agent, taken by vm_take_agent_fd */
-        enum vm_transport transport;
-        bool kvm;
-        const char *no_kvm_why; /* static text: why TCG was chosen (NULL when forced) */
-        unsigned cid; /* vsock guest CID */
-        char *console_log;
-};
+struct vm;
 
 struct hypervisor_ops {
         const char *name;
+        /* Settings: new (defaults), set one key (-ENOENT: not a key of this backend, -EINVAL: bad value), free. */
+        int (*settings_new)(struct hypervisor_settings **ret);
+        int (*settings_set)(struct hypervisor_settings *s, const char *key, const char *value);
+        void (*settings_free)(struct hypervisor_settings *s);
+        /* Whether this host can run cfg: binaries, devices, kernel and initrd. */
+        int (*check_host)(const struct vm_config *cfg, cocoon_error **err);
         /* Starts the VM; the agent link is connected (bytes may wait until the agent is up). */
         int (*start)(const struct vm_config *cfg, struct vm **ret, cocoon_error **err);
+        /* The connected byte stream to the agent, handed over once (-EBADF after). */
+        int (*take_agent_fd)(struct vm *vm);
+        /* Readable once the VM has ended (a pidfd here; whatever a backend has). */
+        int (*wait_fd)(struct vm *vm);
+        /* Whether the guest runs accelerated (KVM) rather than emulated. */
+        bool (*accelerated)(struct vm *vm);
         /* Stops the VM (graceful, then by force) and reaps its processes. */
         int (*stop)(struct vm *vm, cocoon_error **err);
         /* The VMM's view of the guest: "running", "paused", "shutdown", "guest-panicked"... (malloc'd) */
         int (*status)(struct vm *vm, char **ret_status);
+        /* The last lines the guest printed on its console (malloc'd), or NULL. */
+        char *(*console_tail)(struct vm *vm);
+        void (*free)(struct vm *vm);
 };
 
 extern const struct hypervisor_ops qemu_ops;
 
+/* The backend by name; NULL means the default (qemu). */
 const struct hypervisor_ops *hypervisor_find(const char *name);
-/* KVM when /dev/kvm can be opened read-write and has a hardware back end; else why not (static text). */
-bool hypervisor_kvm_usable(const char **ret_why);
-/* vhost-vsock when /dev/vhost-vsock can be opened. */
-bool hypervisor_vsock_usable(void);
 
-/* Called from the supervisor's SIGCHLD handling: true if pid was one of the VM's. */
-bool vm_owns_pid(struct vm *vm, pid_t pid, int status);
+/* The VM's calls, through its backend's table. */
+int vm_take_agent_fd(struct vm *vm);
+int vm_wait_fd(struct vm *vm);
+bool vm_accelerated(struct vm *vm);
+int vm_stop(struct vm *vm, cocoon_error **err);
+int vm_status(struct vm *vm, char **ret_status);
+char *vm_console_tail(struct vm *vm);
 void vm_free(struct vm *vm);
-
-/* virtiofsd.c */
-int virtiofsd_spawn(const char *binary, const char *shared_dir, int listen_fd, pid_t *ret_pid, cocoon_error **err);
-
-/* spawn.c: fork+exec with the given fds placed at 3.., PDEATHSIG and output to a log file */
-int spawn_process(char *const argv[], const int *keep_fds, size_t n_keep, const char *log_path, pid_t *ret_pid,
-                  cocoon_error **err);
-/* Waits up to timeout_ms for pid to exit, then SIGKILLs it; always reaps. */
-void reap_or_kill(pid_t pid, int timeout_ms);

@@ -3,7 +3,9 @@
  * guest RAM from a shared memfd (virtio-fs needs it), the sandbox share over
  * vhost-user-fs, the agent over virtio-serial or vhost-vsock, and QMP for
  * status and shutdown. Every socket is created here and handed to QEMU and
- * virtiofsd as an fd, so nothing waits for socket files to appear.
+ * virtiofsd as an fd, so nothing waits for socket files to appear and the
+ * jailed QEMU needs none in its root. Both run jailed (spawn.c, jail.c)
+ * unless the settings say jail = off.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,9 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,11 +33,43 @@
 #include "cleanup.h"
 #include "fsutil.h"
 #include "guest.h"
-#include "hypervisor.h"
+#include "backend.h"
 #include "qmp.h"
 
-#define MAX_ARGS 128
-#define FIRST_NIC_FD 5
+/* Fds handed to QEMU: 3 QMP, 4 agent serial or vhost-vsock, 5 virtio-fs, 6 console, 7.. taps. */
+#define QMP_FD 3
+#define AGENT_FD 4
+#define VIRTIOFS_FD 5
+#define CONSOLE_FD 6
+#define FIRST_NIC_FD 7
+/* What the guest's kernel and initrd are called in the VMM's jail. */
+#define JAIL_KERNEL "/vm/kernel"
+#define JAIL_INITRD "/vm/initrd"
+/* The VMM's own seccomp filter, installed before any guest code runs. */
+#define QEMU_SANDBOX "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
+struct hypervisor_settings {
+        char *qemu;
+        char *virtiofsd;
+        bool jail;
+        uid_t uid_first;
+        unsigned uid_count;
+};
+
+struct qemu_vm {
+        struct vm base;
+        const struct vm_config *cfg; /* during start only */
+        const struct hypervisor_settings *set;
+        char *tag; /* COCOON_SANDBOX=<run dir>, in the environment of its processes */
+        int vmm_pidfd, virtiofsd_pidfd;
+        int wait_fd; /* an epoll fd on both pidfds: either one's end is the VM's */
+        int qmp_fd;
+        int agent_fd; /* connected byte stream to the agent, taken by take_agent_fd */
+        bool vsock, kvm;
+        unsigned cid; /* vsock guest CID */
+        struct jail_uid uid;
+        struct console *console;
+};
 
 /*
  * Under TCG the guest's TSC is the host's, but the guest kernel calibrates it
@@ -56,16 +93,10 @@ static unsigned long host_tsc_khz(void)
 #endif
 }
 
-struct argv_builder {
-        char *v[MAX_ARGS + 1];
-        size_t n;
-        bool oom;
-};
-
 static void add(struct argv_builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add(struct argv_builder *b, const char *fmt, ...)
 {
-        if (b->n >= MAX_ARGS) {
+        if (b->n >= QEMU_MAX_ARGS) {
                 b->oom = true;
                 return;
         }
@@ -78,45 +109,44 @@ static void add(struct argv_builder *b, const char *fmt, ...)
         va_end(ap);
 }
 
-static void argv_free(struct argv_builder *b)
+void argv_free(struct argv_builder *b)
 {
         for (size_t i = 0; i < b->n; i++)
                 free(b->v[i]);
 }
 
-/*
- * KVM runs our guest only on a hardware back end (VMX or SVM, the kvm_intel
- * or kvm_amd module, which shows in /sys/module also when built in). Some
- * nested hosts offer a /dev/kvm whose back end is a software one, such as
- * PVM (kvm_pvm), which runs only guest kernels built for it: our guest dies
- * there with "KVM internal error", so such a /dev/kvm counts as unusable.
- */
-bool hypervisor_kvm_usable(const char **ret_why)
+/* KVM when /dev/kvm can be opened read-write; vhost-vsock likewise. */
+static bool device_usable(const char *path)
 {
-        const char *why = NULL;
-        int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        if (fd < 0)
-                why = "/dev/kvm cannot be opened";
-        else if (ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-                why = "/dev/kvm speaks another KVM API version";
-        else if (access("/sys/module/kvm_intel", F_OK) < 0 && access("/sys/module/kvm_amd", F_OK) < 0)
-                why = access("/sys/module/kvm_pvm", F_OK) == 0
-                              ? "/dev/kvm is PVM (kvm_pvm), which runs only guest kernels built for it"
-                              : "/dev/kvm has no hardware back end (neither kvm_intel nor kvm_amd)";
-        if (fd >= 0)
-                close(fd);
-        if (ret_why)
-                *ret_why = why;
-        return why == NULL;
-}
-
-bool hypervisor_vsock_usable(void)
-{
-        int fd = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
         if (fd < 0)
                 return false;
         close(fd);
         return true;
+}
+
+/*
+ * KVM runs our guest only on a hardware back end (VMX or SVM: the kvm_intel
+ * or kvm_amd module, which shows in /sys/module also when built in). Some
+ * nested hosts offer a /dev/kvm whose back end is a software one, such as
+ * PVM (kvm_pvm), which runs only guest kernels built for it: our guest dies
+ * there with "KVM internal error", so such a /dev/kvm counts as unusable.
+ * Returns NULL when KVM is usable, else why not (static text).
+ */
+static const char *kvm_unusable_why(void)
+{
+        int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return "/dev/kvm cannot be opened";
+        int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+        close(fd);
+        if (version != KVM_API_VERSION)
+                return "/dev/kvm speaks another KVM API version";
+        if (access("/sys/module/kvm_intel", F_OK) == 0 || access("/sys/module/kvm_amd", F_OK) == 0)
+                return NULL;
+        return access("/sys/module/kvm_pvm", F_OK) == 0
+                       ? "/dev/kvm is PVM (kvm_pvm), which runs only guest kernels built for it"
+                       : "/dev/kvm has no hardware back end (neither kvm_intel nor kvm_amd)";
 }
 
 /*
@@ -179,20 +209,23 @@ static int connect_vsock(unsigned cid, int timeout_ms, cocoon_error **err)
         }
 }
 
-static int build_argv(const struct vm_config *cfg, struct vm *vm, const char *vfs_sock, struct argv_builder *b)
+
+int qemu_build_argv(const struct vm_config *cfg, const struct qemu_plan *p, struct argv_builder *b)
 {
-        /* Fds handed to QEMU land at 3 (QMP), 4 (agent serial or vhost-vsock), 5.. (taps). */
-        add(b, "%s", cfg->qemu);
+        const struct hypervisor_settings *set = p->set;
+        add(b, "%s", set->qemu);
         add(b, "-name");
         add(b, "cocoon");
         add(b, "-nodefaults");
         add(b, "-no-user-config");
         add(b, "-nographic");
         add(b, "-no-reboot");
+        add(b, "-sandbox");
+        add(b, QEMU_SANDBOX);
         add(b, "-accel");
-        add(b, "%s", vm->kvm ? "kvm" : "tcg");
+        add(b, "%s", p->kvm ? "kvm" : "tcg");
         add(b, "-cpu");
-        add(b, "%s", vm->kvm ? "host" : "max");
+        add(b, "%s", p->kvm ? "host" : "max");
         add(b, "-smp");
         add(b, "%u", cfg->vcpus);
         add(b, "-m");
@@ -210,39 +243,37 @@ static int build_argv(const struct vm_config *cfg, struct vm *vm, const char *vf
         add(b, "-global");
         add(b, "virtio-mmio.force-legacy=false");
         add(b, "-kernel");
-        add(b, "%s", cfg->kernel);
+        add(b, "%s", set->jail ? JAIL_KERNEL : cfg->kernel);
         add(b, "-initrd");
-        add(b, "%s", cfg->initrd);
+        add(b, "%s", set->jail ? JAIL_INITRD : cfg->initrd);
         char tsc[48] = "";
-        unsigned long khz = vm->kvm ? 0 : host_tsc_khz();
-        if (khz)
-                snprintf(tsc, sizeof(tsc), " tsc_early_khz=%lu", khz);
+        if (p->tsc_khz)
+                snprintf(tsc, sizeof(tsc), " tsc_early_khz=%lu", p->tsc_khz);
         add(b, "-append");
         /* cryptomgr.notests: the crypto self-tests cost ~0.3 s of every TCG boot. */
         add(b, "console=ttyS0 %s panic=-1 reboot=t cryptomgr.notests " GUEST_TRANSPORT_ARG "%s%s%s%s",
-            cfg->debug ? "" : "quiet",
-            vm->transport == VM_TRANSPORT_VSOCK ? "vsock" : "serial", tsc, cfg->kernel_args ? " " : "",
+            cfg->debug ? "" : "quiet", p->vsock ? "vsock" : "serial", tsc, cfg->kernel_args ? " " : "",
             cfg->kernel_args ? cfg->kernel_args : "");
         add(b, "-chardev");
-        add(b, "file,id=console,path=%s", vm->console_log);
+        add(b, "socket,id=console,fd=%d", CONSOLE_FD);
         add(b, "-serial");
         add(b, "chardev:console");
         add(b, "-chardev");
-        add(b, "socket,id=qmp,fd=3");
+        add(b, "socket,id=qmp,fd=%d", QMP_FD);
         add(b, "-mon");
         add(b, "chardev=qmp,mode=control");
         add(b, "-chardev");
-        add(b, "socket,id=virtiofs,path=%s", vfs_sock);
+        add(b, "socket,id=virtiofs,fd=%d", VIRTIOFS_FD);
         add(b, "-device");
         add(b, "vhost-user-fs-device,chardev=virtiofs,tag=" GUEST_VIRTIOFS_TAG);
-        if (vm->transport == VM_TRANSPORT_VSOCK) {
+        if (p->vsock) {
                 add(b, "-device");
-                add(b, "vhost-vsock-device,guest-cid=%u,vhostfd=4", vm->cid);
+                add(b, "vhost-vsock-device,guest-cid=%u,vhostfd=%d", p->cid, AGENT_FD);
         } else {
                 add(b, "-device");
                 add(b, "virtio-serial-device,max_ports=2");
                 add(b, "-chardev");
-                add(b, "socket,id=agent,fd=4");
+                add(b, "socket,id=agent,fd=%d", AGENT_FD);
                 add(b, "-device");
                 add(b, "virtserialport,chardev=agent,name=" GUEST_SERIAL_PORT);
         }
@@ -259,35 +290,134 @@ static int build_argv(const struct vm_config *cfg, struct vm *vm, const char *vf
         return b->oom ? -ENOMEM : 0;
 }
 
+size_t qemu_jail_binds(const struct vm_config *cfg, const struct qemu_plan *p, struct jail_bind *out, size_t max)
+{
+        size_t n = jail_common_binds(out, max - 4);
+        out[n++] = (struct jail_bind) {.src = cfg->kernel, .dst = JAIL_KERNEL};
+        out[n++] = (struct jail_bind) {.src = cfg->initrd, .dst = JAIL_INITRD};
+        /* The one device node it opens itself; vhost-vsock and the taps come as fds. */
+        if (p->kvm)
+                out[n++] = (struct jail_bind) {.src = "/dev/kvm", .dst = "/dev/kvm", .writable = true, .device = true};
+        out[n++] = (struct jail_bind) {.src = p->set->qemu, .dst = p->set->qemu};
+        return n;
+}
+
+/* The virtio-fs link: virtiofsd accepts on a socket we connect to first; QEMU gets our end. */
+static int virtiofs_link(struct qemu_vm *vm, const char *run_dir, const char *jail_root, int *ret_qemu_end,
+                         cocoon_error **err)
+{
+        _cleanup_free_ char *path = path_join(run_dir, "virtiofs.sock");
+        if (!path)
+                return -ENOMEM;
+        _cleanup_close_ int listen_fd = listen_unix(path, err);
+        if (listen_fd < 0)
+                return listen_fd;
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        strcpy(addr.sun_path, path);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0) {
+                int e = errno;
+                (void) unlink(path);
+                return error_sys(err, e, "connecting to %s", path);
+        }
+        /* Nobody else may connect: the file goes before virtiofsd exists. */
+        (void) unlink(path);
+        int r = virtiofsd_spawn(vm->set->virtiofsd, vm->cfg->shared_dir, listen_fd, jail_root, vm->uid.uid, vm->tag,
+                                &(pid_t) {0}, &vm->virtiofsd_pidfd, err);
+        if (r < 0)
+                return r;
+        *ret_qemu_end = TAKE_FD(fd);
+        return 0;
+}
+
+/* QEMU failed: the first line of what it said is the best message. */
+static void explain_failure(struct qemu_vm *vm, const char *vmm_log, cocoon_error **err)
+{
+        (void) qemu_ops.stop(&vm->base, NULL); /* its log is complete once it is gone */
+        _cleanup_free_ char *log = NULL;
+        if (err && read_file(vmm_log, 4096, &log, NULL) == 0 && *log) {
+                log[strcspn(log, "\n")] = '\0';
+                error_free(*err);
+                *err = NULL;
+                error_set(err, EIO, "QEMU failed to start: %s", log);
+        }
+}
+
+static int watch_ends(struct qemu_vm *vm)
+{
+        vm->wait_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (vm->wait_fd < 0)
+                return -errno;
+        int fds[] = {vm->vmm_pidfd, vm->virtiofsd_pidfd};
+        for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
+                struct epoll_event ev = {.events = EPOLLIN};
+                if (epoll_ctl(vm->wait_fd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+static const struct hypervisor_settings defaults = {
+        .qemu = (char *) "/usr/bin/qemu-system-x86_64",
+        .virtiofsd = (char *) "/usr/lib/qemu/virtiofsd",
+        .jail = true,
+        .uid_first = JAIL_UID_FIRST_DEFAULT,
+        .uid_count = JAIL_UID_COUNT_DEFAULT,
+};
+
+static const struct hypervisor_settings *settings_of(const struct vm_config *cfg)
+{
+        return cfg->settings ? cfg->settings : &defaults;
+}
+
 static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error **err)
 {
-        struct vm *vm = calloc(1, sizeof(*vm));
+        struct qemu_vm *vm = calloc(1, sizeof(*vm));
         if (!vm)
                 return -ENOMEM;
-        *vm = (struct vm) {.ops = &qemu_ops, .qmp_fd = -1, .agent_fd = -1};
-        _cleanup_close_ int vfs_listen = -1, qmp_peer = -1, agent_peer = -1, vhost_fd = -1;
-        _cleanup_free_ char *vfs_sock = path_join(cfg->run_dir, "virtiofs.sock");
-        _cleanup_free_ char *qemu_log = path_join(cfg->run_dir, "qemu.log");
-        vm->console_log = path_join(cfg->run_dir, "console.log");
+        *vm = (struct qemu_vm) {.base.ops = &qemu_ops, .cfg = cfg, .set = settings_of(cfg),
+                                .vmm_pidfd = -1, .virtiofsd_pidfd = -1, .wait_fd = -1, .qmp_fd = -1,
+                                .agent_fd = -1, .uid.lock_fd = -1};
+        _cleanup_close_ int vfs_end = -1, qmp_peer = -1, agent_peer = -1, console_peer = -1, console_ours = -1;
+        _cleanup_close_ int log_rd = -1, log_wr = -1;
+        _cleanup_free_ char *vmm_log = path_join(cfg->run_dir, "vmm.log");
+        _cleanup_free_ char *console_log = path_join(cfg->run_dir, "console.log");
+        _cleanup_free_ char *jail_dir = path_join(cfg->run_dir, "jail"), *jail_root = NULL;
         struct argv_builder b = {0};
+        struct qemu_plan plan = {.set = vm->set};
         int r;
 
-        if (!vfs_sock || !qemu_log || !vm->console_log) {
+        _cleanup_free_ char *run_dir = realpath(cfg->run_dir, NULL);
+        if (!vmm_log || !console_log || !jail_dir || !run_dir || asprintf(&vm->tag, "COCOON_SANDBOX=%s", run_dir) < 0) {
+                vm->tag = NULL;
                 r = -ENOMEM;
                 goto fail;
         }
-        vm->kvm = cfg->accel == VM_ACCEL_KVM || (cfg->accel == VM_ACCEL_AUTO && hypervisor_kvm_usable(&vm->no_kvm_why));
-        vm->transport = hypervisor_vsock_usable() ? VM_TRANSPORT_VSOCK : VM_TRANSPORT_SERIAL;
-
-        vfs_listen = listen_unix(vfs_sock, err);
-        if (vfs_listen < 0) {
-                r = vfs_listen;
+        if (cfg->n_nics > VM_MAX_NICS) {
+                r = error_set(err, E2BIG, "%zu network interfaces, at most %d", cfg->n_nics, VM_MAX_NICS);
                 goto fail;
         }
-        r = virtiofsd_spawn(cfg->virtiofsd, cfg->shared_dir, vfs_listen, &vm->virtiofsd_pid, err);
-        /* Only virtiofsd listens: if it dies, QEMU's connect is refused at once instead of hanging. */
-        cleanup_closep(&vfs_listen);
-        vfs_listen = -1;
+        const char *no_kvm = cfg->accel == VM_ACCEL_AUTO ? kvm_unusable_why() : NULL;
+        plan.kvm = vm->kvm = cfg->accel == VM_ACCEL_KVM || (cfg->accel == VM_ACCEL_AUTO && !no_kvm);
+        if (!vm->kvm && cfg->warn) {
+                char msg[256];
+                snprintf(msg, sizeof(msg), "KVM is not usable here (%s): the VM runs under TCG emulation, much slower",
+                         no_kvm ? no_kvm : "accel = tcg");
+                cfg->warn(msg);
+        }
+        plan.vsock = vm->vsock = device_usable("/dev/vhost-vsock");
+        plan.tsc_khz = vm->kvm ? 0 : host_tsc_khz();
+        if (vm->set->jail) {
+                r = jail_uid_claim(vm->set->uid_first, vm->set->uid_count, &vm->uid, err);
+                if (r < 0)
+                        goto fail;
+                if ((mkdir(jail_dir, 0755) < 0 && errno != EEXIST) || !(jail_root = realpath(jail_dir, NULL))) {
+                        r = error_sys(err, errno, "creating %s", jail_dir);
+                        goto fail;
+                }
+        }
+
+        r = virtiofs_link(vm, cfg->run_dir, vm->set->jail ? jail_root : NULL, &vfs_end, err);
         if (r < 0)
                 goto fail;
 
@@ -298,13 +428,26 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
         }
         vm->qmp_fd = sp[0];
         qmp_peer = sp[1];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+                r = error_sys(err, errno, "socketpair");
+                goto fail;
+        }
+        console_ours = sp[0];
+        console_peer = sp[1];
+        /* Never shut our end for writing: QEMU would read EOF and drop the console. */
+        int lp[2];
+        if (pipe2(lp, O_CLOEXEC) < 0) {
+                r = error_sys(err, errno, "pipe");
+                goto fail;
+        }
+        log_rd = lp[0];
+        log_wr = lp[1];
 
-        int fourth;
-        if (vm->transport == VM_TRANSPORT_VSOCK) {
-                r = claim_vsock_cid(&vhost_fd, &vm->cid, err);
+        if (vm->vsock) {
+                r = claim_vsock_cid(&agent_peer, &vm->cid, err);
                 if (r < 0)
                         goto fail;
-                fourth = vhost_fd;
+                plan.cid = vm->cid;
         } else {
                 if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
                         r = error_sys(err, errno, "socketpair");
@@ -312,46 +455,57 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                 }
                 vm->agent_fd = sp[0];
                 agent_peer = sp[1];
-                fourth = agent_peer;
         }
 
-        if (cfg->n_nics > VM_MAX_NICS) {
-                r = error_set(err, E2BIG, "%zu network interfaces, at most %d", cfg->n_nics, VM_MAX_NICS);
-                goto fail;
-        }
-        r = build_argv(cfg, vm, vfs_sock, &b);
+        r = qemu_build_argv(cfg, &plan, &b);
         if (r < 0)
                 goto fail;
-        int keep[2 + VM_MAX_NICS] = {qmp_peer, fourth};
+        int keep[4 + VM_MAX_NICS] = {qmp_peer, agent_peer, vfs_end, console_peer};
         for (size_t i = 0; i < cfg->n_nics; i++)
-                keep[2 + i] = cfg->nics[i].tap_fd;
-        r = spawn_process(b.v, keep, 2 + cfg->n_nics, qemu_log, &vm->vmm_pid, err);
+                keep[4 + i] = cfg->nics[i].tap_fd;
+        struct jail_bind binds[16];
+        struct jail jail = {
+                .root = jail_root,
+                .uid = vm->uid.uid,
+                .binds = binds,
+                .n_binds = qemu_jail_binds(cfg, &plan, binds, ARRAY_SIZE(binds)),
+                .nofile = 4096,
+                /* Its memfd is the guest's RAM; it writes no other file. */
+                .fsize = ((rlim_t) cfg->memory_mib + 64) << 20,
+        };
+        struct spawn_req req = {
+                .argv = b.v,
+                .keep_fds = keep,
+                .n_keep = 4 + cfg->n_nics,
+                .out_fd = log_wr,
+                .tag = vm->tag,
+                .jail = vm->set->jail ? &jail : NULL,
+        };
+        r = spawn_process(&req, &(pid_t) {0}, &vm->vmm_pidfd, err);
         /* QEMU has its ends now; holding ours would hide its exit from us. */
         cleanup_closep(&qmp_peer);
         cleanup_closep(&agent_peer);
-        cleanup_closep(&vhost_fd);
-        qmp_peer = agent_peer = vhost_fd = -1;
+        cleanup_closep(&vfs_end);
+        cleanup_closep(&console_peer);
+        cleanup_closep(&log_wr);
+        qmp_peer = agent_peer = vfs_end = console_peer = log_wr = -1;
         if (r < 0)
                 goto fail;
+        r = console_start(TAKE_FD(console_ours), console_log, TAKE_FD(log_rd), vmm_log, &vm->console, err);
+        if (r < 0)
+                goto fail;
+        r = watch_ends(vm);
+        if (r < 0) {
+                r = error_sys(err, -r, "watching the VM's processes");
+                goto fail;
+        }
 
         r = qmp_handshake(vm->qmp_fd, err);
         if (r < 0) {
-                _cleanup_free_ char *log = NULL;
-                if (qemu_log && read_file(qemu_log, 4096, &log, NULL) == 0 && *log) {
-                        log[strcspn(log, "\n")] = '\0';
-                        error_free(*err);
-                        *err = NULL;
-                        r = error_set(err, EIO, "QEMU failed to start: %s", log);
-                }
-                int status;
-                if (vm->virtiofsd_pid > 0 && waitpid(vm->virtiofsd_pid, &status, WNOHANG) == vm->virtiofsd_pid) {
-                        vm->virtiofsd_pid = 0;
-                        error_append(err, " (virtiofsd %s exited first, with status %d)", cfg->virtiofsd,
-                                     WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-                }
+                explain_failure(vm, vmm_log, err);
                 goto fail;
         }
-        if (vm->transport == VM_TRANSPORT_VSOCK && !cfg->no_agent) {
+        if (vm->vsock && !cfg->no_agent) {
                 vm->agent_fd = connect_vsock(vm->cid, 60 * 1000, err);
                 if (vm->agent_fd < 0) {
                         r = vm->agent_fd;
@@ -359,75 +513,180 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                 }
         }
         argv_free(&b);
-        *ret = vm;
+        vm->cfg = NULL;
+        *ret = &vm->base;
         return 0;
 
 fail:
         argv_free(&b);
-        (void) qemu_ops.stop(vm, NULL);
-        vm_free(vm);
+        qemu_ops.free(&vm->base);
         return r;
 }
 
-static int qemu_stop(struct vm *vm, cocoon_error **err)
+static int qemu_stop(struct vm *base, cocoon_error **err)
 {
-        if (vm->vmm_pid > 0) {
+        struct qemu_vm *vm = (struct qemu_vm *) base;
+        if (vm->vmm_pidfd >= 0) {
                 /* Ask nicely over QMP; the guest has nothing to save. */
                 if (vm->qmp_fd < 0 || qmp_command(vm->qmp_fd, "quit", NULL) < 0)
-                        (void) kill(vm->vmm_pid, SIGKILL);
-                reap_or_kill(vm->vmm_pid, 5000);
-                vm->vmm_pid = 0;
+                        (void) syscall(SYS_pidfd_send_signal, vm->vmm_pidfd, SIGKILL, NULL, 0);
+                reap_or_kill(vm->vmm_pidfd, 5000);
+                close(vm->vmm_pidfd);
+                vm->vmm_pidfd = -1;
         }
         /* virtiofsd exits when its one VM connection closes. */
-        if (vm->virtiofsd_pid > 0) {
-                reap_or_kill(vm->virtiofsd_pid, 2000);
-                vm->virtiofsd_pid = 0;
+        if (vm->virtiofsd_pidfd >= 0) {
+                reap_or_kill(vm->virtiofsd_pidfd, 2000);
+                close(vm->virtiofsd_pidfd);
+                vm->virtiofsd_pidfd = -1;
         }
+        /* Its writers are gone: the console reader ends at EOF. */
+        console_stop(vm->console);
         return 0;
 }
 
-static int qemu_status(struct vm *vm, char **ret_status)
+static int qemu_status(struct vm *base, char **ret_status)
 {
-        if (vm->qmp_fd < 0 || vm->vmm_pid <= 0)
+        struct qemu_vm *vm = (struct qemu_vm *) base;
+        if (vm->qmp_fd < 0 || vm->vmm_pidfd < 0)
                 return -ESRCH;
         return qmp_query_status(vm->qmp_fd, ret_status);
 }
 
-bool vm_owns_pid(struct vm *vm, pid_t pid, int status)
+static int qemu_take_agent_fd(struct vm *base)
 {
-        if (pid == vm->vmm_pid) {
-                vm->vmm_pid = 0;
-                return true;
-        }
-        if (pid == vm->virtiofsd_pid) {
-                vm->virtiofsd_pid = 0;
-                return true;
-        }
-        return false;
+        struct qemu_vm *vm = (struct qemu_vm *) base;
+        return vm->agent_fd >= 0 ? TAKE_FD(vm->agent_fd) : -EBADF;
 }
 
-void vm_free(struct vm *vm)
+static int qemu_wait_fd(struct vm *base)
 {
-        if (!vm)
-                return;
-        if (vm->qmp_fd >= 0)
-                close(vm->qmp_fd);
-        if (vm->agent_fd >= 0)
-                close(vm->agent_fd);
-        free(vm->console_log);
+        return ((struct qemu_vm *) base)->wait_fd;
+}
+
+static bool qemu_accelerated(struct vm *base)
+{
+        return ((struct qemu_vm *) base)->kvm;
+}
+
+static char *qemu_console_tail(struct vm *base)
+{
+        struct qemu_vm *vm = (struct qemu_vm *) base;
+        return vm->console ? console_tail(vm->console) : NULL;
+}
+
+static void qemu_free(struct vm *base)
+{
+        struct qemu_vm *vm = (struct qemu_vm *) base;
+        (void) qemu_stop(base, NULL);
+        int fds[] = {vm->qmp_fd, vm->agent_fd, vm->wait_fd};
+        for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        /* Last: the uid is free once nothing of this sandbox runs as it. */
+        jail_uid_release(&vm->uid);
+        console_free(vm->console);
+        free(vm->tag);
         free(vm);
+}
+
+static int settings_new(struct hypervisor_settings **ret)
+{
+        struct hypervisor_settings *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        *s = defaults;
+        s->qemu = strdup(defaults.qemu);
+        s->virtiofsd = strdup(defaults.virtiofsd);
+        if (!s->qemu || !s->virtiofsd) {
+                qemu_ops.settings_free(s);
+                return -ENOMEM;
+        }
+        *ret = s;
+        return 0;
+}
+
+static int set_path(char **field, const char *value)
+{
+        if (*value != '/')
+                return -EINVAL;
+        char *v = strdup(value);
+        if (!v)
+                return -ENOMEM;
+        free(*field);
+        *field = v;
+        return 0;
+}
+
+static int settings_set(struct hypervisor_settings *s, const char *key, const char *value)
+{
+        if (strcmp(key, "qemu") == 0)
+                return set_path(&s->qemu, value);
+        if (strcmp(key, "virtiofsd") == 0)
+                return set_path(&s->virtiofsd, value);
+        if (strcmp(key, "jail") == 0) {
+                if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+                        return -EINVAL;
+                s->jail = strcmp(value, "on") == 0;
+                return 0;
+        }
+        if (strcmp(key, "jail_uids") == 0)
+                return jail_parse_uids(value, &s->uid_first, &s->uid_count);
+        return -ENOENT;
+}
+
+static void settings_free(struct hypervisor_settings *s)
+{
+        if (!s)
+                return;
+        free(s->qemu);
+        free(s->virtiofsd);
+        free(s);
+}
+
+/* The jailed QEMU reads the kernel and initrd as its own uid, through a bind of the file itself. */
+static int check_file(const char *what, const char *path, bool others, cocoon_error **err)
+{
+        struct stat st;
+        if (access(path, R_OK) < 0 || stat(path, &st) < 0)
+                return error_sys(err, errno, "%s %s (set it in /etc/cocoon/cocoon.conf or build the guest image)",
+                                 what, path);
+        if (others && !(st.st_mode & S_IROTH))
+                return error_set(err, EACCES, "%s %s is not readable by others: the jailed VMM cannot read it", what,
+                                 path);
+        return 0;
+}
+
+static int qemu_check_host(const struct vm_config *cfg, cocoon_error **err)
+{
+        const struct hypervisor_settings *s = settings_of(cfg);
+        int r = check_file("guest kernel", cfg->kernel, s->jail, err);
+        if (r == 0)
+                r = check_file("guest initrd", cfg->initrd, s->jail, err);
+        if (r == 0 && access(s->qemu, X_OK) < 0)
+                r = error_sys(err, errno, "QEMU %s (install qemu-system-x86)", s->qemu);
+        if (r == 0 && access(s->virtiofsd, X_OK) < 0)
+                r = error_sys(err, errno, "virtiofsd %s (install qemu-system-common)", s->virtiofsd);
+        if (r == 0 && cfg->accel == VM_ACCEL_KVM && !device_usable("/dev/kvm"))
+                r = error_sys(err, errno, "accel = kvm, but /dev/kvm");
+        if (r == 0 && !s->jail && cfg->warn)
+                cfg->warn("jail = off: QEMU and virtiofsd run as root with every capability; a guest that breaks "
+                          "out of QEMU owns the host");
+        return r;
 }
 
 const struct hypervisor_ops qemu_ops = {
         .name = "qemu",
+        .settings_new = settings_new,
+        .settings_set = settings_set,
+        .settings_free = settings_free,
+        .check_host = qemu_check_host,
         .start = qemu_start,
+        .take_agent_fd = qemu_take_agent_fd,
+        .wait_fd = qemu_wait_fd,
+        .accelerated = qemu_accelerated,
         .stop = qemu_stop,
         .status = qemu_status,
+        .console_tail = qemu_console_tail,
+        .free = qemu_free,
 };
-
-const struct hypervisor_ops *hypervisor_find(const char *name)
-{
-        if (!name || strcmp(name, "qemu") == 0)
-                return &qemu_ops;
-        return NULL;
-}

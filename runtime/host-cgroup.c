@@ -1,11 +1,12 @@
 /*
- * The sandbox's cgroup on the host. Its supervisor (and so QEMU and
- * virtiofsd) and its detached stubs join linux.cgroupsPath on the host, so
+ * The sandbox's cgroup on the host. Its supervisor (and so the VMM's
+ * processes) and its detached stubs join linux.cgroupsPath on the host, so
  * the host accounts the VM to the container the way it would runc's
  * processes, and a caller that reads the cgroup of the --pid-file process
- * (containerd's shim does, for metrics) finds it. No limits are written
- * here: the container's limits apply in the guest's own cgroup, and the VM's
- * size follows them.
+ * (containerd's shim does, for metrics) finds it. The container's own limits
+ * apply in the guest's cgroup and the VM's size follows them; the host
+ * cgroup gets only the VM's bounds (host_cgroup_limit), so that a broken VMM
+ * cannot take the host down.
  *
  * cgroup v2 (a unified /sys/fs/cgroup) or v1: then every mounted hierarchy.
  */
@@ -147,4 +148,39 @@ void host_cgroup_remove(const char *rel)
 {
         if (rel && *rel)
                 (void) for_each_hierarchy(remove_one, (void *) rel);
+}
+
+struct limit {
+        const char *rel;
+        uint64_t memory;
+        unsigned pids;
+        cocoon_error **err;
+};
+
+static int limit_one(const char *root, void *ud)
+{
+        struct limit *l = ud;
+        _cleanup_free_ char *dir = path_join(root, l->rel);
+        if (!dir)
+                return -ENOMEM;
+        bool v2 = strcmp(root, HOST_CGROUP_ROOT) == 0;
+        const char *name = strrchr(root, '/') + 1;
+        char memory[32], pids[16];
+        snprintf(memory, sizeof(memory), "%llu", (unsigned long long) l->memory);
+        snprintf(pids, sizeof(pids), "%u", l->pids);
+        int r = 0;
+        if (v2 || strcmp(name, "memory") == 0)
+                r = cgroup_write(dir, v2 ? "memory.max" : "memory.limit_in_bytes", memory, l->err);
+        if (r == 0 && (v2 || strcmp(name, "pids") == 0))
+                r = cgroup_write(dir, "pids.max", pids, l->err);
+        return r < 0 ? error_wrap(l->err, "limiting the host cgroup") : 0;
+}
+
+int host_cgroup_limit(const char *rel, uint64_t memory_bytes, unsigned pids, cocoon_error **err)
+{
+        struct limit l = {.rel = rel, .memory = memory_bytes, .pids = pids, .err = err};
+        int r = for_each_hierarchy(limit_one, &l);
+        if (r < 0 && !(err && *err))
+                return error_sys(err, -r, "%s", HOST_CGROUP_ROOT);
+        return r;
 }

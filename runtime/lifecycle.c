@@ -107,7 +107,7 @@ static int stop_supervisor(const struct container *c, cocoon_error **err)
                 if (wait_until(supervisor_gone, c))
                         return 0;
         }
-        /* Wedged or not listening: its VM and virtiofsd die with it (PDEATHSIG). */
+        /* Wedged or not listening: its VM dies with it (PDEATHSIG). */
         if (kill(c->st.supervisor_pid, SIGKILL) < 0 && errno != ESRCH)
                 return error_sys(err, errno, "killing the supervisor of %s", c->st.id);
         if (!wait_until(supervisor_gone, c))

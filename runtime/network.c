@@ -207,8 +207,8 @@ static int read_config(struct network *net, cocoon_error **err)
 }
 
 /*
- * A tap for the VMM: IFF_VNET_HDR as QEMU expects for offloads, and not
- * persistent, so that it vanishes with the last fd, QEMU's.
+ * A tap for the VMM: IFF_VNET_HDR as the VMM expects for offloads, and not
+ * persistent, so that it vanishes with the last fd, the VMM's.
  */
 static int create_tap(struct iface *i, int *ret_fd, cocoon_error **err)
 {

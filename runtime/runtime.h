@@ -201,11 +201,13 @@ int write_pid_file(const char *path, pid_t pid, cocoon_error **err);
 
 /*
  * host-cgroup.c: linux.cgroupsPath on the host (v2, or every v1 hierarchy),
- * which the supervisor (with QEMU and virtiofsd) and the stubs join for
+ * which the supervisor (with the VMM's processes) and the stubs join for
  * accounting. Without a cgroupsPath: cocoon/<id>.
  */
 #define HOST_CGROUP_DEFAULT_PARENT "cocoon"
 int host_cgroup_join(const char *rel, pid_t pid, cocoon_error **err);
+/* The VM's bounds: memory (the guest's plus the VMM's overhead) and a number of tasks. */
+int host_cgroup_limit(const char *rel, uint64_t memory_bytes, unsigned pids, cocoon_error **err);
 /* Removes it once its processes are gone (killing stragglers after a moment). */
 void host_cgroup_remove(const char *rel);
 

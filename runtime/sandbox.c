@@ -33,30 +33,6 @@
 
 #define CONTROL_SOCKET "ctl.sock"
 
-/* The last lines the guest printed: what a user needs when a boot fails. */
-static char *console_tail(const char *path)
-{
-        _cleanup_free_ char *text = NULL;
-        size_t len;
-        if (!path || read_file(path, 1 << 20, &text, &len) < 0 || len == 0)
-                return NULL;
-        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-                text[--len] = '\0';
-        int lines = 0;
-        size_t start = len;
-        while (start > 0 && lines < 10)
-                if (text[--start] == '\n')
-                        lines++;
-        return strdup(text + start + (text[start] == '\n'));
-}
-
-static int check_file(const char *what, const char *path, cocoon_error **err)
-{
-        if (access(path, R_OK) == 0)
-                return 0;
-        return error_sys(err, errno, "%s %s (set it in /etc/cocoon/cocoon.conf or build the guest image)", what, path);
-}
-
 /* Private mounts (the share's) go away with this process and never show on the host. */
 static int private_mounts(cocoon_error **err)
 {
@@ -64,9 +40,18 @@ static int private_mounts(cocoon_error **err)
                 return error_sys(err, errno, "creating the supervisor's mount namespace");
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return error_sys(err, errno, "making mounts private");
-        /* virtiofsd serves it from the start; the containers come into it later. */
+        /* The VM serves it from the start; the containers come into it later. */
         int r = mkdir_p("shared", 0755);
-        return r < 0 ? error_sys(err, -r, "creating the share") : 0;
+        if (r < 0)
+                return error_sys(err, -r, "creating the share");
+        /*
+         * A mount point of its own, shared: what is mounted in it after the VM
+         * started (a pod's next container) reaches the jailed virtiofsd, whose
+         * copy of it is a slave of this one.
+         */
+        if (mount("shared", "shared", NULL, MS_BIND, NULL) < 0 || mount(NULL, "shared", NULL, MS_SHARED, NULL) < 0)
+                return error_sys(err, errno, "making the share a shared mount");
+        return 0;
 }
 
 static int set_recv_timeout(int fd, unsigned seconds)
@@ -139,37 +124,23 @@ static int listen_control(cocoon_error **err)
         return fd;
 }
 
-static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const struct bundle *b, int *ret_listen,
-                cocoon_error **err)
+/* The supervisor's log: what the backend says of a slower setting it chose (TCG). */
+static void warn_log(const char *msg)
+{
+        log_warn("%s", msg);
+}
+
+static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const struct bundle *b, const char *cgroup,
+                int *ret_listen, cocoon_error **err)
 {
         const struct cocoon_config *cfg = &rt->cfg;
-        const struct hypervisor_ops *ops = hypervisor_find(cfg->hypervisor);
-        if (!ops)
-                return error_set(err, EINVAL, "unknown hypervisor backend %s", cfg->hypervisor);
-        int r = check_file("guest kernel", cfg->kernel, err);
-        if (r == 0)
-                r = check_file("guest initrd", cfg->initrd, err);
-        if (r == 0 && access(cfg->qemu, X_OK) < 0)
-                r = error_sys(err, errno, "QEMU %s (install qemu-system-x86)", cfg->qemu);
-        if (r == 0 && access(cfg->virtiofsd, X_OK) < 0)
-                r = error_sys(err, errno, "virtiofsd %s (install qemu-system-common)", cfg->virtiofsd);
-        if (r < 0)
-                return r;
-
-        r = private_mounts(err);
-        if (r < 0)
-                return r;
-        /* The taps must exist before QEMU, which gets them as fds. */
-        r = network_setup(b->spec, &sv->net, err);
-        if (r < 0)
-                return r;
+        const struct hypervisor_ops *ops = cfg->hv_ops;
         _cleanup_free_ char *shared = path_join(rt->root, id);
         _cleanup_free_ char *shared_dir = shared ? path_join(shared, "shared") : NULL;
         if (!shared_dir)
                 return -ENOMEM;
         struct vm_config vc = {
-                .qemu = cfg->qemu,
-                .virtiofsd = cfg->virtiofsd,
+                .settings = cfg->hv_settings,
                 .kernel = cfg->kernel,
                 .initrd = cfg->initrd,
                 .vcpus = cfg->vcpus,
@@ -179,7 +150,15 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 .shared_dir = shared_dir,
                 .kernel_args = cfg->kernel_args,
                 .debug = rt->debug,
+                .warn = warn_log,
         };
+        int r = private_mounts(err);
+        if (r < 0)
+                return r;
+        /* The taps must exist before the VMM, which gets them as fds. */
+        r = network_setup(b->spec, &sv->net, err);
+        if (r < 0)
+                return r;
         vc.n_nics = network_nics(sv->net, &vc.nics);
         /* A pod's VM holds all its containers: sized for their sum when the sandbox says it. */
         struct resources pod;
@@ -188,23 +167,26 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
         if (r < 0)
                 return r;
         sandbox_vm_size(cfg->vcpus, cfg->memory_mib, is_pod ? &pod : b->spec->resources, &vc.vcpus, &vc.memory_mib);
+        if (cgroup) {
+                r = host_cgroup_limit(cgroup, ((uint64_t) vc.memory_mib + cfg->vmm_overhead_mib) << 20,
+                                      cfg->vmm_pids_max, err);
+                if (r < 0)
+                        return r;
+        }
         r = ops->start(&vc, &sv->vm, err);
         network_close_taps(sv->net);
         if (r < 0)
                 return error_wrap(err, "starting the VM");
-        if (!sv->vm->kvm)
-                log_warn("KVM is not usable here (%s): the VM runs under TCG emulation, much slower",
-                         sv->vm->no_kvm_why ? sv->vm->no_kvm_why : "accel = tcg");
 
-        conn_init(&sv->agent, TAKE_FD(sv->vm->agent_fd), false);
+        conn_init(&sv->agent, vm_take_agent_fd(sv->vm), false);
         r = greet_agent(sv, cfg->boot_timeout_s, err);
         if (r < 0) {
-                /* The guest never answered: what it printed is the best clue, once QEMU has flushed it. */
+                /* The guest never answered: what it printed is the best clue, once the VMM has flushed it. */
                 _cleanup_free_ char *state = NULL;
-                if (sv->vm->ops->status(sv->vm, &state) == 0)
-                        error_append(err, " (QEMU reports the guest %s)", state);
-                (void) sv->vm->ops->stop(sv->vm, NULL);
-                _cleanup_free_ char *tail = console_tail(sv->vm->console_log);
+                if (vm_status(sv->vm, &state) == 0)
+                        error_append(err, " (the hypervisor reports the guest %s)", state);
+                (void) vm_stop(sv->vm, NULL);
+                _cleanup_free_ char *tail = vm_console_tail(sv->vm);
                 if (tail)
                         error_append(err, "; the guest console ends with:\n%s", tail);
                 return r;
@@ -278,14 +260,14 @@ static int supervisor_main(struct runtime *rt, const char *id, const struct bund
         sigaddset(&mask, SIGHUP);
         (void) sigprocmask(SIG_BLOCK, &mask, NULL);
 
-        /* Before QEMU and virtiofsd exist, so that they are born in it. */
+        /* Before the VMM's processes exist, so that they are born in it. */
         r = cgroup ? host_cgroup_join(cgroup, getpid(), &err) : 0;
         if (r < 0)
                 goto out;
         r = loop_new(&sv.loop);
         if (r < 0)
                 goto out;
-        r = boot(rt, &sv, id, b, &listen_fd, &err);
+        r = boot(rt, &sv, id, b, cgroup, &listen_fd, &err);
         if (r < 0)
                 goto out;
         r = supervisor_watch(&sv, listen_fd, &mask);
@@ -302,7 +284,7 @@ out:
         if (ready_fd >= 0)
                 ready_send(ready_fd, r, err);
         if (sv.vm)
-                (void) sv.vm->ops->stop(sv.vm, NULL);
+                (void) vm_stop(sv.vm, NULL);
         (void) unlink(CONTROL_SOCKET);
         supervisor_free(&sv);
         if (caller && getppid() != caller)
@@ -310,9 +292,22 @@ out:
         return r < 0 ? 1 : 0;
 }
 
+/* Said to the user whatever the log level: a setting that weakens the sandbox. */
+static void warn_user(const char *msg)
+{
+        fprintf(stderr, "cocoon: warning: %s\n", msg);
+}
+
 int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b, const char *dir, const char *cgroup,
                      bool detach, pid_t *ret_pid, cocoon_error **err)
 {
+        /* Before anything is started: whether this host can run the VM at all. */
+        const struct cocoon_config *cfg = &rt->cfg;
+        struct vm_config host = {.settings = cfg->hv_settings, .kernel = cfg->kernel, .initrd = cfg->initrd,
+                                 .accel = cfg->accel, .warn = warn_user};
+        int r = cfg->hv_ops->check_host(&host, err);
+        if (r < 0)
+                return r;
         pid_t caller = getpid();
         int ready;
         pid_t pid = fork_with_ready(&ready, err);
@@ -333,7 +328,7 @@ int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b,
         }
         if (detach)
                 (void) waitpid(pid, NULL, 0);
-        int r = ready_receive(ready, ret_pid, err);
+        r = ready_receive(ready, ret_pid, err);
         close(ready);
         if (r < 0 && !detach)
                 (void) waitpid(pid, NULL, 0);

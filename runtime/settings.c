@@ -12,11 +12,61 @@
 #include "config.h"
 #include "fsutil.h"
 
+/* A [hypervisor] key the runtime does not know: the backend's, once we know which backend. */
+struct backend_key {
+        char *name, *value;
+        struct backend_key *next;
+};
+
 struct parse_state {
         struct cocoon_config *cfg;
         cocoon_error **err;
         const char *path;
+        struct backend_key *backend_keys, **tail;
 };
+
+static int defer_to_backend(struct parse_state *st, const char *name, const char *value)
+{
+        struct backend_key *k = calloc(1, sizeof(*k));
+        if (!k)
+                return 0;
+        k->name = strdup(name);
+        k->value = strdup(value);
+        *st->tail = k;
+        st->tail = &k->next;
+        return k->name && k->value;
+}
+
+static int apply_backend_keys(struct parse_state *st)
+{
+        struct cocoon_config *c = st->cfg;
+        c->hv_ops = hypervisor_find(c->hypervisor);
+        if (!c->hv_ops)
+                return error_set(st->err, EINVAL, "%s: [hypervisor] backend = %s: unknown hypervisor backend", st->path,
+                                 c->hypervisor);
+        int r = c->hv_ops->settings_new(&c->hv_settings);
+        if (r < 0)
+                return error_set(st->err, -r, "out of memory");
+        for (struct backend_key *k = st->backend_keys; k; k = k->next) {
+                r = c->hv_ops->settings_set(c->hv_settings, k->name, k->value);
+                if (r < 0)
+                        return error_set(st->err, r == -ENOMEM ? ENOMEM : EINVAL,
+                                         "%s: [hypervisor] %s = %s: %s", st->path, k->name, k->value,
+                                         r == -ENOENT ? "unknown setting" : "invalid value");
+        }
+        return 0;
+}
+
+static void free_backend_keys(struct backend_key *k)
+{
+        while (k) {
+                struct backend_key *next = k->next;
+                free(k->name);
+                free(k->value);
+                free(k);
+                k = next;
+        }
+}
 
 static int set_string(char **field, const char *value)
 {
@@ -47,10 +97,6 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         if (strcmp(section, "hypervisor") == 0) {
                 if (strcmp(name, "backend") == 0)
                         ok = set_string(&c->hypervisor, value);
-                else if (strcmp(name, "qemu") == 0)
-                        ok = set_string(&c->qemu, value);
-                else if (strcmp(name, "virtiofsd") == 0)
-                        ok = set_string(&c->virtiofsd, value);
                 else if (strcmp(name, "kernel") == 0)
                         ok = set_string(&c->kernel, value);
                 else if (strcmp(name, "initrd") == 0)
@@ -73,7 +119,12 @@ static int on_entry(void *user, const char *section, const char *name, const cha
                                 c->accel = VM_ACCEL_TCG;
                         else
                                 ok = 0;
-                }
+                } else if (strcmp(name, "vmm_overhead_mib") == 0)
+                        ok = set_uint(&c->vmm_overhead_mib, value, 16, 1 << 20);
+                else if (strcmp(name, "vmm_pids_max") == 0)
+                        ok = set_uint(&c->vmm_pids_max, value, 16, 1 << 22);
+                else
+                        return defer_to_backend(st, name, value);
         }
         if (!ok && !*st->err)
                 error_set(st->err, EINVAL, "%s: [%s] %s = %s: unknown setting or invalid value", st->path, section,
@@ -98,8 +149,6 @@ int config_load(struct cocoon_config *cfg, cocoon_error **err)
         const char *image_dir = running_from_build_tree() ? COCOON_BUILD_ROOT "/guest-image" : COCOON_DATADIR;
         *cfg = (struct cocoon_config) {
                 .hypervisor = strdup("qemu"),
-                .qemu = strdup("/usr/bin/qemu-system-x86_64"),
-                .virtiofsd = strdup("/usr/lib/qemu/virtiofsd"),
                 /* The PVH ELF boots ~0.4 s faster than the bzImage: no decompression, no real mode. */
                 .kernel = path_join(image_dir, "vmlinux"),
                 .initrd = path_join(image_dir, "initrd.img"),
@@ -107,35 +156,39 @@ int config_load(struct cocoon_config *cfg, cocoon_error **err)
                 .memory_mib = 512,
                 .accel = VM_ACCEL_AUTO,
                 .boot_timeout_s = 60,
+                .vmm_overhead_mib = 320,
+                .vmm_pids_max = 1024,
         };
-        if (!cfg->hypervisor || !cfg->qemu || !cfg->virtiofsd || !cfg->kernel || !cfg->initrd)
+        if (!cfg->hypervisor || !cfg->kernel || !cfg->initrd)
                 return error_set(err, ENOMEM, "out of memory");
 
         const char *path = getenv("COCOON_CONFIG");
         bool explicit = path != NULL;
         if (!path)
                 path = COCOON_SYSCONFDIR "/cocoon.conf";
-        FILE *f = fopen(path, "re");
-        if (!f) {
-                if (errno == ENOENT && !explicit)
-                        return 0;
-                return error_sys(err, errno, "reading %s", path);
-        }
         struct parse_state st = {.cfg = cfg, .err = err, .path = path};
-        int line = ini_parse_file(f, on_entry, &st);
-        fclose(f);
+        st.tail = &st.backend_keys;
+        FILE *f = fopen(path, "re");
+        if (!f && (errno != ENOENT || explicit))
+                return error_sys(err, errno, "reading %s", path);
+        int r = 0, line = f ? ini_parse_file(f, on_entry, &st) : 0;
+        if (f)
+                fclose(f);
         if (*err)
-                return -EINVAL;
-        if (line != 0)
-                return error_set(err, EINVAL, "%s: line %d: syntax error", path, line);
-        return 0;
+                r = -EINVAL;
+        else if (line != 0)
+                r = error_set(err, EINVAL, "%s: line %d: syntax error", path, line);
+        else
+                r = apply_backend_keys(&st);
+        free_backend_keys(st.backend_keys);
+        return r;
 }
 
 void config_free(struct cocoon_config *cfg)
 {
         free(cfg->hypervisor);
-        free(cfg->qemu);
-        free(cfg->virtiofsd);
+        if (cfg->hv_ops)
+                cfg->hv_ops->settings_free(cfg->hv_settings);
         free(cfg->kernel);
         free(cfg->initrd);
         free(cfg->kernel_args);

@@ -9,8 +9,8 @@
 
 struct cocoon_config {
         char *hypervisor; /* "qemu" */
-        char *qemu;
-        char *virtiofsd;
+        const struct hypervisor_ops *hv_ops;
+        struct hypervisor_settings *hv_settings; /* the backend's own keys */
         char *kernel;
         char *initrd;
         char *kernel_args; /* appended to the guest kernel command line, may be NULL */
@@ -18,6 +18,8 @@ struct cocoon_config {
         unsigned memory_mib;
         enum vm_accel accel;
         unsigned boot_timeout_s;
+        unsigned vmm_overhead_mib; /* the host cgroup's memory limit is the guest's plus this */
+        unsigned vmm_pids_max;     /* the host cgroup's pids.max */
 };
 
 int config_load(struct cocoon_config *cfg, cocoon_error **err);

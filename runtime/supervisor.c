@@ -1,8 +1,8 @@
 /*
- * The sandbox supervisor: one daemon per VM. It owns QEMU, virtiofsd and the
- * agent link, and serves the CLI verbs and stubs on ctl.sock in the sandbox's
+ * The sandbox supervisor: one daemon per VM. It owns the VM (through the
+ * hypervisor's ops) and the agent link, and serves the CLI verbs and stubs on ctl.sock in the sandbox's
  * state directory. It runs in a private mount namespace, so the rootfs bind
- * mounts it makes for virtiofsd vanish with it, whatever way it ends.
+ * mounts it makes for the share vanish with it, whatever way it ends.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -673,14 +673,16 @@ static int on_signal(struct watch *w, uint32_t events)
                 if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP)
                         sv->stopping = true;
         }
-        for (;;) {
-                int status;
-                pid_t pid = waitpid(-1, &status, WNOHANG);
-                if (pid <= 0)
-                        break;
-                if (sv->vm && vm_owns_pid(sv->vm, pid, status))
-                        sv->vm_dead = true;
-        }
+        /* The VM's processes end through vm_wait_fd; any child is reaped here. */
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+        return 0;
+}
+
+static int on_vm_end(struct watch *w, uint32_t events)
+{
+        struct supervisor *sv = w->data;
+        sv->vm_dead = true;
         return 0;
 }
 
@@ -716,6 +718,8 @@ int supervisor_watch(struct supervisor *sv, int listen_fd, const sigset_t *mask)
                 r = loop_add(sv->loop, sv->agent.fd, EPOLLIN, on_agent, sv, &sv->agent_watch);
         if (r == 0)
                 r = loop_add(sv->loop, listen_fd, EPOLLIN, on_listen, sv, NULL);
+        if (r == 0)
+                r = loop_add(sv->loop, vm_wait_fd(sv->vm), EPOLLIN, on_vm_end, sv, NULL);
         return r;
 }
 
@@ -770,7 +774,7 @@ int supervisor_loop(struct supervisor *sv)
                 log_error("the sandbox VM stopped unexpectedly");
         fail_all_processes(sv);
         supervisor_kick(sv);
-        (void) sv->vm->ops->stop(sv->vm, NULL);
+        (void) vm_stop(sv->vm, NULL);
         if (sv->shutdown_client) {
                 (void) msg_queue_result(&sv->shutdown_client->conn, sv->shutdown_id, 0, NULL);
                 /* The client is blocking on this answer: make sure it gets it. */
@@ -800,7 +804,6 @@ void supervisor_free(struct supervisor *sv)
                 close(sv->signal_fd);
         if (sv->listen_fd > 0)
                 close(sv->listen_fd);
-        if (sv->vm)
-                vm_free(sv->vm);
+        vm_free(sv->vm);
         loop_free(sv->loop);
 }

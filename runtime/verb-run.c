@@ -19,7 +19,7 @@
 /* --debug: what the guest and the supervisor said, before the state directory goes. */
 static void dump_debug_logs(const char *dir)
 {
-        static const char *const logs[] = {"console.log", "supervisor.log", "qemu.log"};
+        static const char *const logs[] = {"console.log", "supervisor.log", "vmm.log"};
         for (size_t i = 0; i < ARRAY_SIZE(logs); i++) {
                 _cleanup_free_ char *path = path_join(dir, logs[i]);
                 _cleanup_free_ char *text = NULL;

@@ -8,8 +8,10 @@
 # with one container of each kind running (`run -d`): the median time of
 # `exec /bin/true` in it, and the host memory (PSS) the container costs:
 # for cocoon its supervisor, QEMU, virtiofsd and stub, for runc its process.
-# Last, pods: `cocoon run` of /bin/true as a container joining a running pod's
+# Then pods: `cocoon run` of /bin/true as a container joining a running pod's
 # VM, beside `runc run`, and what one more idle container costs the pod.
+# Last, the jail: `cocoon run` of /bin/true and the PSS of one idle container
+# with the default jail and with `jail = off`, interleaved, side by side.
 # Usage: tools/bench.sh [RUNS]   (default 7; needs a build: tools/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,7 @@ cleanup() {
     build/runtime/cocoon --root "$work/state" delete --force bench-exec > /dev/null 2>&1 || true
     build/runtime/cocoon --root "$work/state" delete --force bench-member > /dev/null 2>&1 || true
     build/runtime/cocoon --root "$work/state" delete --force bench-pod > /dev/null 2>&1 || true
+    build/runtime/cocoon --root "$work/state" delete --force bench-idle > /dev/null 2>&1 || true
     "${oci:-runc}" --root "$work/oci" delete --force bench-exec > /dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -76,11 +79,18 @@ for ((n = 0; n < runs; n++)); do
 done
 # pss PID...: the sum of their proportional set sizes, in KiB.
 pss() { local p t=0; for p in "$@"; do t=$((t + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0))); done; echo $t; }
-sandbox_pids=$(for d in /proc/[0-9]*; do
-    # virtiofsd is chrooted into the share, below the state directory.
-    case $(readlink "$d/cwd" 2>/dev/null) in "$work/state/bench-exec" | "$work/state/bench-exec"/*) echo "${d#/proc/}" ;; esac
-    tr '\0' ' ' 2> /dev/null < "$d/cmdline" | grep -q -- "--root $work/state run -d" && echo "${d#/proc/}"
-done | sort -u || true)
+# sandbox_pids ID: the supervisor (its cwd is the state directory), the
+# QEMU and virtiofsd (COCOON_SANDBOX=<state dir> in their environment) and
+# the detached stubs.
+sandbox_pids() {
+    local d
+    for d in /proc/[0-9]*; do
+        case $(readlink "$d/cwd" 2>/dev/null) in "$work/state/$1" | "$work/state/$1"/*) echo "${d#/proc/}" ;; esac
+        tr '\0' '\n' 2>/dev/null < "$d/environ" | grep -qx "COCOON_SANDBOX=$work/state/$1" && echo "${d#/proc/}"
+        tr '\0' ' ' 2> /dev/null < "$d/cmdline" | grep -q -- "--root $work/state run -d" && echo "${d#/proc/}"
+    done | sort -u || true
+}
+sandbox_pids=$(sandbox_pids bench-exec)
 oci_pid=$("$oci" --root "$work/oci" state bench-exec | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 printf 'a running container, median of %d execs\n' "$runs"
 printf '  %-28s %6d ms\n' "cocoon exec /bin/true" "$(median "${cexec_t[@]}")" "$oci exec /bin/true" "$(median "${oexec_t[@]}")"
@@ -107,12 +117,7 @@ PY
 bash tools/mkbundle.sh --config-only "$work/bundle" /bin/true > /dev/null
 pod_member "$work/bundle"
 build/runtime/cocoon --root "$work/state" run -d -b "$work/pod" bench-pod < /dev/null > /dev/null 2>&1
-pod_pids() {
-    for d in /proc/[0-9]*; do
-        case $(readlink "$d/cwd" 2>/dev/null) in "$work/state/bench-pod" | "$work/state/bench-pod"/*) echo "${d#/proc/}" ;; esac
-        tr '\0' ' ' 2> /dev/null < "$d/cmdline" | grep -q -- "--root $work/state run -d" && echo "${d#/proc/}"
-    done | sort -u || true
-}
+pod_pids() { sandbox_pids bench-pod; }
 member_t=() oci2_t=()
 for ((n = 0; n < runs; n++)); do
     member_t+=("$(run_timed cocoon_run)")
@@ -127,3 +132,34 @@ printf 'pods: a container joining a running pod'"'"'s VM, median of %d runs\n' "
 printf '  %-28s %6d ms\n' "cocoon run /bin/true in a pod" "$(median "${member_t[@]}")" "$oci run /bin/true" "$(median "${oci2_t[@]}")"
 printf '  %-28s %6d KiB  (the pod'"'"'s PSS: %d KiB with one container, %d KiB with two)\n' "one more idle container" \
     "$((after - before))" "$before" "$after"
+
+# The jail: the same start and idle container, jailed (the default) and with
+# jail = off, interleaved.
+build/runtime/cocoon --root "$work/state" delete --force bench-member > /dev/null 2>&1
+build/runtime/cocoon --root "$work/state" delete --force bench-pod > /dev/null 2>&1
+build/runtime/cocoon --root "$work/state" delete --force bench-exec > /dev/null 2>&1
+bash tools/mkbundle.sh --config-only "$work/bundle" /bin/true > /dev/null
+printf '[hypervisor]\njail = off\n' > "$work/jail-off.conf"
+jail_run() { build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-$n"; }
+nojail_run() { COCOON_CONFIG="$work/jail-off.conf" jail_run; }
+# idle_pss [CONFIG]: the PSS of one idle container, settled for 3 s.
+idle_pss() {
+    local conf=(); [[ -n ${1:-} ]] && conf=("COCOON_CONFIG=$1")
+    env "${conf[@]}" build/runtime/cocoon --root "$work/state" run -d -b "$work/sleeper" bench-idle < /dev/null > /dev/null 2>&1
+    sleep 3
+    pss $(sandbox_pids bench-idle)
+    build/runtime/cocoon --root "$work/state" delete --force bench-idle > /dev/null 2>&1
+}
+jail_t=() nojail_t=() jail_pss=() nojail_pss=()
+for ((n = 0; n < runs; n++)); do
+    jail_t+=("$(run_timed jail_run)")
+    nojail_t+=("$(run_timed nojail_run)")
+done
+for ((n = 0; n < (runs + 1) / 2; n++)); do
+    jail_pss+=("$(idle_pss)")
+    nojail_pss+=("$(idle_pss "$work/jail-off.conf")")
+done
+printf 'the jail, median of %d runs (start) and %d idle containers (PSS)\n' "$runs" "${#jail_pss[@]}"
+printf '  %-28s %10s %10s\n' "" "jail on" "jail off"
+printf '  %-28s %7d ms %7d ms\n' "cocoon run /bin/true" "$(median "${jail_t[@]}")" "$(median "${nojail_t[@]}")"
+printf '  %-28s %6d KiB %6d KiB\n' "idle container PSS" "$(median "${jail_pss[@]}")" "$(median "${nojail_pss[@]}")"

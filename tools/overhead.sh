@@ -20,11 +20,13 @@ bash tools/mkbundle.sh "$work/bundle" sleep 1000000 > /dev/null
 "$cocoon" --root "$work/state" run -d -b "$work/bundle" idle < /dev/null > /dev/null 2>&1
 sleep 10
 
-# The sandbox's processes: those working in its state directory (supervisor,
-# QEMU; virtiofsd is chrooted below it) and the stub (its pid is the state's).
+# The sandbox's processes: the supervisor (working in its state directory),
+# QEMU and virtiofsd (COCOON_SANDBOX=<state dir> in their environment) and
+# the stub (its pid is the state's).
 stub=$("$cocoon" --root "$work/state" state idle | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
 pids=$(for d in /proc/[0-9]*; do
-    case $(readlink "$d/cwd" 2>/dev/null) in "$work/state/idle" | "$work/state/idle"/*) echo "${d#/proc/}" ;; esac
+    case $(readlink "$d/cwd" 2>/dev/null) in "$work/state/idle" | "$work/state/idle"/*) echo "${d#/proc/}"; continue ;; esac
+    tr '\0' '\n' 2>/dev/null < "$d/environ" | grep -qx "COCOON_SANDBOX=$work/state/idle" && echo "${d#/proc/}"
 done)
 pids="$pids $stub"
 pss_kib() { local p t=0; for p in $pids; do t=$((t + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0))); done; echo $t; }

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -26,8 +26,6 @@ int main(int argc, char **argv)
                 return 1;
         }
         struct vm_config cfg = {
-                .qemu = "/usr/bin/qemu-system-x86_64",
-                .virtiofsd = "/usr/lib/qemu/virtiofsd",
                 .kernel = argv[1],
                 .initrd = argv[2],
                 .vcpus = 1,
@@ -39,15 +37,18 @@ int main(int argc, char **argv)
         };
         struct vm *vm = NULL;
         _cleanup_error_ cocoon_error *err = NULL;
-        int r = qemu_ops.start(&cfg, &vm, &err);
+        const struct hypervisor_ops *ops = hypervisor_find(NULL);
+        int r = ops->check_host(&cfg, &err);
+        if (r == 0)
+                r = ops->start(&cfg, &vm, &err);
         if (r < 0) {
                 fprintf(stderr, "vm-floor: %s\n", err ? err->msg : strerror(-r));
                 return 1;
         }
-        int status;
-        (void) waitpid(vm->vmm_pid, &status, 0);
-        vm->vmm_pid = 0;
-        (void) qemu_ops.stop(vm, NULL);
+        struct pollfd end = {.fd = vm_wait_fd(vm), .events = POLLIN};
+        while (poll(&end, 1, -1) < 0 && errno == EINTR)
+                ;
+        (void) vm_stop(vm, NULL);
         vm_free(vm);
         return 0;
 }

@@ -50,12 +50,15 @@ cocoon() { "$COCOON" --root "$STATE" "$@"; }
 # Every process whose working directory is DIR or inside it (default: this
 # run's state root): the supervisor, QEMU and virtiofsd all live in a
 # sandbox's state dir.
+# A jailed VMM or virtiofsd has its cwd in its own root: it carries
+# COCOON_SANDBOX=<its state directory> in its environment instead.
 pids_in_root() {
     local root=${1:-$STATE} d
     for d in /proc/[0-9]*; do
         case $(readlink "$d/cwd" 2>/dev/null) in
-            "$root"|"$root"/*) echo "${d#/proc/}" ;;
+            "$root"|"$root"/*) echo "${d#/proc/}"; continue ;;
         esac
+        tr '\0' '\n' 2>/dev/null < "$d/environ" | grep -q "^COCOON_SANDBOX=$root/" && echo "${d#/proc/}"
     done
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int tap_n, tap_failed;
 
@@ -43,4 +44,15 @@ static inline int tap_done(void)
 {
         printf("1..%d\n", tap_n);
         return tap_failed ? 1 : 0;
+}
+
+/* Reads fd to EOF into buf (at most size - 1 bytes), NUL-terminated; returns the length. */
+static inline size_t tap_read_all(int fd, char *buf, size_t size)
+{
+        size_t got = 0;
+        ssize_t n;
+        while (got + 1 < size && (n = read(fd, buf + got, size - 1 - got)) > 0)
+                got += (size_t) n;
+        buf[got] = '\0';
+        return got;
 }

@@ -111,12 +111,8 @@ static void test_exec(const char *bundle)
         if (r == 0) {
                 r = container_start(&x, &err);
                 TAP_OK(r == 0, "the exec'd process starts");
-                char buf[4096] = "";
-                size_t got = 0;
-                ssize_t n;
-                while ((n = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0)
-                        got += (size_t) n;
-                buf[got] = '\0';
+                char buf[4096];
+                tap_read_all(out[0], buf, sizeof(buf));
                 int status;
                 (void) waitpid(x.pid, &status, 0);
                 container_init_release(&x);
@@ -136,7 +132,7 @@ static void test_exec(const char *bundle)
                 TAP_CONTAINS(buf, "mkdir=1", "seccomp refuses mkdir");
                 char link[64] = "", path[64];
                 snprintf(path, sizeof(path), "/proc/%d/ns/time", (int) init.pid);
-                n = readlink(path, link, sizeof(link) - 1);
+                ssize_t n = readlink(path, link, sizeof(link) - 1);
                 char want[80];
                 snprintf(want, sizeof(want), "ns=%s", n > 0 ? link : "?");
                 TAP_CONTAINS(buf, want, "it is in the init's time namespace");

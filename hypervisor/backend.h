@@ -1,0 +1,109 @@
+/*
+ * What the backends share inside hypervisor/ and nobody above it sees: the
+ * base of every struct vm, the jail step that starts each helper process,
+ * the per-sandbox uid, and the console reader.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "hypervisor.h"
+
+/* Every backend's vm starts with this. */
+struct vm {
+        const struct hypervisor_ops *ops;
+};
+
+/* jail.c: the uids the jailed processes run as, one per live sandbox. */
+#define JAIL_UID_FIRST_DEFAULT 1879048192u /* 0x70000000: just above systemd-nspawn's container range */
+#define JAIL_UID_COUNT_DEFAULT 65536u
+#define JAIL_LOCK_DIR "/run/cocoon-jail"
+
+struct jail_uid {
+        uid_t uid;   /* also the gid */
+        int lock_fd; /* flock'd for as long as the sandbox lives */
+};
+/* Claims a uid of [first, first+count) that no live sandbox holds. */
+int jail_uid_claim(uid_t first, unsigned count, struct jail_uid *ret, cocoon_error **err);
+void jail_uid_release(struct jail_uid *u);
+/* Parses "FIRST-LAST" (inclusive). */
+int jail_parse_uids(const char *value, uid_t *ret_first, unsigned *ret_count);
+
+/*
+ * A file or directory the jailed process sees at dst in its root, bound
+ * read-only, nosuid, nodev; or a device node made afresh in its /dev (mode
+ * 0666 and root's, or with writable: 0600 and the jail uid's alone).
+ */
+struct jail_bind {
+        const char *src;
+        const char *dst; /* absolute, inside the jail */
+        bool writable;
+        bool device;
+};
+
+/* How one helper process is jailed; see docs/jail.md for the order of the steps. */
+struct jail {
+        const char *root;  /* an empty host directory; the jail's root (a tmpfs) is mounted on it */
+        uid_t uid;         /* and gid */
+        const struct jail_bind *binds;
+        size_t n_binds;
+        bool proc;         /* a /proc of its own (its pid namespace's) */
+        const int *caps;   /* capabilities it keeps, as ambient ones; none for the VMM */
+        size_t n_caps;
+        rlim_t nofile;     /* RLIMIT_NOFILE, 0 = unchanged */
+        rlim_t fsize;      /* RLIMIT_FSIZE, 0 = unchanged */
+};
+
+/* spawn.c: the jail step. */
+struct spawn_req {
+        char *const *argv;
+        const int *keep_fds; /* placed at 3, 4, ... */
+        size_t n_keep;
+        int out_fd;               /* stdout and stderr; -1 for /dev/null */
+        char *tag;                /* "COCOON_SANDBOX=<state dir>" in its environment, or NULL */
+        const struct jail *jail;  /* NULL: not jailed (jail = off) */
+        /* Runs in the child just before exec (after the jail); nonzero errno fails the spawn. */
+        int (*pre_exec)(void *data);
+        void *pre_exec_data;
+};
+/* Starts argv[0]; *ret_pidfd (CLOEXEC) tells its end and signals it without pid reuse. */
+int spawn_process(const struct spawn_req *req, pid_t *ret_pid, int *ret_pidfd, cocoon_error **err);
+/* Waits up to timeout_ms for the process to exit, then SIGKILLs it; reaps it unless someone did. */
+void reap_or_kill(int pidfd, int timeout_ms);
+
+/* The sandbox's host directories and files every jail binds (libraries, /dev/null...). */
+size_t jail_common_binds(struct jail_bind *out, size_t max);
+
+/* console.c: the guest console and the VMM's own log, read into bounded files and a ring. */
+#define CONSOLE_LOG_MAX (1u << 20) /* each log file; the previous one is kept as NAME.1 */
+struct console;
+int console_start(int console_fd, const char *console_path, int log_fd, const char *log_path, struct console **ret,
+                  cocoon_error **err);
+/* The last lines of the console (malloc'd), or NULL. */
+char *console_tail(struct console *c);
+/* Waits for both sources to reach EOF (their writer has exited); the tail stays readable. */
+void console_stop(struct console *c);
+void console_free(struct console *c);
+
+/* qemu.c, exposed for the unit test that checks a KVM and vsock host's jail without one. */
+#define QEMU_MAX_ARGS 128
+struct argv_builder {
+        char *v[QEMU_MAX_ARGS + 1];
+        size_t n;
+        bool oom;
+};
+void argv_free(struct argv_builder *b);
+struct qemu_plan {
+        const struct hypervisor_settings *set;
+        bool kvm, vsock;
+        unsigned cid;
+        unsigned long tsc_khz; /* 0: let the guest calibrate */
+};
+int qemu_build_argv(const struct vm_config *cfg, const struct qemu_plan *p, struct argv_builder *b);
+size_t qemu_jail_binds(const struct vm_config *cfg, const struct qemu_plan *p, struct jail_bind *out, size_t max);
+
+/* virtiofsd.c */
+int virtiofsd_spawn(const char *binary, const char *shared_dir, int listen_fd, const char *jail_root, uid_t uid,
+                    char *tag, pid_t *ret_pid, int *ret_pidfd, cocoon_error **err);
