@@ -36,6 +36,7 @@ struct vm_config {
         const char *kernel_args; /* extra guest kernel arguments, may be NULL */
         bool debug;              /* guest kernel messages to the console log */
         bool no_agent;           /* the initrd has no agent (the benchmark floor): do not connect */
+        bool share_allow_devices; /* the guest may create device nodes in the share (off by default) */
         const struct vm_nic *nics;
         size_t n_nics;           /* at most VM_MAX_NICS */
 };
@@ -74,11 +75,20 @@ bool hypervisor_vsock_usable(void);
 bool vm_owns_pid(struct vm *vm, pid_t pid, int status);
 void vm_free(struct vm *vm);
 
-/* virtiofsd.c */
-int virtiofsd_spawn(const char *binary, const char *shared_dir, int listen_fd, pid_t *ret_pid, cocoon_error **err);
+/*
+ * virtiofsd.c. allow_devices: the guest may create device nodes in the
+ * share (cocoon.conf [share] allow_devices); by default it may not.
+ */
+int virtiofsd_spawn(const char *binary, const char *shared_dir, bool allow_devices, int listen_fd, pid_t *ret_pid,
+                    cocoon_error **err);
+/* virtiofsd-filter.c: in virtiofsd's child just before exec, a seccomp filter against setuid/setgid files. */
+int virtiofsd_filter_install(void *unused);
 
 /* spawn.c: fork+exec with the given fds placed at 3.., PDEATHSIG and output to a log file */
 int spawn_process(char *const argv[], const int *keep_fds, size_t n_keep, const char *log_path, pid_t *ret_pid,
                   cocoon_error **err);
+/* The same, calling child_setup(arg) in the child just before exec; a negative errno from it fails the spawn. */
+int spawn_process_setup(char *const argv[], const int *keep_fds, size_t n_keep, const char *log_path,
+                        int (*child_setup)(void *), void *arg, pid_t *ret_pid, cocoon_error **err);
 /* Waits up to timeout_ms for pid to exit, then SIGKILLs it; always reaps. */
 void reap_or_kill(pid_t pid, int timeout_ms);

@@ -15,6 +15,12 @@
 int spawn_process(char *const argv[], const int *keep_fds, size_t n_keep, const char *log_path, pid_t *ret_pid,
                   cocoon_error **err)
 {
+        return spawn_process_setup(argv, keep_fds, n_keep, log_path, NULL, NULL, ret_pid, err);
+}
+
+int spawn_process_setup(char *const argv[], const int *keep_fds, size_t n_keep, const char *log_path,
+                        int (*child_setup)(void *), void *arg, pid_t *ret_pid, cocoon_error **err)
+{
         /* An error pipe that closes on exec tells us whether the exec worked. */
         int ep[2];
         if (pipe2(ep, O_CLOEXEC) < 0)
@@ -47,8 +53,11 @@ int spawn_process(char *const argv[], const int *keep_fds, size_t n_keep, const 
                         moved[i] = fcntl(keep_fds[i], F_DUPFD_CLOEXEC, 64);
                 for (size_t i = 0; i < n_keep && i < 16; i++)
                         (void) dup2(moved[i], 3 + (int) i);
-                execv(argv[0], argv);
-                int e = errno;
+                int e = child_setup ? -child_setup(arg) : 0;
+                if (e == 0) {
+                        execv(argv[0], argv);
+                        e = errno;
+                }
                 (void) !write(ep[1], &e, sizeof(e));
                 _exit(127);
         }

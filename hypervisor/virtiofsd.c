@@ -5,7 +5,8 @@
 #include "cleanup.h"
 #include "hypervisor.h"
 
-int virtiofsd_spawn(const char *binary, const char *shared_dir, int listen_fd, pid_t *ret_pid, cocoon_error **err)
+int virtiofsd_spawn(const char *binary, const char *shared_dir, bool allow_devices, int listen_fd, pid_t *ret_pid,
+                    cocoon_error **err)
 {
         _cleanup_free_ char *source = NULL;
         if (asprintf(&source, "source=%s,cache=auto,xattr", shared_dir) < 0)
@@ -15,10 +16,17 @@ int virtiofsd_spawn(const char *binary, const char *shared_dir, int listen_fd, p
          * connect at once without waiting for a socket file to appear.
          * sandbox=chroot: it is already inside the supervisor's private mount
          * namespace and needs no further namespaces of its own.
+         * modcaps: of its default capabilities it loses CAP_MKNOD (no device
+         * node from the guest unless the operator allows it), CAP_SETFCAP (no
+         * security.capability xattr, i.e. no file capabilities) and
+         * CAP_FSETID (writing or truncating a setuid/setgid file clears the
+         * bits); virtiofsd_filter_install() refuses the setuid/setgid bits in
+         * chmod and create. See docs/security.md.
          */
-        char *argv[] = {(char *) binary, "--fd=3", "-o", source, "-o", "sandbox=chroot", "-o", "log_level=err",
-                        NULL};
-        int r = spawn_process(argv, &listen_fd, 1, NULL, ret_pid, err);
+        const char *caps = allow_devices ? "modcaps=-setfcap:-fsetid" : "modcaps=-mknod:-setfcap:-fsetid";
+        char *argv[] = {(char *) binary, "--fd=3", "-o", source, "-o", (char *) caps, "-o", "sandbox=chroot",
+                        "-o", "log_level=err", NULL};
+        int r = spawn_process_setup(argv, &listen_fd, 1, NULL, virtiofsd_filter_install, NULL, ret_pid, err);
         if (r < 0)
                 return error_wrap(err, "starting virtiofsd");
         return 0;

@@ -65,8 +65,7 @@ static int private_mounts(cocoon_error **err)
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return error_sys(err, errno, "making mounts private");
         /* virtiofsd serves it from the start; the containers come into it later. */
-        int r = mkdir_p("shared", 0755);
-        return r < 0 ? error_sys(err, -r, "creating the share") : 0;
+        return share_setup(err);
 }
 
 static int set_recv_timeout(int fd, unsigned seconds)
@@ -179,6 +178,7 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 .shared_dir = shared_dir,
                 .kernel_args = cfg->kernel_args,
                 .debug = rt->debug,
+                .share_allow_devices = cfg->share_allow_devices,
         };
         vc.n_nics = network_nics(sv->net, &vc.nics);
         /* A pod's VM holds all its containers: sized for their sum when the sandbox says it. */
@@ -234,6 +234,7 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
 static void clean_up_after_dead_caller(const char *id, const char *dir)
 {
         share_release(id);
+        share_teardown();
         (void) remove_tree(dir);
 }
 

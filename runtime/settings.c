@@ -39,6 +39,14 @@ static int set_uint(unsigned *field, const char *value, unsigned min, unsigned m
         return 1;
 }
 
+static int set_bool(bool *field, const char *value)
+{
+        if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+                return 0;
+        *field = strcmp(value, "true") == 0;
+        return 1;
+}
+
 static int on_entry(void *user, const char *section, const char *name, const char *value)
 {
         struct parse_state *st = user;
@@ -74,6 +82,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
                         else
                                 ok = 0;
                 }
+        } else if (strcmp(section, "share") == 0 && strcmp(name, "allow_devices") == 0) {
+                ok = set_bool(&c->share_allow_devices, value);
         }
         if (!ok && !*st->err)
                 error_set(st->err, EINVAL, "%s: [%s] %s = %s: unknown setting or invalid value", st->path, section,
