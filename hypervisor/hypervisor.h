@@ -81,8 +81,12 @@ void vm_free(struct vm *vm);
  */
 int virtiofsd_spawn(const char *binary, const char *shared_dir, bool allow_devices, int listen_fd, pid_t *ret_pid,
                     cocoon_error **err);
-/* virtiofsd-filter.c: in virtiofsd's child just before exec, a seccomp filter against setuid/setgid files. */
-int virtiofsd_filter_install(void *unused);
+/*
+ * virtiofsd-confine.c: in virtiofsd's child just before exec (allow_devices
+ * points to a bool): capabilities out of the bounding set and a seccomp
+ * filter against setuid/setgid files. A negative errno on failure.
+ */
+int virtiofsd_confine(void *allow_devices);
 
 /* spawn.c: fork+exec with the given fds placed at 3.., PDEATHSIG and output to a log file */
 int spawn_process(char *const argv[], const int *keep_fds, size_t n_keep, const char *log_path, pid_t *ret_pid,

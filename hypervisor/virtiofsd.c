@@ -20,13 +20,14 @@ int virtiofsd_spawn(const char *binary, const char *shared_dir, bool allow_devic
          * node from the guest unless the operator allows it), CAP_SETFCAP (no
          * security.capability xattr, i.e. no file capabilities) and
          * CAP_FSETID (writing or truncating a setuid/setgid file clears the
-         * bits); virtiofsd_filter_install() refuses the setuid/setgid bits in
-         * chmod and create. See docs/security.md.
+         * bits); virtiofsd_confine() takes them out of the bounding set too
+         * and refuses the setuid/setgid bits in chmod and create. See
+         * docs/security.md.
          */
         const char *caps = allow_devices ? "modcaps=-setfcap:-fsetid" : "modcaps=-mknod:-setfcap:-fsetid";
         char *argv[] = {(char *) binary, "--fd=3", "-o", source, "-o", (char *) caps, "-o", "sandbox=chroot",
                         "-o", "log_level=err", NULL};
-        int r = spawn_process_setup(argv, &listen_fd, 1, NULL, virtiofsd_filter_install, NULL, ret_pid, err);
+        int r = spawn_process_setup(argv, &listen_fd, 1, NULL, virtiofsd_confine, &allow_devices, ret_pid, err);
         if (r < 0)
                 return error_wrap(err, "starting virtiofsd");
         return 0;

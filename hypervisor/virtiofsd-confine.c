@@ -1,6 +1,15 @@
 /*
- * What virtiofsd may not do on the guest's behalf beyond what its
- * capabilities allow: give a file the setuid or setgid bit. Without
+ * What virtiofsd may not do on the guest's behalf, set up in its child just
+ * before exec (so that the jail step can call it from wherever it runs).
+ *
+ * Capabilities: CAP_MKNOD (device nodes; kept only when the operator allows
+ * them), CAP_SETFCAP (security.capability, file capabilities) and CAP_FSETID
+ * leave the bounding set. virtiofsd's -o modcaps drops them from the threads
+ * that serve the guest, but threads started before it applies its list (the
+ * C virtiofsd has one, QEMU's RCU thread) keep every capability it had; out
+ * of the bounding set, no thread of it has them, whatever it does.
+ *
+ * setuid/setgid bits: virtiofsd may not give a file either bit. Without
  * CAP_FSETID the kernel clears those bits when a file is written or chowned,
  * but a process that owns a file may still set them with chmod or create the
  * file with them; virtiofsd creates and owns files as the guest's uid, root
@@ -12,8 +21,11 @@
  * as from an older kernel (virtiofsd does not call it).
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <seccomp.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -26,9 +38,13 @@
 #define __NR_openat2 437
 #endif
 
-int virtiofsd_filter_install(void *unused)
+int virtiofsd_confine(void *allow_devices)
 {
-        (void) unused;
+        static const int caps[] = {CAP_SETFCAP, CAP_FSETID, CAP_MKNOD};
+        size_t n_caps = *(const bool *) allow_devices ? 2 : 3;
+        for (size_t i = 0; i < n_caps; i++)
+                if (prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0) < 0)
+                        return -errno;
         static const struct {
                 int nr;
                 unsigned mode_arg;
