@@ -200,6 +200,18 @@ void share_teardown(void)
         (void) umount2(SHARE_TOP, MNT_DETACH | UMOUNT_NOFOLLOW);
 }
 
+/* Makes name in dirfd, a file or a directory; one that exists already is fine. */
+static int make_entry(int dirfd, const char *name, bool file)
+{
+        int fd = file ? openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)
+                      : mkdirat(dirfd, name, 0755);
+        if (fd < 0)
+                return errno == EEXIST ? 0 : -errno;
+        if (file)
+                close(fd);
+        return 0;
+}
+
 /* Makes path (relative to the writable top) as a directory, or a file when file, with its parents. */
 static int make_in_top(const char *path, bool file)
 {
@@ -212,12 +224,9 @@ static int make_in_top(const char *path, bool file)
                 bool last = !(s = strchr(s, '/'));
                 if (!last)
                         *s = '\0';
-                int r = last && file ? openat(top_rw, p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)
-                                     : mkdirat(top_rw, p, 0755);
-                if (r < 0 && errno != EEXIST)
-                        return -errno;
-                if (r >= 0 && last && file)
-                        close(r);
+                int r = make_entry(top_rw, p, last && file);
+                if (r < 0)
+                        return r;
                 if (last)
                         return 0;
                 *s = '/';
@@ -247,17 +256,14 @@ static int make_in_tree(int root, const char *path, bool file)
                         /* The parent as the guest will see it, then the entry in it. */
                         char c = *s;
                         *s = '\0';
-                        _cleanup_close_ int parent =
-                                sys_openat2(root, p, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+                        _cleanup_close_ int parent = sys_openat2(root, *p ? p : "/", O_PATH | O_DIRECTORY,
+                                                                 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
                         *s = c;
                         if (parent < 0)
                                 return parent;
-                        int made = last && file ? openat(parent, s, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)
-                                                : mkdirat(parent, s, 0755);
-                        if (made < 0 && errno != EEXIST)
-                                return -errno;
-                        if (made > 0)
-                                close(made);
+                        int r = make_entry(parent, s, last && file);
+                        if (r < 0)
+                                return r;
                 } else if (fd < 0) {
                         return fd;
                 } else {

@@ -219,4 +219,16 @@ cocoon delete --force rwm
 cocoon delete --force pod
 after_delete pod
 
+# ---- the operator's opt-in: [share] allow_devices = true lets the guest store device nodes; nodev stays ----
+printf '[share]\nallow_devices = true\n' > "$T/cocoon.conf"
+hostile "$T/dev" True sh -c 'mknod /vol/rw/allowed-cdev c 1 3 && echo made'
+out=$(COCOON_CONFIG=$T/cocoon.conf cocoon run -b "$T/dev" dev 2>&1)
+check "allow_devices = true: mknod c 1:3 in the rw volume works (guest said: $out)" \
+    [ "$out" = made -a -c "$T/rw/allowed-cdev" ]
+printf '[share]\nallow_devices = maybe\n' > "$T/bad.conf"
+check "allow_devices = maybe: an error naming the setting" \
+    expect_fail "\[share\] allow_devices = maybe: unknown setting or invalid value" \
+    env COCOON_CONFIG="$T/bad.conf" "$COCOON" --root "$STATE" run -b "$T/dev" dev2
+check "allow_devices: nothing left on the host" nothing_left
+
 done_testing
