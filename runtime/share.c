@@ -174,7 +174,8 @@ int share_setup(cocoon_error **err)
                         return error_sys(err, errno, "the share's tmpfs: %s=%s", options[i][0], options[i][1]);
         if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return error_sys(err, errno, "creating the share's tmpfs");
-        _cleanup_close_ int mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        _cleanup_close_ int mnt =
+                fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
         if (mnt < 0 || move_mount(mnt, "", AT_FDCWD, SHARE_TOP, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return error_sys(err, errno, "mounting the share's tmpfs");
         /* The writable handle first, then the top read-only and shared for virtiofsd (see the top of this file). */

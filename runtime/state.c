@@ -42,8 +42,9 @@ static int check_trusted(int fd, const char *path, bool dir, cocoon_error **err)
         if (!dir && !S_ISREG(st.st_mode))
                 return error_set(err, EINVAL, "%s is not a regular file", path);
         if (st.st_uid != geteuid())
-                return error_set(err, EPERM, "%s is owned by uid %u, not by uid %u that runs cocoon: refusing to trust it",
-                                 path, (unsigned) st.st_uid, (unsigned) geteuid());
+                return error_set(err, EPERM,
+                                 "%s is owned by uid %u, not by uid %u that runs cocoon: refusing to trust it", path,
+                                 (unsigned) st.st_uid, (unsigned) geteuid());
         if (st.st_mode & (S_IWGRP | S_IWOTH))
                 return error_set(err, EPERM, "%s is writable by %s (mode %04o): refusing to trust it", path,
                                  (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH) ? "its group and others"
