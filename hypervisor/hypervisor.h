@@ -23,6 +23,15 @@ struct vm_nic {
         unsigned char mac[6];
 };
 
+/*
+ * What the guest may create through virtio-fs beyond plain files and
+ * directories (cocoon.conf [share]); both off by default, docs/security.md.
+ */
+struct share_policy {
+        bool allow_devices;          /* device nodes: virtiofsd keeps CAP_MKNOD */
+        bool allow_privileged_files; /* setuid/setgid bits and file capabilities */
+};
+
 struct vm_config {
         const char *qemu;      /* qemu-system-x86_64 */
         const char *virtiofsd; /* /usr/lib/qemu/virtiofsd */
@@ -36,7 +45,7 @@ struct vm_config {
         const char *kernel_args; /* extra guest kernel arguments, may be NULL */
         bool debug;              /* guest kernel messages to the console log */
         bool no_agent;           /* the initrd has no agent (the benchmark floor): do not connect */
-        bool share_allow_devices; /* the guest may create device nodes in the share (off by default) */
+        struct share_policy share;
         const struct vm_nic *nics;
         size_t n_nics;           /* at most VM_MAX_NICS */
 };
@@ -75,18 +84,15 @@ bool hypervisor_vsock_usable(void);
 bool vm_owns_pid(struct vm *vm, pid_t pid, int status);
 void vm_free(struct vm *vm);
 
+/* virtiofsd.c */
+int virtiofsd_spawn(const char *binary, const char *shared_dir, const struct share_policy *policy, int listen_fd,
+                    pid_t *ret_pid, cocoon_error **err);
 /*
- * virtiofsd.c. allow_devices: the guest may create device nodes in the
- * share (cocoon.conf [share] allow_devices); by default it may not.
+ * virtiofsd-confine.c: in virtiofsd's child just before exec (policy is a
+ * const struct share_policy *): capabilities out of the bounding set and a
+ * seccomp filter against setuid/setgid files. A negative errno on failure.
  */
-int virtiofsd_spawn(const char *binary, const char *shared_dir, bool allow_devices, int listen_fd, pid_t *ret_pid,
-                    cocoon_error **err);
-/*
- * virtiofsd-confine.c: in virtiofsd's child just before exec (allow_devices
- * points to a bool): capabilities out of the bounding set and a seccomp
- * filter against setuid/setgid files. A negative errno on failure.
- */
-int virtiofsd_confine(void *allow_devices);
+int virtiofsd_confine(void *policy);
 
 /* spawn.c: fork+exec with the given fds placed at 3.., PDEATHSIG and output to a log file */
 int spawn_process(char *const argv[], const int *keep_fds, size_t n_keep, const char *log_path, pid_t *ret_pid,

@@ -266,8 +266,7 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                 r = vfs_listen;
                 goto fail;
         }
-        r = virtiofsd_spawn(cfg->virtiofsd, cfg->shared_dir, cfg->share_allow_devices, vfs_listen, &vm->virtiofsd_pid,
-                            err);
+        r = virtiofsd_spawn(cfg->virtiofsd, cfg->shared_dir, &cfg->share, vfs_listen, &vm->virtiofsd_pid, err);
         /* Only virtiofsd listens: if it dies, QEMU's connect is refused at once instead of hanging. */
         cleanup_closep(&vfs_listen);
         vfs_listen = -1;

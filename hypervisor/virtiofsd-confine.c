@@ -2,9 +2,9 @@
  * What virtiofsd may not do on the guest's behalf, set up in its child just
  * before exec (so that the jail step can call it from wherever it runs).
  *
- * Capabilities: CAP_MKNOD (device nodes; kept only when the operator allows
- * them), CAP_SETFCAP (security.capability, file capabilities) and CAP_FSETID
- * leave the bounding set. virtiofsd's -o modcaps drops them from the threads
+ * Capabilities: CAP_MKNOD (device nodes), CAP_SETFCAP (security.capability,
+ * file capabilities) and CAP_FSETID leave the bounding set, unless the
+ * operator's share_policy allows what they are for. virtiofsd's -o modcaps drops them from the threads
  * that serve the guest, but threads started before it applies its list (the
  * C virtiofsd has one, QEMU's RCU thread) keep every capability it had; out
  * of the bounding set, no thread of it has them, whatever it does.
@@ -18,7 +18,8 @@
  * S_ISGID: chmod (fchmod, fchmodat, fchmodat2), create (openat, mknodat).
  * mkdir ignores both bits (a directory inherits setgid from its parent), so
  * it passes. openat2 takes its mode in a struct a filter cannot read: ENOSYS,
- * as from an older kernel (virtiofsd does not call it).
+ * as from an older kernel (virtiofsd does not call it). No filter when the
+ * policy allows privileged files.
  */
 #include <errno.h>
 #include <linux/capability.h>
@@ -38,13 +39,17 @@
 #define __NR_openat2 437
 #endif
 
-int virtiofsd_confine(void *allow_devices)
+int virtiofsd_confine(void *policy)
 {
-        static const int caps[] = {CAP_SETFCAP, CAP_FSETID, CAP_MKNOD};
-        size_t n_caps = *(const bool *) allow_devices ? 2 : 3;
-        for (size_t i = 0; i < n_caps; i++)
-                if (prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0) < 0)
+        const struct share_policy *p = policy;
+        static const int privileged_files[] = {CAP_SETFCAP, CAP_FSETID};
+        for (size_t i = 0; !p->allow_privileged_files && i < 2; i++)
+                if (prctl(PR_CAPBSET_DROP, privileged_files[i], 0, 0, 0) < 0)
                         return -errno;
+        if (!p->allow_devices && prctl(PR_CAPBSET_DROP, CAP_MKNOD, 0, 0, 0) < 0)
+                return -errno;
+        if (p->allow_privileged_files)
+                return 0;
         static const struct {
                 int nr;
                 unsigned mode_arg;

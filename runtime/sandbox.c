@@ -178,7 +178,7 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 .shared_dir = shared_dir,
                 .kernel_args = cfg->kernel_args,
                 .debug = rt->debug,
-                .share_allow_devices = cfg->share_allow_devices,
+                .share = cfg->share,
         };
         vc.n_nics = network_nics(sv->net, &vc.nics);
         /* A pod's VM holds all its containers: sized for their sum when the sandbox says it. */

@@ -82,8 +82,11 @@ static int on_entry(void *user, const char *section, const char *name, const cha
                         else
                                 ok = 0;
                 }
-        } else if (strcmp(section, "share") == 0 && strcmp(name, "allow_devices") == 0) {
-                ok = set_bool(&c->share_allow_devices, value);
+        } else if (strcmp(section, "share") == 0) {
+                if (strcmp(name, "allow_devices") == 0)
+                        ok = set_bool(&c->share.allow_devices, value);
+                else if (strcmp(name, "allow_privileged_files") == 0)
+                        ok = set_bool(&c->share.allow_privileged_files, value);
         }
         if (!ok && !*st->err)
                 error_set(st->err, EINVAL, "%s: [%s] %s = %s: unknown setting or invalid value", st->path, section,

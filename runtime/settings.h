@@ -18,7 +18,7 @@ struct cocoon_config {
         unsigned memory_mib;
         enum vm_accel accel;
         unsigned boot_timeout_s;
-        bool share_allow_devices; /* [share] allow_devices: the guest may mknod in the share */
+        struct share_policy share; /* [share] */
 };
 
 int config_load(struct cocoon_config *cfg, cocoon_error **err);

@@ -219,16 +219,22 @@ cocoon delete --force rwm
 cocoon delete --force pod
 after_delete pod
 
-# ---- the operator's opt-in: [share] allow_devices = true lets the guest store device nodes; nodev stays ----
-printf '[share]\nallow_devices = true\n' > "$T/cocoon.conf"
-hostile "$T/dev" True sh -c 'mknod /vol/rw/allowed-cdev c 1 3 && echo made'
-out=$(COCOON_CONFIG=$T/cocoon.conf cocoon run -b "$T/dev" dev 2>&1)
-check "allow_devices = true: mknod c 1:3 in the rw volume works (guest said: $out)" \
-    [ "$out" = made -a -c "$T/rw/allowed-cdev" ]
+# ---- the operator's opt-ins ([share] in cocoon.conf), each alone: the other stays refused ----
+hostile "$T/opt" True sh -c 'mknod /vol/rw/opt-cdev c 1 3 && echo mknod-ok
+    touch /vol/rw/opt-suid && chmod 4755 /vol/rw/opt-suid && echo chmod-ok'
+printf '[share]\nallow_devices = true\n' > "$T/devices.conf"
+out=$(COCOON_CONFIG=$T/devices.conf cocoon run -b "$T/opt" opt 2>&1 | tr '\n' ' ')
+check "allow_devices = true: mknod c 1:3 in the rw volume works, chmod u+s still fails (guest: $out)" \
+    [ -c "$T/rw/opt-cdev" -a ! -u "$T/rw/opt-suid" ]
+rm -f "$T/rw/opt-cdev" "$T/rw/opt-suid"
+printf '[share]\nallow_privileged_files = true\n' > "$T/files.conf"
+out=$(COCOON_CONFIG=$T/files.conf cocoon run -b "$T/opt" opt 2>&1 | tr '\n' ' ')
+check "allow_privileged_files = true: chmod u+s in the rw volume works, mknod still fails (guest: $out)" \
+    [ -u "$T/rw/opt-suid" -a ! -e "$T/rw/opt-cdev" ]
 printf '[share]\nallow_devices = maybe\n' > "$T/bad.conf"
 check "allow_devices = maybe: an error naming the setting" \
-    expect_fail "\[share\] allow_devices = maybe: unknown setting or invalid value" \
-    env COCOON_CONFIG="$T/bad.conf" "$COCOON" --root "$STATE" run -b "$T/dev" dev2
-check "allow_devices: nothing left on the host" nothing_left
+    expect_fail "\\[share\\] allow_devices = maybe: unknown setting or invalid value" \
+    env COCOON_CONFIG="$T/bad.conf" "$COCOON" --root "$STATE" run -b "$T/opt" opt2
+check "the opt-ins: nothing left on the host" nothing_left
 
 done_testing
