@@ -56,7 +56,8 @@ int touch_p(const char *path)
                 if (r < 0)
                         return r;
         }
-        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+        /* Read-only: an existing file on a read-only filesystem (a read-only rootfs) is enough. */
+        int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
         if (fd < 0)
                 return -errno;
         close(fd);

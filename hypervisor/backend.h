@@ -105,5 +105,20 @@ int qemu_build_argv(const struct vm_config *cfg, const struct qemu_plan *p, stru
 size_t qemu_jail_binds(const struct vm_config *cfg, const struct qemu_plan *p, struct jail_bind *out, size_t max);
 
 /* virtiofsd.c */
-int virtiofsd_spawn(const char *binary, const char *shared_dir, int listen_fd, const char *jail_root, uid_t uid,
-                    char *tag, pid_t *ret_pid, int *ret_pidfd, cocoon_error **err);
+int virtiofsd_spawn(const char *binary, const char *shared_dir, const struct share_policy *policy, int listen_fd,
+                    const char *jail_root, uid_t uid, char *tag, pid_t *ret_pid, int *ret_pidfd, cocoon_error **err);
+/*
+ * virtiofsd-confine.c: what virtiofsd may not do for the guest (the share
+ * policy): prepared in the parent, applied by virtiofsd_confine() as the jail
+ * step's pre_exec (its data is the confinement), which only drops bounding
+ * capabilities and installs the compiled filter. Returns an errno, 0 if fine.
+ */
+#include <linux/filter.h>
+struct virtiofsd_confinement {
+        struct share_policy policy;
+        struct sock_fprog filter; /* .filter NULL: none */
+};
+int virtiofsd_confinement_prepare(const struct share_policy *policy, struct virtiofsd_confinement *ret,
+                                  cocoon_error **err);
+void virtiofsd_confinement_free(struct virtiofsd_confinement *c);
+int virtiofsd_confine(void *data);

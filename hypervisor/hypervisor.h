@@ -28,6 +28,15 @@ struct vm_nic {
 /* The backend's own settings ([hypervisor] keys it knows, such as the VMM's path). */
 struct hypervisor_settings;
 
+/*
+ * What the guest may create through virtio-fs beyond plain files and
+ * directories (cocoon.conf [share]); both off by default, docs/security.md.
+ */
+struct share_policy {
+        bool allow_devices;          /* device nodes: virtiofsd keeps CAP_MKNOD */
+        bool allow_privileged_files; /* setuid/setgid bits and file capabilities */
+};
+
 struct vm_config {
         const struct hypervisor_settings *settings; /* NULL: the backend's defaults */
         const char *kernel;
@@ -40,6 +49,7 @@ struct vm_config {
         const char *kernel_args; /* extra guest kernel arguments, may be NULL */
         bool debug;              /* guest kernel messages to the console log */
         bool no_agent;           /* the initrd has no agent (the benchmark floor): do not connect */
+        struct share_policy share;
         const struct vm_nic *nics;
         size_t n_nics; /* at most VM_MAX_NICS */
         /* Tells the user about a degraded setting (TCG, no jail); may be NULL. */

@@ -322,7 +322,7 @@ static int virtiofs_link(struct qemu_vm *vm, const char *run_dir, const char *ja
         }
         /* Nobody else may connect: the file goes before virtiofsd exists. */
         (void) unlink(path);
-        int r = virtiofsd_spawn(vm->set->virtiofsd, vm->cfg->shared_dir, listen_fd, jail_root, vm->uid.uid, vm->tag,
+        int r = virtiofsd_spawn(vm->set->virtiofsd, vm->cfg->shared_dir, &vm->cfg->share, listen_fd, jail_root, vm->uid.uid, vm->tag,
                                 &(pid_t) {0}, &vm->virtiofsd_pidfd, err);
         if (r < 0)
                 return r;

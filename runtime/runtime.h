@@ -110,6 +110,13 @@ int share_open_trees(const struct bundle *b, struct share_trees *ret, cocoon_err
 /* In the supervisor: the trees a client sent along with a create request, in the same order. */
 int share_adopt_trees(const struct bundle *b, struct conn *from, struct share_trees *ret, cocoon_error **err);
 void share_trees_close(struct share_trees *t);
+/*
+ * In the supervisor, in its own mount namespace, before virtiofsd starts:
+ * the share's top (shared/), a small read-only tmpfs with shared propagation.
+ * share_teardown() unmounts it.
+ */
+int share_setup(cocoon_error **err);
+void share_teardown(void);
 int share_container(const char *id, const struct bundle *b, const struct share_trees *trees, cocoon_error **err);
 void share_release(const char *id);
 

@@ -40,18 +40,13 @@ static int private_mounts(cocoon_error **err)
                 return error_sys(err, errno, "creating the supervisor's mount namespace");
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return error_sys(err, errno, "making mounts private");
-        /* The VM serves it from the start; the containers come into it later. */
-        int r = mkdir_p("shared", 0755);
-        if (r < 0)
-                return error_sys(err, -r, "creating the share");
         /*
-         * A mount point of its own, shared: what is mounted in it after the VM
-         * started (a pod's next container) reaches the jailed virtiofsd, whose
-         * copy of it is a slave of this one.
+         * The VM serves it from the start; the containers come into it later.
+         * share_setup makes it a shared mount point: what is mounted in it after
+         * the VM started (a pod's next container) reaches the jailed virtiofsd,
+         * whose copy of it is a slave of this one.
          */
-        if (mount("shared", "shared", NULL, MS_BIND, NULL) < 0 || mount(NULL, "shared", NULL, MS_SHARED, NULL) < 0)
-                return error_sys(err, errno, "making the share a shared mount");
-        return 0;
+        return share_setup(err);
 }
 
 static int set_recv_timeout(int fd, unsigned seconds)
@@ -151,6 +146,7 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 .kernel_args = cfg->kernel_args,
                 .debug = rt->debug,
                 .warn = warn_log,
+                .share = cfg->share,
         };
         int r = private_mounts(err);
         if (r < 0)
@@ -217,6 +213,7 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
 static void clean_up_after_dead_caller(const char *id, const char *dir)
 {
         share_release(id);
+        share_teardown();
         (void) remove_tree(dir);
 }
 

@@ -89,6 +89,14 @@ static int set_uint(unsigned *field, const char *value, unsigned min, unsigned m
         return 1;
 }
 
+static int set_bool(bool *field, const char *value)
+{
+        if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+                return 0;
+        *field = strcmp(value, "true") == 0;
+        return 1;
+}
+
 static int on_entry(void *user, const char *section, const char *name, const char *value)
 {
         struct parse_state *st = user;
@@ -125,6 +133,11 @@ static int on_entry(void *user, const char *section, const char *name, const cha
                         ok = set_uint(&c->vmm_pids_max, value, 16, 1 << 22);
                 else
                         return defer_to_backend(st, name, value);
+        } else if (strcmp(section, "share") == 0) {
+                if (strcmp(name, "allow_devices") == 0)
+                        ok = set_bool(&c->share.allow_devices, value);
+                else if (strcmp(name, "allow_privileged_files") == 0)
+                        ok = set_bool(&c->share.allow_privileged_files, value);
         }
         if (!ok && !*st->err)
                 error_set(st->err, EINVAL, "%s: [%s] %s = %s: unknown setting or invalid value", st->path, section,

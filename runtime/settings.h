@@ -20,6 +20,7 @@ struct cocoon_config {
         unsigned boot_timeout_s;
         unsigned vmm_overhead_mib; /* the host cgroup's memory limit is the guest's plus this */
         unsigned vmm_pids_max;     /* the host cgroup's pids.max */
+        struct share_policy share; /* [share] */
 };
 
 int config_load(struct cocoon_config *cfg, cocoon_error **err);

@@ -26,6 +26,43 @@ static int check_id(const char *id, cocoon_error **err)
         return 0;
 }
 
+/*
+ * What cocoon trusts on the host (--root, each container's directory, each
+ * state.json) must be the caller's and writable by nobody else: another user
+ * who could write there could forge the state that root then acts on (hooks
+ * run, pids killed).
+ */
+static int check_trusted(int fd, const char *path, bool dir, cocoon_error **err)
+{
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return error_sys(err, errno, "%s", path);
+        if (dir && !S_ISDIR(st.st_mode))
+                return error_set(err, ENOTDIR, "%s is not a directory", path);
+        if (!dir && !S_ISREG(st.st_mode))
+                return error_set(err, EINVAL, "%s is not a regular file", path);
+        if (st.st_uid != geteuid())
+                return error_set(err, EPERM,
+                                 "%s is owned by uid %u, not by uid %u that runs cocoon: refusing to trust it", path,
+                                 (unsigned) st.st_uid, (unsigned) geteuid());
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+                return error_set(err, EPERM, "%s is writable by %s (mode %04o): refusing to trust it", path,
+                                 (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH) ? "its group and others"
+                                 : st.st_mode & S_IWGRP                           ? "its group"
+                                                                                  : "others",
+                                 (unsigned) (st.st_mode & 07777));
+        return 0;
+}
+
+int state_check_root(const char *root, cocoon_error **err)
+{
+        _cleanup_close_ int fd = open(root, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? -ENOENT : error_sys(err, errno, "--root %s", root);
+        int r = check_trusted(fd, root, true, err);
+        return r < 0 ? error_wrap(err, "--root") : 0;
+}
+
 static int lock_dir(const char *dir, int *ret_fd, cocoon_error **err)
 {
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -48,6 +85,9 @@ int container_new(const char *root, const char *id, struct container *ret, cocoo
         r = mkdir_p(root, 0700);
         if (r < 0)
                 return error_sys(err, -r, "creating the state root %s", root);
+        r = state_check_root(root, err);
+        if (r < 0)
+                return r == -ENOENT ? error_sys(err, ENOENT, "--root %s", root) : r;
         _cleanup_free_ char *dir = path_join(root, id);
         if (!dir)
                 return -ENOMEM;
@@ -124,6 +164,11 @@ int container_open(const char *root, const char *id, struct container *ret, coco
         int r = check_id(id, err);
         if (r < 0)
                 return r;
+        r = state_check_root(root, err);
+        if (r == -ENOENT)
+                return error_set(err, ENOENT, "container %s does not exist", id);
+        if (r < 0)
+                return r;
         struct container c = {.lock_fd = -1};
         c.dir = path_join(root, id);
         if (!c.dir)
@@ -133,6 +178,8 @@ int container_open(const char *root, const char *id, struct container *ret, coco
                 container_close(&c);
                 return error_set(err, ENOENT, "container %s does not exist", id);
         }
+        if (r >= 0)
+                r = check_trusted(c.lock_fd, c.dir, true, err);
         if (r < 0) {
                 container_close(&c);
                 return r;
@@ -140,17 +187,20 @@ int container_open(const char *root, const char *id, struct container *ret, coco
         /* Read through the locked fd: a delete that won the race left nothing behind it. */
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
-        int fd = openat(c.lock_fd, STATE_FILE, O_RDONLY | O_CLOEXEC);
+        _cleanup_free_ char *state = path_join(c.dir, STATE_FILE);
+        int fd = state ? openat(c.lock_fd, STATE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
         if (fd < 0) {
-                r = errno;
+                r = state ? errno : ENOMEM;
                 container_close(&c);
                 if (r == ENOENT)
                         return error_set(err, ENOENT, "container %s does not exist", id);
-                return error_sys(err, r, "%s/%s", root, id);
+                return error_sys(err, r, "%s", state);
         }
+        r = check_trusted(fd, state, false, err);
         char path[64];
         snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-        r = read_file(path, 1 << 20, &text, &len);
+        if (r >= 0)
+                r = read_file(path, 1 << 20, &text, &len);
         close(fd);
         if (r >= 0)
                 r = parse_state(text, len, &c.st, err);

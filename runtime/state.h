@@ -36,6 +36,12 @@ struct container {
 };
 
 /*
+ * --root must be a directory owned by the caller and writable by nobody else
+ * (as must each container's directory and state.json, checked on open):
+ * -ENOENT (error unset) when it does not exist, else a message naming it.
+ */
+int state_check_root(const char *root, cocoon_error **err);
+/*
  * Creates <root>/<id> and locks it; "container with id exists: ID" if it is
  * there already. The state is filled by the caller and saved with state_save().
  */

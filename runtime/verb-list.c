@@ -43,6 +43,12 @@ static int list_main(struct runtime *rt, int argc, char **argv)
                 return 2;
         }
 
+        /* A root that does not exist yet lists nothing; one that cannot be trusted is an error. */
+        _cleanup_error_ cocoon_error *err = NULL;
+        int r = state_check_root(rt->root, &err);
+        if (r < 0 && r != -ENOENT)
+                return verb_fail(&verb_list, r, err);
+
         struct json_writer w;
         if (json && json_writer_init(&w, false) < 0)
                 return verb_fail(&verb_list, -ENOMEM, NULL);
