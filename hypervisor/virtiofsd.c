@@ -75,8 +75,14 @@ int virtiofsd_spawn(const char *binary, const char *shared_dir, const struct sha
         int kept[16];
         struct jail_bind binds[16];
         size_t n = jail_common_binds(binds, ARRAY_SIZE(binds) - 2);
-        /* A slave of the supervisor's share: containers that join the pod later appear in it. */
-        binds[n++] = (struct jail_bind) {.src = shared_dir, .dst = JAIL_SHARE, .writable = true};
+        /*
+         * A slave of the supervisor's share: containers that join the pod later
+         * appear in it. Read-only like the share's top in the supervisor (the
+         * bind is a mount of its own, whose flags the jail sets): the guest
+         * writes only in the rootfs and volume mounts below it, which keep
+         * their own flags.
+         */
+        binds[n++] = (struct jail_bind) {.src = shared_dir, .dst = JAIL_SHARE};
         binds[n++] = (struct jail_bind) {.src = binary, .dst = binary};
         struct jail jail = {
                 .root = jail_root,
