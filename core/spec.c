@@ -896,7 +896,8 @@ static const struct {
 
 static const char *const default_caps[] = { "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", NULL };
 
-static const char *const default_namespaces[] = { "pid", "network", "ipc", "uts", "mount", "cgroup" };
+/* runc 1.1's default has no cgroup namespace: tools that want one append it, and a duplicate is refused. */
+static const char *const default_namespaces[] = { "pid", "network", "ipc", "uts", "mount" };
 
 static const char *const default_masked_paths[] = {
         "/proc/acpi",
