@@ -334,8 +334,6 @@ static const char *sysctl_namespace(const char *key)
                 return "ipc";
         if (strncmp(key, "net.", 4) == 0)
                 return "network";
-        if (strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0)
-                return "uts";
         return NULL;
 }
 

@@ -480,6 +480,12 @@ static int parse_sysctl(yajl_val linux_obj, struct oci_spec *spec, cocoon_error 
                 /* The key becomes a path under /proc/sys: no way out of it. */
                 if (!*key || key[0] == '.' || key[0] == '/' || strstr(key, "..") || strstr(key, "//"))
                         return error_set(err, EINVAL, "linux.sysctl[\"%s\"]: not a sysctl name", key);
+                /* As runc: these two belong to the hostname and domainname fields (sysctl(8) allows '/' for '.'). */
+                for (const char *const *f = (const char *const[]) {"hostname", "domainname", NULL}; *f; f++)
+                        if (strncmp(key, "kernel", 6) == 0 && (key[6] == '.' || key[6] == '/') && strcmp(key + 7, *f) == 0)
+                                return error_set(err, EINVAL,
+                                                 "linux.sysctl[\"%s\"]: not allowed, it conflicts with the \"%s\" field", key,
+                                                 *f);
                 struct spec_kv *kv = &spec->sysctl[spec->n_sysctl++];
                 kv->key = strdup(key);
                 kv->value = strdup(value->u.string);
