@@ -598,6 +598,30 @@ static void test_minimal(void)
                "absent security and linux fields: nothing set, capabilities left alone");
 }
 
+/* What cocoon accepts but cannot apply in its guest is named in a warning, not dropped in silence. */
+static void test_label_warnings(void)
+{
+        _cleanup_free_ char *json = dq("{" BASE ", " PROCESS(", 'apparmorProfile': 'docker-default', 'selinuxLabel': 's0'")
+                                       ", 'linux': {'mountLabel': 'system_u:object_r:container_file_t:s0'}}");
+        _cleanup_spec_ struct oci_spec *spec = NULL;
+        _cleanup_error_ cocoon_error *err = NULL;
+        int r = spec_parse(json, strlen(json), &spec, &err);
+        TAP_OK(r == 0 && spec, "apparmorProfile, selinuxLabel and mountLabel parse");
+        if (!spec)
+                return;
+        const struct spec_process *p = &spec->process;
+        TAP_STR_EQ(p->apparmor_profile, "docker-default", "process.apparmorProfile kept, to apply where the kernel has it");
+        TAP_OK(p->n_warnings == 3, "three warnings");
+        TAP_OK(p->n_warnings == 3 && strstr(p->warnings[0], "process.apparmorProfile \"docker-default\": applied only") &&
+                       strstr(p->warnings[1], "process.selinuxLabel \"s0\": ignored") &&
+                       strstr(p->warnings[2], "linux.mountLabel \"system_u:object_r:container_file_t:s0\": ignored"),
+               "each warning names its field and what happens");
+        _cleanup_free_ char *unconfined = dq("{" BASE ", " PROCESS(", 'apparmorProfile': 'unconfined'") "}");
+        _cleanup_spec_ struct oci_spec *spec2 = NULL;
+        TAP_OK(spec_parse(unconfined, strlen(unconfined), &spec2, NULL) == 0 && spec2->process.n_warnings == 0,
+               "apparmorProfile unconfined: no warning");
+}
+
 static void test_duplicate_keys(void)
 {
         _cleanup_free_ char *json =
@@ -791,6 +815,7 @@ int main(void)
         test_minimal();
         test_linux_fields();
         test_duplicate_keys();
+        test_label_warnings();
         test_default();
         test_bad_inputs();
         test_truncated();
