@@ -645,7 +645,7 @@ int mount_setup_rootfs(const struct oci_spec *spec, int rootfs, cocoon_error **e
         unsigned long propagation = spec->rootfs_propagation ? spec->rootfs_propagation : MS_SLAVE | MS_REC;
         if (mount(NULL, "/", NULL, propagation, NULL) < 0)
                 return error_sys(err, errno, "linux.rootfsPropagation: setting the propagation of /");
-        int r = spec->no_pivot ? 0 : make_parent_private(rootfs, err);
+        int r = make_parent_private(rootfs, err);
         if (r < 0)
                 return r;
         _cleanup_(rootfs_ctx_done) struct rootfs_ctx ctx = {.root = -1};
