@@ -195,9 +195,9 @@ int remove_tree(const char *path)
         return remove_at(AT_FDCWD, path, st.st_dev);
 }
 
-static int openat2_in_root(int rootfd, const char *path, int flags)
+static int openat2_in_root(int rootfd, const char *path)
 {
-        struct open_how how = {.flags = (uint64_t) flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+        struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
         int fd;
         do
                 fd = (int) syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
@@ -208,8 +208,7 @@ static int openat2_in_root(int rootfd, const char *path, int flags)
 /* Creates what is missing of path under rootfd, with symlinks resolved inside it; depth bounds symlink loops. */
 static int open_in_root_depth(int rootfd, const char *path, mode_t create, int depth)
 {
-        int flags = O_PATH;
-        int fd = openat2_in_root(rootfd, path, flags);
+        int fd = openat2_in_root(rootfd, path);
         if (fd != -ENOENT || create == 0)
                 return fd;
         if (depth > 40)
@@ -227,11 +226,11 @@ static int open_in_root_depth(int rootfd, const char *path, mode_t create, int d
                 return -ENOENT;
         if (slash)
                 *slash = '\0';
-        _cleanup_close_ int pfd = open_in_root_depth(rootfd, slash ? (*parent ? parent : "/") : ".", S_IFDIR,
-                                                     depth + 1);
-        if (pfd < 0)
-                return pfd;
-        int dfd = pfd; /* an O_PATH fd serves as the directory of *at() calls */
+        const char *dir = slash ? (*parent ? parent : "/") : ".";
+        /* An O_PATH fd serves as the directory of the *at() calls. */
+        _cleanup_close_ int dfd = open_in_root_depth(rootfd, dir, S_IFDIR, depth + 1);
+        if (dfd < 0)
+                return dfd;
         int r = create == S_IFDIR ? mkdirat(dfd, base, 0755) : mknodat(dfd, base, S_IFREG | 0644, 0);
         if (r < 0 && errno == EEXIST) {
                 /* A dangling symlink: create its target, inside the root too. */
@@ -244,7 +243,7 @@ static int open_in_root_depth(int rootfd, const char *path, mode_t create, int d
                 if (target[0] == '/')
                         resolved = strdup(target);
                 else
-                        resolved = path_join(slash ? (*parent ? parent : "/") : ".", target);
+                        resolved = path_join(dir, target);
                 if (!resolved)
                         return -ENOMEM;
                 _cleanup_close_ int tfd = open_in_root_depth(rootfd, resolved, create, depth + 1);
@@ -253,7 +252,7 @@ static int open_in_root_depth(int rootfd, const char *path, mode_t create, int d
         } else if (r < 0) {
                 return -errno;
         }
-        return openat2_in_root(rootfd, path, flags);
+        return openat2_in_root(rootfd, path);
 }
 
 int open_in_root(int rootfd, const char *path, mode_t create)
