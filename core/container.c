@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <linux/sched.h>
@@ -29,6 +28,7 @@
 #include "mount.h"
 #include "netlink.h"
 #include "process.h"
+#include "terminal.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -249,12 +249,9 @@ static int setup_console(const struct spec_process *p, uid_t uid, int sock, coco
          * As runc: no ONLCR, so "\n" stays "\n" on the way out; the caller's
          * own terminal, at the far end, adds the CR.
          */
-        struct termios tio;
-        if (tcgetattr(slave, &tio) < 0)
-                return error_sys(err, errno, "reading the terminal's settings");
-        tio.c_oflag &= ~(tcflag_t) ONLCR;
-        if (tcsetattr(slave, TCSANOW, &tio) < 0)
-                return error_sys(err, errno, "setting the terminal's output mode");
+        int r = terminal_no_onlcr(slave);
+        if (r < 0)
+                return error_sys(err, -r, "turning ONLCR off on %s", name);
         /* The process owns its terminal, as with runc. */
         if (p->has_console_size) {
                 struct winsize ws = {.ws_row = p->console_height, .ws_col = p->console_width};
@@ -269,7 +266,7 @@ static int setup_console(const struct spec_process *p, uid_t uid, int sock, coco
         if (ioctl(0, TIOCSCTTY, 0) < 0)
                 return error_sys(err, errno, "making %s the controlling terminal", name);
 
-        int r = fd_send(sock, master, "T", 1);
+        r = fd_send(sock, master, "T", 1);
         if (r < 0)
                 return error_sys(err, -r, "passing the terminal");
         return 0;
