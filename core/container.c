@@ -456,6 +456,8 @@ static _Noreturn void child_exec(const struct oci_spec *spec, const struct spec_
                 _exit(1); /* deleted before it was started */
 
         if (hooks && hooks->n) {
+                /* A startContainer hook without env gets the process's, as runc's init has set it by then. */
+                environ = plan->env;
                 _cleanup_error_ cocoon_error *err = NULL;
                 _cleanup_free_ char *state = hooks_state_json(spec, "created", getpid());
                 int r = state ? hooks_run(hooks->list, hooks->n, state, "startContainer", &err)

@@ -108,9 +108,11 @@ elif kind == "compat":
                     {"destination": "/vol", "type": "bind", "source": os.path.join(os.path.abspath(bundle), "vol"),
                      "options": ["rbind", "rro"]}]
     lx["devices"] = [{"path": "/dev/mynull/", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666}]
+    p["env"].append("START_MARK=from-the-process")
+    c["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", 'echo "$START_MARK" > /tmp/start-env']}]}
     log = os.environ.get("HOOK_ENV_LOG")
     if log:
-        c["hooks"] = {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", 'echo "mark=$COCOON_HOOK_MARK" > %s' % log]}]}
+        c["hooks"]["prestart"] = [{"path": "/bin/sh", "args": ["sh", "-c", 'echo "mark=$COCOON_HOOK_MARK" > %s' % log]}]
 elif kind == "limits":
     p["oomScoreAdj"] = -500
     p["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 1048576, "hard": 1048576}]

@@ -39,6 +39,7 @@ start_state=$(cat /tmp/start-state 2>/dev/null)
 echo "start_hook_status=$(echo "$start_state" | sed -n 's/.*"status":"\([^"]*\)".*/\1/p')"
 echo "start_hook_id=$(echo "$start_state" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')"
 echo "net_ns=$(readlink /proc/self/ns/net)"
+echo "start_hook_env=$(cat /tmp/start-env 2>/dev/null)"
 echo "root_shared=$(grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo | grep -c ' shared:')"
 echo "cwd=$(pwd)"
 touch /dev/probe-file 2>/dev/null; echo "dev_write_rc=$?"

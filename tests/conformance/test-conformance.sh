@@ -153,6 +153,7 @@ expect mynull "crw-rw-rw- 1,3" "linux.devices: a path with a trailing slash"
 expect lo_flags 0x9 "lo is up in a new network namespace"
 expect localhost_server hello "a server on localhost answers"
 check "$RT: a hook without env gets the runtime's environment" grep -qx "mark=from-the-runtime" "$HOOK_ENV_LOG"
+expect start_hook_env from-the-process "a startContainer hook without env gets the process's environment"
 [ "$RT" = cocoon ] && check "$RT: compat: nothing left on the host" nothing_left
 
 # ---- a user namespace ----
