@@ -76,22 +76,6 @@ static int watch_oom(struct agent *a, struct guest_container *c, cocoon_error **
         return 0;
 }
 
-/* The devices linux.devices creates stay usable under linux.resources.devices, as with runc. */
-static int allow_spec_devices(const struct oci_spec *spec, struct resources *res)
-{
-        if (!res->has_devices)
-                return 0; /* no rules: every device is allowed anyway (or, on update, the old rules stay) */
-        for (size_t i = 0; i < spec->n_devices; i++) {
-                const struct spec_device *d = &spec->devices[i];
-                if (d->type == 'p')
-                        continue; /* a fifo is no device to the kernel's check */
-                int r = resources_allow_device(res, d->type == 'b' ? 'b' : 'c', d->major, d->minor);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 int cgroups_setup(struct agent *a, struct guest_container *c, int *ret_fd, cocoon_error **err)
 {
         *ret_fd = -1;
@@ -115,9 +99,7 @@ int cgroups_setup(struct agent *a, struct guest_container *c, int *ret_fd, cocoo
                 return error_set(err, EBUSY, "cgroup %s is in use by another container", rel);
         }
         if (c->spec->resources) {
-                r = allow_spec_devices(c->spec, c->spec->resources);
-                if (r < 0)
-                        return error_sys(err, -r, "device rules");
+                /* Only the spec's rules and runc's standard devices: linux.devices gets no rule of its own, as with runc. */
                 r = cgroup_apply(c->cgroup, c->spec->resources, "linux.resources", false, err);
                 if (r < 0)
                         return r;
@@ -244,9 +226,6 @@ int cgroups_update(struct guest_container *c, const char *resources_json, cocoon
         int r = resources_parse(resources_json, strlen(resources_json), &res, err);
         if (r < 0)
                 return error_wrap(err, "resources");
-        r = allow_spec_devices(c->spec, res);
-        if (r < 0)
-                return error_sys(err, -r, "device rules");
         return cgroup_apply(c->cgroup, res, "", false, err);
 }
 

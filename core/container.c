@@ -19,13 +19,16 @@
 #include <unistd.h>
 
 #include <linux/sched.h>
+#include <net/if.h>
 
 #include "cleanup.h"
 #include "fdpass.h"
 #include "fsutil.h"
 #include "hooks.h"
 #include "mount.h"
+#include "netlink.h"
 #include "process.h"
+#include "terminal.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -242,6 +245,13 @@ static int setup_console(const struct spec_process *p, uid_t uid, int sock, coco
         _cleanup_close_ int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (slave < 0)
                 return error_sys(err, errno, "opening %s", name);
+        /*
+         * As runc: no ONLCR, so "\n" stays "\n" on the way out; the caller's
+         * own terminal, at the far end, adds the CR.
+         */
+        int r = terminal_no_onlcr(slave);
+        if (r < 0)
+                return error_sys(err, -r, "turning ONLCR off on %s", name);
         /* The process owns its terminal, as with runc. */
         if (p->has_console_size) {
                 struct winsize ws = {.ws_row = p->console_height, .ws_col = p->console_width};
@@ -256,7 +266,7 @@ static int setup_console(const struct spec_process *p, uid_t uid, int sock, coco
         if (ioctl(0, TIOCSCTTY, 0) < 0)
                 return error_sys(err, errno, "making %s the controlling terminal", name);
 
-        int r = fd_send(sock, master, "T", 1);
+        r = fd_send(sock, master, "T", 1);
         if (r < 0)
                 return error_sys(err, -r, "passing the terminal");
         return 0;
@@ -334,8 +344,6 @@ static const char *sysctl_namespace(const char *key)
                 return "ipc";
         if (strncmp(key, "net.", 4) == 0)
                 return "network";
-        if (strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0)
-                return "uts";
         return NULL;
 }
 
@@ -369,8 +377,28 @@ static int write_sysctls(const struct oci_spec *spec, cocoon_error **err)
         return 0;
 }
 
+/*
+ * A new network namespace starts with lo down; runc brings it up, so that a
+ * server on localhost in the container answers.
+ */
+static int loopback_up(cocoon_error **err)
+{
+        _cleanup_close_ int nl = -1;
+        int r = nl_open(&nl, err);
+        if (r < 0)
+                return error_wrap(err, "bringing lo up");
+        struct nl_msg m;
+        struct ifinfomsg *ifi = nl_begin(&m, RTM_NEWLINK, 0, sizeof(*ifi));
+        ifi->ifi_index = (int) if_nametoindex("lo");
+        ifi->ifi_change = IFF_UP;
+        ifi->ifi_flags = IFF_UP;
+        if (ifi->ifi_index == 0)
+                return error_sys(err, errno, "finding lo in the container's network namespace");
+        return nl_call(nl, &m, "bringing lo up", err);
+}
+
 /* Runs in the child: everything up to the exec. */
-static int child_setup(const struct oci_spec *spec, const char *rootfs, const struct container_stdio *stdio,
+static int child_setup(const struct oci_spec *spec, int rootfs, const struct container_stdio *stdio,
                        int console_sock, struct exec_plan *plan, cocoon_error **err)
 {
         reset_signals();
@@ -384,6 +412,12 @@ static int child_setup(const struct oci_spec *spec, const char *rootfs, const st
         /* Nothing of the agent's may leak into the workload. */
         (void) syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 
+        const struct spec_namespace *net = spec_namespace(spec, "network");
+        if (net && !net->path) {
+                int r = loopback_up(err);
+                if (r < 0)
+                        return r;
+        }
         int r = mount_setup_rootfs(spec, rootfs, err);
         if (r < 0)
                 return r;
@@ -422,6 +456,8 @@ static _Noreturn void child_exec(const struct oci_spec *spec, const struct spec_
                 _exit(1); /* deleted before it was started */
 
         if (hooks && hooks->n) {
+                /* A startContainer hook without env gets the process's, as runc's init has set it by then. */
+                environ = plan->env;
                 _cleanup_error_ cocoon_error *err = NULL;
                 _cleanup_free_ char *state = hooks_state_json(spec, "created", getpid());
                 int r = state ? hooks_run(hooks->list, hooks->n, state, "startContainer", &err)
@@ -587,6 +623,17 @@ struct spawn {
 /* The process itself, from its first instruction in its namespaces to its exec. */
 static _Noreturn void spawned(const struct spawn *s, struct sync_channels *ch)
 {
+        /*
+         * The rootfs is opened first, in the new mount namespace and still
+         * with the caller's uid: the root of a new user namespace may not be
+         * allowed to walk the path to it.
+         */
+        int root = -1;
+        if (s->rootfs && (root = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+                _cleanup_error_ cocoon_error *rerr = NULL;
+                int r = error_sys(&rerr, errno, "opening the rootfs %s", s->rootfs);
+                child_fail(ch->status[1], r, rerr);
+        }
         if (s->flags & CLONE_NEWUSER) {
                 /* Nothing works as root before the caller has mapped us. */
                 char c;
@@ -608,7 +655,7 @@ static _Noreturn void spawned(const struct spawn *s, struct sync_channels *ch)
         int r;
         const struct container_stdio *stdio = s->proc->terminal ? NULL : s->stdio;
         if (s->rootfs) {
-                r = child_setup(s->spec, s->rootfs, stdio, ch->console[1], &plan, &err);
+                r = child_setup(s->spec, root, stdio, ch->console[1], &plan, &err);
         } else {
                 reset_signals();
                 r = setsid() < 0 ? error_sys(&err, errno, "setsid") : 0;
@@ -692,12 +739,13 @@ static int spawn(struct spawn *s, struct container_init *ret, cocoon_error **err
 int container_create(const struct oci_spec *spec, const char *rootfs, const struct container_stdio *stdio,
                      int cgroup_fd, struct container_init *ret, cocoon_error **err)
 {
-        struct spawn s = {.spec = spec, .proc = &spec->process, .rootfs = rootfs, .stdio = stdio, .cgroup_fd = cgroup_fd};
+        struct spawn s = {.spec = spec, .proc = &spec->process, .stdio = stdio, .cgroup_fd = cgroup_fd};
         int r = clone_flags(spec, &s.flags, err);
         if (r < 0)
                 return r;
         if (!spec->process.args || !spec->process.args[0])
                 return error_set(err, EINVAL, "process.args: the spec has no process to run");
+        s.rootfs = rootfs;
         r = open_namespace_paths(spec, s.ns_fds, err);
         if (r < 0) {
                 close_namespaces(s.ns_fds);

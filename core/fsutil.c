@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -191,4 +194,75 @@ int remove_tree(const char *path)
         if (lstat(path, &st) < 0)
                 return errno == ENOENT ? 0 : -errno;
         return remove_at(AT_FDCWD, path, st.st_dev);
+}
+
+static int openat2_in_root(int rootfd, const char *path)
+{
+        struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+        int fd;
+        do
+                fd = (int) syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+        while (fd < 0 && errno == EAGAIN);
+        return fd < 0 ? -errno : fd;
+}
+
+/* Creates what is missing of path under rootfd, with symlinks resolved inside it; depth bounds symlink loops. */
+static int open_in_root_depth(int rootfd, const char *path, mode_t create, int depth)
+{
+        int fd = openat2_in_root(rootfd, path);
+        if (fd != -ENOENT || create == 0)
+                return fd;
+        if (depth > 40)
+                return -ELOOP;
+        /* The parent, then the last component: "a/b//" is "a" and "b". */
+        _cleanup_free_ char *parent = strdup(path);
+        if (!parent)
+                return -ENOMEM;
+        size_t n = strlen(parent);
+        while (n > 0 && parent[n - 1] == '/')
+                parent[--n] = '\0';
+        char *slash = strrchr(parent, '/');
+        const char *base = slash ? slash + 1 : parent;
+        if (!*base)
+                return -ENOENT;
+        if (slash)
+                *slash = '\0';
+        const char *dir = slash ? (*parent ? parent : "/") : ".";
+        /* An O_PATH fd serves as the directory of the *at() calls. */
+        _cleanup_close_ int dfd = open_in_root_depth(rootfd, dir, S_IFDIR, depth + 1);
+        if (dfd < 0)
+                return dfd;
+        int r = create == S_IFDIR ? mkdirat(dfd, base, 0755) : mknodat(dfd, base, S_IFREG | 0644, 0);
+        if (r < 0 && errno == EEXIST) {
+                /* A dangling symlink: create its target, inside the root too. */
+                char target[PATH_MAX];
+                ssize_t len = readlinkat(dfd, base, target, sizeof(target) - 1);
+                if (len < 0)
+                        return errno == EINVAL ? -EEXIST : -errno;
+                target[len] = '\0';
+                _cleanup_free_ char *resolved = NULL;
+                if (target[0] == '/')
+                        resolved = strdup(target);
+                else
+                        resolved = path_join(dir, target);
+                if (!resolved)
+                        return -ENOMEM;
+                _cleanup_close_ int tfd = open_in_root_depth(rootfd, resolved, create, depth + 1);
+                if (tfd < 0)
+                        return tfd;
+        } else if (r < 0) {
+                return -errno;
+        }
+        return openat2_in_root(rootfd, path);
+}
+
+int open_in_root(int rootfd, const char *path, mode_t create)
+{
+        return open_in_root_depth(rootfd, path, create, 0);
+}
+
+char *fd_path(int fd)
+{
+        char *p = NULL;
+        return asprintf(&p, "/proc/self/fd/%d", fd) < 0 ? NULL : p;
 }

@@ -19,3 +19,13 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 int write_all(int fd, const void *buf, size_t len);
 /* rm -rf that does not cross mount points; 0 or -errno. */
 int remove_tree(const char *path);
+/*
+ * Opens path (O_PATH) inside the tree rootfd is the top of, resolving every
+ * symlink and ".." as if rootfd were "/" (openat2 RESOLVE_IN_ROOT), as runc
+ * resolves paths in a rootfs. create S_IFDIR or S_IFREG makes what is missing
+ * on the way (directories 0755, the last one a file 0644 for S_IFREG),
+ * including the targets of dangling symlinks; 0 creates nothing. fd or -errno.
+ */
+int open_in_root(int rootfd, const char *path, mode_t create);
+/* "/proc/self/fd/N": a path for syscalls that take no fd (mount); malloc'd, NULL on ENOMEM. */
+char *fd_path(int fd);

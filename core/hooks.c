@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 #include <yajl/yajl_gen.h>
 
 #include "cleanup.h"
@@ -57,6 +59,8 @@ static int parse_hook(yajl_val v, const char *path, struct spec_hook *h, cocoon_
         r = json_get_strv(v, path, "env", false, &h->env, &h->n_env, err);
         if (r < 0)
                 return r;
+        yajl_val env = json_get(v, "env");
+        h->has_env = env && !YAJL_IS_NULL(env);
         yajl_val t = json_get(v, "timeout");
         if (t) {
                 unsigned long long n;
@@ -156,7 +160,10 @@ static int run_one(const struct spec_hook *h, const char *state_json, const char
                 (void) sigprocmask(SIG_UNBLOCK, &all, NULL);
                 if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
                         _exit(126);
-                execve(h->path, h->n_args ? h->args : default_args, h->env);
+                /* No env in the hook: ours, as runc and crun pass theirs; "env": [] is an empty one. */
+                char *const no_env[] = {NULL};
+                char *const *env = !h->has_env ? environ : h->env ? h->env : no_env;
+                execve(h->path, h->n_args ? h->args : default_args, env);
                 dprintf(2, "exec: %s", strerror(errno));
                 _exit(127);
         }

@@ -18,11 +18,13 @@ int mount_parse_options(char *const *options, size_t n, unsigned long *ret_flags
 int mount_propagation_flag(const char *name, unsigned long *ret);
 
 /*
- * Sets up the rootfs at `rootfs` and enters it (in a new mount namespace):
- * mounts, linux.devices, then pivot_root, or MS_MOVE + chroot with
+ * Sets up the rootfs, the directory rootfs (an fd) is, and enters it (in a
+ * new mount namespace): mounts (their destinations resolved inside the
+ * rootfs), default devices and linux.devices, process.cwd, read-only and
+ * recursive options last, then pivot_root, or MS_MOVE + chroot with
  * spec->no_pivot.
  */
-int mount_setup_rootfs(const struct oci_spec *spec, const char *rootfs, cocoon_error **err);
+int mount_setup_rootfs(const struct oci_spec *spec, int rootfs, cocoon_error **err);
 /*
  * Once inside (and after linux.sysctl, which writes /proc/sys): masked and
  * read-only paths, and the read-only root.

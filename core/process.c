@@ -113,6 +113,31 @@ static int set_identity(const struct spec_process *p, const struct process_ident
         return 0;
 }
 
+/*
+ * process.apparmorProfile, for the exec that follows, where the kernel has
+ * AppArmor and that profile loaded. A profile the kernel does not have (a
+ * cocoon guest loads none) is ignored, as the parse warning said.
+ */
+static int apply_apparmor(const char *profile, cocoon_error **err)
+{
+        _cleanup_free_ char *enabled = NULL;
+        if (!profile || !*profile || read_file("/sys/module/apparmor/parameters/enabled", 16, &enabled, NULL) < 0 ||
+            enabled[0] != 'Y')
+                return 0;
+        _cleanup_free_ char *cmd = NULL;
+        if (asprintf(&cmd, "exec %s", profile) < 0)
+                return error_set(err, ENOMEM, "out of memory");
+        _cleanup_close_ int fd = open("/proc/thread-self/attr/apparmor/exec", O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                fd = open("/proc/thread-self/attr/exec", O_WRONLY | O_CLOEXEC);
+        int r = fd < 0 ? -errno : write_all(fd, cmd, strlen(cmd));
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return error_sys(err, -r, "process.apparmorProfile: applying \"%s\"", profile);
+        return 0;
+}
+
 int process_apply(const struct spec_process *p, const struct process_identity *id, const struct spec_seccomp *seccomp,
                   cocoon_error **err)
 {
@@ -136,6 +161,15 @@ int process_apply(const struct spec_process *p, const struct process_identity *i
                         return r;
         }
 
+        /*
+         * The working directory, as runc: tried while still root (a directory
+         * only root can reach works), and again as the container's user.
+         */
+        bool in_cwd = chdir(p->cwd) == 0;
+        r = apply_apparmor(p->apparmor_profile, err);
+        if (r < 0)
+                return r;
+
         if (p->capabilities) {
                 r = caps_apply_bounding(p->capabilities, err);
                 if (r < 0)
@@ -154,8 +188,8 @@ int process_apply(const struct spec_process *p, const struct process_identity *i
         }
         if (p->user.has_umask)
                 umask(p->user.umask);
-        if (chdir(p->cwd) < 0)
-                return error_sys(err, errno, "changing to the working directory %s", p->cwd);
+        if (!in_cwd && chdir(p->cwd) < 0)
+                return error_sys(err, errno, "process.cwd: changing to the working directory %s", p->cwd);
 
         if (seccomp && p->no_new_privileges) {
                 r = syscall_filter_load(seccomp, err);

@@ -657,13 +657,3 @@ int resources_device_rules(const struct resources *r, struct resources_device_ru
         *ret_n = n_spec + ARRAY_SIZE(standard);
         return 0;
 }
-
-int resources_allow_device(struct resources *r, char type, int64_t major, int64_t minor)
-{
-        struct resources_device_rule *d = realloc(r->devices, (r->n_devices + 1) * sizeof(*d));
-        if (!d)
-                return -ENOMEM;
-        r->devices = d;
-        d[r->n_devices++] = (struct resources_device_rule) {true, type, major, minor, RESOURCES_DEV_ALL};
-        return 0;
-}

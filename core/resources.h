@@ -121,8 +121,3 @@ int resources_swap_v2(int64_t swap, int64_t limit, int64_t *ret);
  * last matching rule decides; nothing matches: allowed (as in cgroup v1).
  */
 int resources_device_rules(const struct resources *r, struct resources_device_rule **ret, size_t *ret_n);
-/*
- * Appends an allow rule (all access) for one device of linux.devices, which
- * runc lets the container use whatever linux.resources.devices says.
- */
-int resources_allow_device(struct resources *r, char type, int64_t major, int64_t minor);

@@ -12,6 +12,7 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -149,6 +150,49 @@ static int parse_io_priority(yajl_val obj, struct spec_process *p, cocoon_error 
         return 0;
 }
 
+/* A warning for the caller to log: a field that is accepted but not (or not always) applied. */
+static int add_warning(struct spec_process *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add_warning(struct spec_process *p, const char *fmt, ...)
+{
+        char **w = realloc(p->warnings, (p->n_warnings + 2) * sizeof(char *));
+        if (!w)
+                return -ENOMEM;
+        p->warnings = w;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vasprintf(&w[p->n_warnings], fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return -ENOMEM;
+        w[++p->n_warnings] = NULL;
+        return 0;
+}
+
+/*
+ * The LSM labels. A cocoon guest runs AppArmor without any profile loaded
+ * and no SELinux: a profile is applied where the kernel has it (cocoon-host
+ * on such a host), and otherwise ignored, as each warning says.
+ */
+static int parse_labels(yajl_val obj, struct spec_process *p, cocoon_error **err)
+{
+        int r = json_get_string(obj, "process", "apparmorProfile", false, &p->apparmor_profile, err);
+        if (r < 0)
+                return r;
+        if (p->apparmor_profile && *p->apparmor_profile && strcmp(p->apparmor_profile, "unconfined") != 0 &&
+            add_warning(p, "process.apparmorProfile \"%s\": applied only where the kernel has that AppArmor profile "
+                           "loaded; a cocoon guest loads none, so there it is ignored",
+                        p->apparmor_profile) < 0)
+                return oom(err);
+        _cleanup_free_ char *label = NULL;
+        r = json_get_string(obj, "process", "selinuxLabel", false, &label, err);
+        if (r < 0)
+                return r;
+        if (label && *label && add_warning(p, "process.selinuxLabel \"%s\": ignored (the guest kernel runs without SELinux)",
+                                           label) < 0)
+                return oom(err);
+        return 0;
+}
+
 static int parse_process(yajl_val obj, struct spec_process *p, cocoon_error **err)
 {
         static const char path[] = "process";
@@ -237,6 +281,9 @@ static int parse_process(yajl_val obj, struct spec_process *p, cocoon_error **er
                 p->has_oom_score_adj = true;
                 p->oom_score_adj = (int) n;
         }
+        r = parse_labels(obj, p, err);
+        if (r < 0)
+                return r;
         return parse_io_priority(obj, p, err);
 }
 
@@ -480,6 +527,12 @@ static int parse_sysctl(yajl_val linux_obj, struct oci_spec *spec, cocoon_error 
                 /* The key becomes a path under /proc/sys: no way out of it. */
                 if (!*key || key[0] == '.' || key[0] == '/' || strstr(key, "..") || strstr(key, "//"))
                         return error_set(err, EINVAL, "linux.sysctl[\"%s\"]: not a sysctl name", key);
+                /* As runc: these two belong to the hostname and domainname fields (sysctl(8) allows '/' for '.'). */
+                for (const char *const *f = (const char *const[]) {"hostname", "domainname", NULL}; *f; f++)
+                        if (strncmp(key, "kernel", 6) == 0 && (key[6] == '.' || key[6] == '/') && strcmp(key + 7, *f) == 0)
+                                return error_set(err, EINVAL,
+                                                 "linux.sysctl[\"%s\"]: not allowed, it conflicts with the \"%s\" field", key,
+                                                 *f);
                 struct spec_kv *kv = &spec->sysctl[spec->n_sysctl++];
                 kv->key = strdup(key);
                 kv->value = strdup(value->u.string);
@@ -505,6 +558,14 @@ static int parse_linux_setup(yajl_val linux_obj, struct oci_spec *spec, cocoon_e
                        &spec->n_gid_mappings, parse_mapping, err);
         if (r < 0)
                 return r;
+        _cleanup_free_ char *mount_label = NULL;
+        r = json_get_string(linux_obj, path, "mountLabel", false, &mount_label, err);
+        if (r < 0)
+                return r;
+        if (mount_label && *mount_label &&
+            add_warning(&spec->process, "linux.mountLabel \"%s\": ignored (the guest kernel runs without SELinux)",
+                        mount_label) < 0)
+                return oom(err);
         r = parse_sysctl(linux_obj, spec, err);
         if (r < 0)
                 return r;
@@ -743,6 +804,7 @@ void spec_process_free(struct spec_process *p)
         strv_free(p->args);
         strv_free(p->env);
         free(p->cwd);
+        free(p->apparmor_profile);
         *p = (struct spec_process) {0};
 }
 
@@ -896,7 +958,8 @@ static const struct {
 
 static const char *const default_caps[] = { "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", NULL };
 
-static const char *const default_namespaces[] = { "pid", "network", "ipc", "uts", "mount", "cgroup" };
+/* runc 1.1's default has no cgroup namespace: tools that want one append it, and a duplicate is refused. */
+static const char *const default_namespaces[] = { "pid", "network", "ipc", "uts", "mount" };
 
 static const char *const default_masked_paths[] = {
         "/proc/acpi",

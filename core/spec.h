@@ -117,6 +117,7 @@ struct spec_process {
          * "process.capabilities.bounding: ignoring unknown capability CAP_FOO".
          * NULL-terminated; the caller logs them.
          */
+        char *apparmor_profile; /* applied when the kernel has it loaded (never in a cocoon guest) */
         char **warnings;
         size_t n_warnings;
         bool has_io_priority;
@@ -145,6 +146,7 @@ struct spec_hook {
         size_t n_args;
         char **env;
         size_t n_env;
+        bool has_env; /* false: the hook gets the runtime's own environment, as with runc and crun */
         bool has_timeout;
         unsigned timeout; /* seconds, > 0 */
 };

@@ -2,7 +2,17 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,15 +38,16 @@ static const struct {
         {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
 };
 
-/* The filter flags of the runtime-spec, and the libseccomp attribute each is. */
+/* The filter flags of the runtime-spec, the libseccomp attribute each is, and the kernel's flag. */
 static const struct {
         const char *name;
         int attr; /* 0: this libseccomp cannot set it */
+        unsigned kernel_flag;
 } filter_flags[] = {
-        {"SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC},
-        {"SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG},
-        {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB},
-        {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 0},
+        {"SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC, SECCOMP_FILTER_FLAG_TSYNC},
+        {"SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG, SECCOMP_FILTER_FLAG_LOG},
+        {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB, SECCOMP_FILTER_FLAG_SPEC_ALLOW},
+        {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 0, 0},
 };
 
 static int parse_action(yajl_val obj, const char *path, const char *key, enum spec_seccomp_action *ret,
@@ -300,6 +311,98 @@ static uint32_t resolve_arch(const char *name)
         return seccomp_arch_resolve_name(lower);
 }
 
+/* The highest number any of the profile's names has on arch, -1 for none. */
+static int highest_named(const struct spec_seccomp *s, uint32_t arch)
+{
+        int max = -1;
+        for (size_t i = 0; i < s->n_syscalls; i++)
+                for (size_t j = 0; j < s->syscalls[i].n_names; j++) {
+                        int nr = seccomp_syscall_resolve_name_arch(arch, s->syscalls[i].names[j]);
+                        if (nr > max)
+                                max = nr;
+                }
+        return max;
+}
+
+#define X32_SYSCALL_BIT 0x40000000u
+
+/*
+ * runc's answer to syscalls newer than a profile: a profile knows nothing of
+ * a syscall added to the kernel after it was written, and its default
+ * action (EPERM, say) would tell libc that the syscall exists and refused;
+ * ENOSYS makes libc fall back to the older syscall. So, for each architecture
+ * of the filter, a syscall numbered above the highest one the profile names
+ * gets ENOSYS, ahead of the profile's own program. Not needed when the
+ * default allows (or is ENOSYS already). x32 syscalls (AUDIT_ARCH_X86_64
+ * with the x32 bit) are left to the profile.
+ */
+static int enosys_stub(const struct spec_seccomp *s, const uint32_t *archs, size_t n_archs, uint32_t def,
+                       struct sock_filter *out, size_t *ret_n)
+{
+        size_t n = 0;
+        if (def == SCMP_ACT_ALLOW || def == SCMP_ACT_LOG || def == SCMP_ACT_ERRNO(ENOSYS)) {
+                *ret_n = 0;
+                return 0;
+        }
+        out[n++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+        for (size_t i = 0; i < n_archs; i++) {
+                int max = archs[i] == SCMP_ARCH_X32 ? -1 : highest_named(s, archs[i]);
+                if (max < 0)
+                        continue;
+                bool x86_64 = archs[i] == SCMP_ARCH_X86_64;
+                /* Not this arch: on to the next check (this block is 3 or 4 instructions). */
+                out[n++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, archs[i], 0, x86_64 ? 3 : 2);
+                out[n++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+                if (x86_64)
+                        out[n++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0xff, 0);
+                out[n++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t) max, 0xfe, 0xff);
+                /* Reloading the arch for the next block. */
+                out[n++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+        }
+        /* No arch matched: on to the profile's program. */
+        out[n++] = (struct sock_filter) BPF_STMT(BPF_JMP | BPF_JA, 1);
+        /* Fix the placeholder targets: 0xfe the ENOSYS return, 0xff the profile's program after it. */
+        size_t enosys = n, main_prog = n + 1;
+        for (size_t i = 0; i < n; i++) {
+                if (BPF_CLASS(out[i].code) != BPF_JMP || BPF_OP(out[i].code) == BPF_JA)
+                        continue;
+                if (out[i].jt == 0xfe || out[i].jt == 0xff)
+                        out[i].jt = (uint8_t) ((out[i].jt == 0xfe ? enosys : main_prog) - i - 1);
+                if (out[i].jf == 0xfe || out[i].jf == 0xff)
+                        out[i].jf = (uint8_t) ((out[i].jf == 0xfe ? enosys : main_prog) - i - 1);
+        }
+        out[n++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+        *ret_n = n;
+        return 0;
+}
+
+/* libseccomp's program for ctx, as BPF instructions (malloc'd). */
+static int export_program(scmp_filter_ctx ctx, struct sock_filter **ret, size_t *ret_n)
+{
+        _cleanup_close_ int fd = memfd_create("seccomp-bpf", MFD_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = seccomp_export_bpf(ctx, fd);
+        if (r < 0)
+                return r;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        size_t n = (size_t) st.st_size / sizeof(struct sock_filter);
+        if (n == 0 || n > BPF_MAXINSNS)
+                return -E2BIG;
+        struct sock_filter *prog = calloc(n, sizeof(*prog));
+        if (!prog)
+                return -ENOMEM;
+        if (pread(fd, prog, n * sizeof(*prog), 0) != (ssize_t) (n * sizeof(*prog))) {
+                free(prog);
+                return -EIO;
+        }
+        *ret = prog;
+        *ret_n = n;
+        return 0;
+}
+
 int syscall_filter_load(const struct spec_seccomp *s, cocoon_error **err)
 {
         uint32_t def = scmp_action(s->default_action, s->has_default_errno_ret, s->default_errno_ret);
@@ -307,6 +410,8 @@ int syscall_filter_load(const struct spec_seccomp *s, cocoon_error **err)
         if (!ctx)
                 return error_set(err, EINVAL, "linux.seccomp: libseccomp cannot create a filter");
 
+        uint32_t archs[32] = {seccomp_arch_native()};
+        size_t n_archs = 1;
         for (size_t i = 0; i < s->n_architectures; i++) {
                 const char *name = s->architectures[i];
                 uint32_t arch = resolve_arch(name);
@@ -316,7 +421,10 @@ int syscall_filter_load(const struct spec_seccomp *s, cocoon_error **err)
                 int r = seccomp_arch_add(ctx, arch);
                 if (r < 0 && r != -EEXIST)
                         return error_sys(err, -r, "linux.seccomp.architectures[%zu]: adding %s", i, name);
+                if (r == 0 && n_archs < ARRAY_SIZE(archs))
+                        archs[n_archs++] = arch;
         }
+        unsigned kernel_flags = 0;
         for (size_t i = 0; i < s->n_flags; i++)
                 for (size_t f = 0; f < ARRAY_SIZE(filter_flags); f++) {
                         if (strcmp(s->flags[i], filter_flags[f].name) != 0)
@@ -324,9 +432,7 @@ int syscall_filter_load(const struct spec_seccomp *s, cocoon_error **err)
                         if (filter_flags[f].attr == 0)
                                 return error_set(err, ENOTSUP, "linux.seccomp.flags[%zu]: libseccomp %u.%u cannot set %s", i,
                                                  seccomp_version()->major, seccomp_version()->minor, s->flags[i]);
-                        int r = seccomp_attr_set(ctx, filter_flags[f].attr, 1);
-                        if (r < 0)
-                                return error_sys(err, -r, "linux.seccomp.flags[%zu]: %s", i, s->flags[i]);
+                        kernel_flags |= filter_flags[f].kernel_flag;
                 }
 
         for (size_t i = 0; i < s->n_syscalls; i++) {
@@ -345,9 +451,32 @@ int syscall_filter_load(const struct spec_seccomp *s, cocoon_error **err)
                                                  sc->names[j]);
                 }
         }
-        int r = seccomp_load(ctx);
+
+        /*
+         * Loaded here rather than by seccomp_load(), with the ENOSYS stub in
+         * front, and without no_new_privs: libseccomp would set it
+         * (SCMP_FLTATR_CTL_NNP), but process.noNewPrivileges decides that.
+         * Without it the kernel wants CAP_SYS_ADMIN, which is why the
+         * caller loads the filter before it drops its capabilities then.
+         */
+        _cleanup_free_ struct sock_filter *main_prog = NULL;
+        size_t n_main = 0;
+        int r = export_program(ctx, &main_prog, &n_main);
         if (r < 0)
-                return error_sys(err, -r, "linux.seccomp: loading the filter");
+                return error_sys(err, -r, "linux.seccomp: building the filter");
+        struct sock_filter stub[1 + 5 * ARRAY_SIZE(archs) + 2];
+        size_t n_stub = 0;
+        (void) enosys_stub(s, archs, n_archs, def, stub, &n_stub);
+        if (n_stub + n_main > BPF_MAXINSNS)
+                return error_set(err, E2BIG, "linux.seccomp: the filter has more than %d instructions", BPF_MAXINSNS);
+        _cleanup_free_ struct sock_filter *prog = calloc(n_stub + n_main, sizeof(*prog));
+        if (!prog)
+                return error_set(err, ENOMEM, "out of memory");
+        memcpy(prog, stub, n_stub * sizeof(*prog));
+        memcpy(prog + n_stub, main_prog, n_main * sizeof(*prog));
+        struct sock_fprog fprog = {.len = (unsigned short) (n_stub + n_main), .filter = prog};
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, kernel_flags, &fprog) < 0)
+                return error_sys(err, errno, "linux.seccomp: loading the filter");
         return 0;
 }
 

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "msg.h"
 #include "runtime.h"
+#include "terminal.h"
 
 /* Signals a stub passes on to its process, as runc's signal proxy does. */
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGCONT, SIGTSTP};
@@ -257,6 +258,8 @@ static int console_to_socket(const char *socket_path, cocoon_error **err)
                 close(slave);
                 return error_sys(err, e, "making %s our terminal", name);
         }
+        /* Raw before the caller has the master: the guest's pty echoes and translates, not this one. */
+        (void) terminal_raw(slave, NULL);
         for (int i = 0; i < 3; i++)
                 (void) dup2(slave, i);
         if (slave > 2)

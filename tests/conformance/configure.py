@@ -10,6 +10,13 @@ KIND limits: a negative oomScoreAdj and a NOFILE limit above this host's
            hard limit: what a VM allows and this host refuses.
 KIND join: joins the network namespace at $JOIN_NETNS by path.
 KIND notify: a seccomp profile with SCMP_ACT_NOTIFY, which cocoon refuses.
+KIND compat: what callers rely on runc for: rootfsPropagation rshared, a
+           seccomp profile without noNewPrivileges whose allowlist ends at
+           pidfd_open (434), a working directory that only root can reach
+           and that does not exist yet, a read-only /dev, a mount through
+           an absolute symlink, an rro bind mount ($B/vol), a linux.devices
+           path with a trailing slash, lo in a new network namespace, a
+           host hook without env.
 
 Host-side hooks (prestart, createRuntime, poststart, poststop) append the
 state they read to $HOOK_LOG when it is set; the startContainer hook writes
@@ -73,6 +80,39 @@ if kind == "security":
         for k in ("prestart", "createRuntime", "poststart", "poststop"):
             c["hooks"][k] = [{"path": "/bin/sh", "args": ["sh", "-c", 'echo "%s $(cat)" >> %s' % (k, log)],
                               "timeout": 10}]
+elif kind == "compat":
+    lx = c["linux"]
+    lx["rootfsPropagation"] = "rshared"
+    p["noNewPrivileges"] = False
+    # Every x86_64 syscall up to pidfd_open (434) but kcmp; the default is EPERM.
+    names = []
+    for line in open("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"):
+        f = line.split()
+        if len(f) == 3 and f[0] == "#define" and f[1].startswith("__NR_") and int(f[2]) <= 434 and f[1] != "__NR_kcmp":
+            names.append(f[1][5:])
+    lx["seccomp"] = {"defaultAction": "SCMP_ACT_ERRNO",
+                     "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                     "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]}
+    shutil.copy(os.environ["SYSCALL_ERRNO"], os.path.join(rootfs, "syscall-errno"))
+    # Owned by someone else, 0700: only a process with CAP_DAC_OVERRIDE gets in.
+    os.makedirs(os.path.join(rootfs, "private"), exist_ok=True)
+    os.chown(os.path.join(rootfs, "private"), 4242, 4242)
+    os.chmod(os.path.join(rootfs, "private"), 0o700)
+    p["cwd"] = "/private/made/here"
+    os.symlink("/data", os.path.join(rootfs, "etc/datalink"))
+    os.makedirs(os.path.join(bundle, "vol/sub"), exist_ok=True)
+    for m in c["mounts"]:
+        if m["destination"] == "/dev":
+            m["options"].append("ro")
+    c["mounts"] += [{"destination": "/etc/datalink", "type": "tmpfs", "source": "tmpfs"},
+                    {"destination": "/vol", "type": "bind", "source": os.path.join(os.path.abspath(bundle), "vol"),
+                     "options": ["rbind", "rro"]}]
+    lx["devices"] = [{"path": "/dev/mynull/", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666}]
+    p["env"].append("START_MARK=from-the-process")
+    c["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", 'echo "$START_MARK" > /tmp/start-env']}]}
+    log = os.environ.get("HOOK_ENV_LOG")
+    if log:
+        c["hooks"]["prestart"] = [{"path": "/bin/sh", "args": ["sh", "-c", 'echo "mark=$COCOON_HOOK_MARK" > %s' % log]}]
 elif kind == "limits":
     p["oomScoreAdj"] = -500
     p["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 1048576, "hard": 1048576}]
@@ -88,6 +128,11 @@ elif kind == "userns":
     c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
     # cgroup v1 cannot be mounted from a user namespace; sysfs and the rest can.
     c["mounts"] = [m for m in c["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+    # A mount point the runtime makes, in a rootfs owned by the mapped root (as podman chowns it).
+    c["mounts"].append({"destination": "/made/by/runtime", "type": "tmpfs", "source": "tmpfs"})
+    for d, _, files in os.walk(rootfs):
+        for x in [d] + [os.path.join(d, f) for f in files]:
+            os.lchown(x, 100000, 100000)
 else:
     sys.exit("unknown kind " + kind)
 json.dump(c, open(path, "w"), indent=1)

@@ -39,4 +39,21 @@ start_state=$(cat /tmp/start-state 2>/dev/null)
 echo "start_hook_status=$(echo "$start_state" | sed -n 's/.*"status":"\([^"]*\)".*/\1/p')"
 echo "start_hook_id=$(echo "$start_state" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')"
 echo "net_ns=$(readlink /proc/self/ns/net)"
+echo "start_hook_env=$(cat /tmp/start-env 2>/dev/null)"
+echo "root_shared=$(grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo | grep -c ' shared:')"
+echo "cwd=$(pwd)"
+touch /dev/probe-file 2>/dev/null; echo "dev_write_rc=$?"
+echo x > /dev/null 2>/dev/null; echo "devnull_rc=$?"
+echo "data_mount=$(grep ' /data ' /proc/self/mountinfo | grep -c ' - tmpfs ')"
+touch /vol/probe-file 2>/dev/null; echo "vol_write_rc=$?"
+touch /vol/sub/probe-file 2>/dev/null; echo "vol_sub_write_rc=$?"
+echo "mynull=$(ls -ln /dev/mynull 2>&1 | awk '{print $1, $5 $6}')"
+echo "lo_flags=$(cat /sys/class/net/lo/flags 2>&1)"
+nc -l -p 7777 > /tmp/nc-got 2>/dev/null & ncpid=$!
+for i in 1 2 3 4 5 6 7 8 9 10; do echo hello | nc 127.0.0.1 7777 2>/dev/null && break; sleep 0.2; done
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /tmp/nc-got ] && break; sleep 0.2; done
+kill $ncpid 2>/dev/null; wait $ncpid 2>/dev/null; echo "localhost_server=$(cat /tmp/nc-got 2>/dev/null)"
+[ -x /syscall-errno ] && /syscall-errno kcmp:312 process_mrelease:448
+echo "nested_proc=$(unshare -U -m -p -f sh -c 'mount -t proc proc /proc 2>/dev/null && echo mounted || echo refused' 2>&1)"
+echo "made_mount=$(grep -c ' /made/by/runtime ' /proc/self/mountinfo)"
 echo "probe=done"

@@ -28,6 +28,7 @@ run_bundle() {
     B="$TEST_ROOT/$kind"
     mkbundle "$B"
     JOIN_NETNS=${JOIN_NETNS:-} python3 "$here/configure.py" "$B" "$kind"
+    if declare -F before_run > /dev/null; then before_run "$kind"; fi
     case $RT in
         cocoon) cocoon run "$@" -b "$B" "$id" > "$TEST_ROOT/out" 2> "$TEST_ROOT/err" ;;
         cocoon-host) "$COCOON_HOST" run "$@" -b "$B" "$id" > "$TEST_ROOT/out" 2> "$TEST_ROOT/err" ;;
@@ -123,6 +124,38 @@ check "$RT: prestart sees the container's id and the status creating" \
 check "$RT: poststop sees the status stopped" grep -q '^poststop .*"status":"stopped"' "$HOOK_LOG"
 [ "$RT" = cocoon ] && check "$RT: security: nothing left on the host" nothing_left
 
+# ---- what callers rely on runc for ----
+export COCOON_HOOK_MARK=from-the-runtime HOOK_ENV_LOG="$TEST_ROOT/hook-env.log"
+# rro must reach a mount below the bind's source. The VM's share does not
+# carry the host's submounts, so there /vol/sub is a plain directory.
+before_run() { [ "$1" = compat ] && [ "$RT" != cocoon ] && mount -t tmpfs tmpfs "$B/vol/sub"; :; }
+run_bundle compat cpt
+unset -f before_run
+[ "$RT" != cocoon ] && umount "$B/vol/sub"
+check "$RT: compat bundle runs and exits 0" [ "$status" -eq 0 ]
+expect probe done "compat: the probe ran to its end"
+if [ "$RT" = runc ]; then
+    expect root_shared 0 "rootfsPropagation rshared: pivot_root works; runc 1.1.5 leaves / private inside"
+else
+    expect root_shared 1 "rootfsPropagation rshared: pivot_root works, / is shared inside"
+fi
+expect nnp 0 "seccomp without noNewPrivileges leaves no_new_privs off"
+expect seccomp 2 "seccomp: the filter is loaded without no_new_privs"
+expect kcmp EPERM "seccomp: a syscall the profile does not name gets the default errno"
+expect process_mrelease ENOSYS "seccomp: a syscall newer than the profile's last (434) gets ENOSYS"
+expect cwd /private/made/here "process.cwd: created, and entered while still root (0700, another owner)"
+expect dev_write_rc 1 "a read-only /dev: writing it fails"
+expect devnull_rc 0 "a read-only /dev: its devices and nested mounts are there"
+expect data_mount 1 "a mount through an absolute symlink lands inside the rootfs (/etc/datalink -> /data)"
+expect vol_write_rc 1 "rro: the bind mount is read-only"
+expect vol_sub_write_rc 1 "rro: and so is the mount below it"
+expect mynull "crw-rw-rw- 1,3" "linux.devices: a path with a trailing slash"
+expect lo_flags 0x9 "lo is up in a new network namespace"
+expect localhost_server hello "a server on localhost answers"
+check "$RT: a hook without env gets the runtime's environment" grep -qx "mark=from-the-runtime" "$HOOK_ENV_LOG"
+expect start_hook_env from-the-process "a startContainer hook without env gets the process's environment"
+[ "$RT" = cocoon ] && check "$RT: compat: nothing left on the host" nothing_left
+
 # ---- a user namespace ----
 # The mapped root (host uid 100000) must be able to reach the rootfs, as with runc.
 chmod 755 "$TEST_ROOT"
@@ -132,6 +165,8 @@ expect uid_map "0 100000 65536;" "uidMappings written before the process ran"
 expect uid 0 "root inside the user namespace"
 expect capeff 0000000020000420 "capabilities inside the user namespace"
 expect mqueue 1 "mounts work inside the user namespace"
+expect made_mount 1 "a mount point made in a rootfs the mapped root owns"
+expect nested_proc refused "a nested user+mount+pid namespace cannot mount an unmasked /proc"
 [ "$RT" = cocoon ] && check "$RT: userns: nothing left on the host" nothing_left
 
 # ---- what only a VM can grant ----
@@ -176,6 +211,7 @@ run_bundle userns nopivot --no-pivot
 check "$RT: --no-pivot runs the bundle (MS_MOVE + chroot)" [ "$status" -eq 0 ]
 expect probe done "--no-pivot: the probe ran"
 expect uid_map "0 100000 65536;" "--no-pivot: in its user namespace"
+expect nested_proc refused "--no-pivot: no unmasked /proc from a nested namespace (the old root's is unmounted)"
 [ "$RT" = cocoon ] && check "$RT: no-pivot: nothing left on the host" nothing_left
 
 done_testing

@@ -142,6 +142,16 @@ wait $rpid
 check "$name: the terminal's process exits 4" [ "$(wait_reaped "$(cat "$TEST_ROOT/c3.pid")")" = 4 ]
 check "$name: the process has a pty, sized by the caller, and reads what the caller typed" \
     sh -c "tr -d '\r' < '$TEST_ROOT/tty.out' | grep -q '^/dev/pts/' && tr -d '\r' < '$TEST_ROOT/tty.out' | grep -qx '30 100' && tr -d '\r' < '$TEST_ROOT/tty.out' | grep -qx 'got:hello'"
+# runc turns ONLCR off on a pty it relays itself (run and exec in the foreground)
+# and leaves it to a --console-socket caller: Debian's runc 1.1.5 sends CR LF here.
+# cocoon turns it off on every container pty (the guest cannot tell the two apart).
+crs=$(tr -cd '\r' < "$TEST_ROOT/tty.out" | wc -c)
+if [ "$name" = runc ]; then
+    check "$name: the terminal's output has CR LF line ends (ONLCR left to the --console-socket caller)" [ "$crs" -gt 0 ]
+else
+    check "$name: the terminal's output has LF line ends, no CR (ONLCR off, as runc's own relay)" \
+        [ -s "$TEST_ROOT/tty.out" -a "$crs" -eq 0 ]
+fi
 rt delete c3
 check "$name: nothing left after a terminal" clean
 

@@ -203,7 +203,7 @@ static void test_hooks(void)
                 abort();
         char *args[] = {"sh", "-c", cmd, "sh", "first", NULL};
         char *env[] = {"K=V", NULL};
-        struct spec_hook ok_hook = {.path = "/bin/sh", .args = args, .n_args = 5, .env = env, .n_env = 1};
+        struct spec_hook ok_hook = {.path = "/bin/sh", .args = args, .n_args = 5, .env = env, .n_env = 1, .has_env = true};
         _cleanup_error_ cocoon_error *err = NULL;
         int r = hooks_run(&ok_hook, 1, "{\"id\":\"x\"}", "prestart", &err);
         _cleanup_free_ char *text = NULL;
@@ -211,6 +211,23 @@ static void test_hooks(void)
         (void) read_file(log, 4096, &text, &len);
         TAP_OK(r == 0, "a hook that succeeds");
         TAP_STR_EQ(text, "{\"id\":\"x\"}first V\n", "the hook reads the state on stdin, gets its args and env");
+
+        /* No env in the hook: the runtime's own, as runc and crun pass theirs. */
+        (void) unlink(log);
+        setenv("K", "from-the-runtime", 1);
+        struct spec_hook inherit = {.path = "/bin/sh", .args = args, .n_args = 5};
+        r = hooks_run(&inherit, 1, "{}", "prestart", &err);
+        free(TAKE_PTR(text));
+        (void) read_file(log, 4096, &text, &len);
+        TAP_STR_EQ(r == 0 ? text : NULL, "{}first from-the-runtime\n", "a hook without env gets the runtime's environment");
+        (void) unlink(log);
+        char *no_vars[] = {NULL};
+        struct spec_hook empty = {.path = "/bin/sh", .args = args, .n_args = 5, .env = no_vars, .has_env = true};
+        r = hooks_run(&empty, 1, "{}", "prestart", &err);
+        free(TAKE_PTR(text));
+        (void) read_file(log, 4096, &text, &len);
+        TAP_STR_EQ(r == 0 ? text : NULL, "{}first \n", "a hook with \"env\": [] gets an empty environment");
+        unsetenv("K");
 
         char *fail_args[] = {"sh", "-c", "echo broken >&2; exit 4", NULL};
         struct spec_hook hooks[] = {{.path = "/bin/sh", .args = fail_args, .n_args = 3}, ok_hook};

@@ -226,6 +226,10 @@ static const struct {
         { "sysctl array", "{" BASE ", 'linux': {'sysctl': []}}", "linux.sysctl: expected an object, got an array" },
         { "sysctl value number", "{" BASE ", 'linux': {'sysctl': {'net.ipv4.ip_forward': 1}}}",
           "linux.sysctl[\"net.ipv4.ip_forward\"]: expected a string, got a number" },
+        { "sysctl kernel.hostname", "{" BASE ", 'linux': {'sysctl': {'kernel.hostname': 'x'}}}",
+          "linux.sysctl[\"kernel.hostname\"]: not allowed, it conflicts with the \"hostname\" field" },
+        { "sysctl kernel/domainname", "{" BASE ", 'linux': {'sysctl': {'kernel/domainname': 'x'}}}",
+          "linux.sysctl[\"kernel/domainname\"]: not allowed, it conflicts with the \"domainname\" field" },
         { "sysctl escaping /proc/sys", "{" BASE ", 'linux': {'sysctl': {'../../etc/passwd': 'x'}}}",
           "linux.sysctl[\"../../etc/passwd\"]: not a sysctl name" },
         { "uidMappings size zero",
@@ -594,6 +598,30 @@ static void test_minimal(void)
                "absent security and linux fields: nothing set, capabilities left alone");
 }
 
+/* What cocoon accepts but cannot apply in its guest is named in a warning, not dropped in silence. */
+static void test_label_warnings(void)
+{
+        _cleanup_free_ char *json = dq("{" BASE ", " PROCESS(", 'apparmorProfile': 'docker-default', 'selinuxLabel': 's0'")
+                                       ", 'linux': {'mountLabel': 'system_u:object_r:container_file_t:s0'}}");
+        _cleanup_spec_ struct oci_spec *spec = NULL;
+        _cleanup_error_ cocoon_error *err = NULL;
+        int r = spec_parse(json, strlen(json), &spec, &err);
+        TAP_OK(r == 0 && spec, "apparmorProfile, selinuxLabel and mountLabel parse");
+        if (!spec)
+                return;
+        const struct spec_process *p = &spec->process;
+        TAP_STR_EQ(p->apparmor_profile, "docker-default", "process.apparmorProfile kept, to apply where the kernel has it");
+        TAP_OK(p->n_warnings == 3, "three warnings");
+        TAP_OK(p->n_warnings == 3 && strstr(p->warnings[0], "process.apparmorProfile \"docker-default\": applied only") &&
+                       strstr(p->warnings[1], "process.selinuxLabel \"s0\": ignored") &&
+                       strstr(p->warnings[2], "linux.mountLabel \"system_u:object_r:container_file_t:s0\": ignored"),
+               "each warning names its field and what happens");
+        _cleanup_free_ char *unconfined = dq("{" BASE ", " PROCESS(", 'apparmorProfile': 'unconfined'") "}");
+        _cleanup_spec_ struct oci_spec *spec2 = NULL;
+        TAP_OK(spec_parse(unconfined, strlen(unconfined), &spec2, NULL) == 0 && spec2->process.n_warnings == 0,
+               "apparmorProfile unconfined: no warning");
+}
+
 static void test_duplicate_keys(void)
 {
         _cleanup_free_ char *json =
@@ -646,11 +674,12 @@ static void test_default(void)
                                strcmp(spec->mounts[6].options[4], "ro") == 0,
                        "default: /sys/fs/cgroup read-only");
         }
-        TAP_OK(spec->n_namespaces == 6 && spec_has_namespace(spec, "pid") && spec_has_namespace(spec, "network") &&
+        /* runc 1.1's default: no cgroup namespace, so a caller may add one without making a duplicate. */
+        TAP_OK(spec->n_namespaces == 5 && spec_has_namespace(spec, "pid") && spec_has_namespace(spec, "network") &&
                        spec_has_namespace(spec, "ipc") && spec_has_namespace(spec, "uts") &&
-                       spec_has_namespace(spec, "mount") && spec_has_namespace(spec, "cgroup") &&
+                       spec_has_namespace(spec, "mount") && !spec_has_namespace(spec, "cgroup") &&
                        !spec_has_namespace(spec, "user"),
-               "default: pid network ipc uts mount cgroup");
+               "default: pid network ipc uts mount, as runc 1.1 (no cgroup)");
         TAP_OK(spec->n_masked_paths == 11 && spec->n_readonly_paths == 5, "default: runc's masked and read-only paths");
 }
 
@@ -786,6 +815,7 @@ int main(void)
         test_minimal();
         test_linux_fields();
         test_duplicate_keys();
+        test_label_warnings();
         test_default();
         test_bad_inputs();
         test_truncated();
