@@ -49,6 +49,8 @@ int bundle_load(const char *dir, struct bundle *ret, cocoon_error **err)
         char *text = NULL;
         size_t len;
         int r = read_file(config, SPEC_MAX_SIZE, &text, &len);
+        if (r == -EFBIG)
+                return error_set(err, EFBIG, "%s: larger than the %u MiB cocoon reads", config, SPEC_MAX_SIZE >> 20);
         if (r < 0)
                 return error_sys(err, -r, "%s", config);
         struct bundle b;

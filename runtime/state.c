@@ -202,6 +202,12 @@ int container_destroy(struct container *c, cocoon_error **err)
         _cleanup_free_ char *state = path_join(c->dir, STATE_FILE);
         if (state)
                 (void) unlink(state);
+        /*
+         * Whoever locks it next finds no state file, so the lock can go now:
+         * its fd is one that the removal may need (a create failing for want
+         * of fds must still leave nothing).
+         */
+        container_unlock(c);
         int r = remove_tree(c->dir);
         if (r < 0 && r != -ENOENT)
                 r = error_sys(err, -r, "removing %s", c->dir);
