@@ -262,7 +262,7 @@ int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req
         int r = spec_parse(req->config_json, strlen(req->config_json), &c->spec, err);
         if (r < 0) {
                 container_free(c);
-                return error_wrap(err, "config.json");
+                return error_wrap(err, r, "config.json");
         }
 
         c->spec->no_pivot = req->no_pivot;
@@ -390,7 +390,7 @@ int containers_exec(struct agent *a, const Cocoon__ExecProcessRequest *req, coco
         if (r == 0) {
                 r = spec_parse_process(req->process_json, strlen(req->process_json), &e->spec, err);
                 if (r < 0)
-                        (void) error_wrap(err, "the exec process");
+                        (void) error_wrap(err, r, "the exec process");
         }
         struct exec_ctx x = {.c = c, .e = e, .cgroup_fd = -1};
         if (r == 0)

@@ -20,6 +20,6 @@ int virtiofsd_spawn(const char *binary, const char *shared_dir, int listen_fd, p
                         NULL};
         int r = spawn_process(argv, &listen_fd, 1, NULL, ret_pid, err);
         if (r < 0)
-                return error_wrap(err, "starting virtiofsd");
+                return error_wrap(err, r, "starting virtiofsd");
         return 0;
 }

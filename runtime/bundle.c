@@ -17,7 +17,7 @@ static int bundle_parse(const char *dir, const char *config, char *text, size_t 
         int r = spec_parse(b->config_json, len, &b->spec, err);
         if (r < 0) {
                 bundle_free(b);
-                return error_wrap(err, "%s", config);
+                return error_wrap(err, r, "%s", config);
         }
         for (size_t i = 0; i < b->spec->process.n_warnings; i++)
                 log_warn("%s: %s", config, b->spec->process.warnings[i]);

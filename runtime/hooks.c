@@ -30,7 +30,7 @@ int container_run_hooks(const struct container *c, enum hooks_point point, cocoo
         _cleanup_spec_ struct oci_spec *spec = NULL;
         int r = container_load_spec(c, &spec, err);
         if (r < 0)
-                return error_wrap(err, "reading the hooks");
+                return error_wrap(err, r, "reading the hooks");
         size_t total = 0;
         for (size_t i = 0; i < points[point].n; i++)
                 total += spec->hooks[points[point].kinds[i]].n;

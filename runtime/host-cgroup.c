@@ -112,7 +112,7 @@ static int join_one(const char *root, void *ud)
         char pid[16];
         snprintf(pid, sizeof(pid), "%d", (int) j->pid);
         r = cgroup_write(dir, "cgroup.procs", pid, j->err);
-        return r < 0 ? error_wrap(j->err, "joining the host cgroup") : 0;
+        return r < 0 ? error_wrap(j->err, r, "joining the host cgroup") : 0;
 }
 
 int host_cgroup_join(const char *rel, pid_t pid, cocoon_error **err)

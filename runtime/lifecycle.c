@@ -226,7 +226,7 @@ static int join_sandbox(struct runtime *rt, struct bundle *b, const char *sandbo
         struct container sb;
         int r = container_open(rt->root, sandbox, &sb, err);
         if (r < 0)
-                return error_wrap(err, "the pod sandbox %s", sandbox);
+                return error_wrap(err, r, "the pod sandbox %s", sandbox);
         _cleanup_spec_ struct oci_spec *sb_spec = NULL;
         if (sb.st.sandbox)
                 r = error_set(err, EINVAL, "%s is not a pod sandbox: it is a container in the VM of %s", sandbox,

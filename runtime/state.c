@@ -161,7 +161,7 @@ int container_open(const char *root, const char *id, struct container *ret, coco
         }
         if (r < 0) {
                 container_close(&c);
-                return error_wrap(err, "reading the state of %s", id);
+                return error_wrap(err, r, "reading the state of %s", id);
         }
         *ret = c;
         return 0;

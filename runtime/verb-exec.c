@@ -97,7 +97,7 @@ static int process_from_flags(const struct container *c, const struct exec_opts 
         _cleanup_json_ yajl_val top = NULL;
         r = json_parse_object(text, len, &top, err);
         if (r < 0)
-                return error_wrap(err, "%s", config);
+                return error_wrap(err, r, "%s", config);
         yajl_val base = json_get(top, "process");
 
         static const char *const replaced[] = {"args", "terminal", "env", "cwd", "user", "consoleSize", NULL};
@@ -265,7 +265,7 @@ static int exec_main(struct runtime *rt, int argc, char **argv)
         if (r == 0) {
                 r = spec_parse_process(process, strlen(process), &proc, &err);
                 if (r < 0)
-                        (void) error_wrap(&err, "%s", o.process_file ? o.process_file : "exec");
+                        (void) error_wrap(&err, r, "%s", o.process_file ? o.process_file : "exec");
         }
         bool tty = proc.terminal;
         spec_process_free(&proc);
