@@ -815,6 +815,23 @@ static void reap_finished_execs(struct supervisor *sv)
         }
 }
 
+/*
+ * Nothing of the workload is left: every process of every container in the
+ * VM exited, its exit is out and its streams ended (no child holds them).
+ * A stopped container that nobody deleted yet would otherwise keep its
+ * whole VM (guest RAM, QEMU, virtiofsd) until delete; the VM stops instead,
+ * and state (stopped: the supervisor is gone) and delete work on.
+ */
+static bool workload_gone(const struct supervisor *sv)
+{
+        if (!sv->procs)
+                return false;
+        for (const struct host_process *p = sv->procs; p; p = p->next)
+                if (!p->exit_sent || !pump_done(&p->pumps[1]) || !pump_done(&p->pumps[2]))
+                        return false;
+        return true;
+}
+
 int supervisor_loop(struct supervisor *sv)
 {
         while (!sv->stopping && !sv->vm_dead) {
@@ -823,6 +840,11 @@ int supervisor_loop(struct supervisor *sv)
                         return r;
                 reap_dead_clients(sv);
                 reap_finished_execs(sv);
+                supervisor_kick(sv); /* what a dead client's process left to send (its kill) */
+                if (workload_gone(sv)) {
+                        log_msg(LOG_INFO, "every process of the VM exited: stopping it");
+                        sv->stopping = true;
+                }
         }
         if (sv->vm_dead)
                 log_error("the sandbox VM stopped unexpectedly");
