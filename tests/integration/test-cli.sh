@@ -135,6 +135,14 @@ out=$(cocoon create -b "$TEST_ROOT/pre" pre5 2>&1)
 check "a host cgroup with processes in it gets a warning" sh -c 'echo "$1" | grep -q "host cgroup .*$2/busy is not empty"' _ "$out" "$CG"
 kill $sleeper; wait $sleeper 2>/dev/null
 for d in /sys/fs/cgroup/*/$CG/busy /sys/fs/cgroup/$CG/busy /sys/fs/cgroup/*/$CG /sys/fs/cgroup/$CG; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+# Out of file descriptors (EMFILE) at each step of create in turn: it fails,
+# and leaves nothing, so that the id can be used again.
+mkbundle "$TEST_ROOT/pre" true
+for n in 4 5 6 7 8 10 12 16; do
+    out=$( (ulimit -n $n; "$COCOON" --root "$STATE" create -b "$TEST_ROOT/pre" emfile) 2>&1 ); status=$?
+    [ $status -ne 0 ] && [ -z "$(ls -A "$STATE")" ] || { echo "ulimit -n $n: exit $status, $out, left: $(ls -A "$STATE")" | diag; break; }
+done
+check "a create that runs out of file descriptors fails and leaves nothing (ulimit -n 4 to 16)" [ -z "$(ls -A "$STATE")" -a $status -ne 0 ]
 check "nothing is left of the refused containers, nor their cgroups" \
     sh -c '[ -z "$(ls -A "$1")" ] && ! ls -d /sys/fs/cgroup/*/"$2" /sys/fs/cgroup/"$2" 2>/dev/null | grep -q .' _ "$STATE" "$CG"
 unset COCOON_CONFIG

@@ -248,6 +248,17 @@ if [ "$name" != runc ]; then
     check "$name: ... its pid-file process exits 137" [ "$(wait_reaped "$(cat "$TEST_ROOT/c8.pid")")" = 137 ]
     rt delete c8
     check "$name: ... and delete cleans everything up" clean
+
+    # virtiofsd killed under a workload that ends "cleanly" when its files
+    # vanish: the container's status must still say it died with its VM.
+    bundle looper plain -- sh -c 'while sleep 0.2; do :; done'
+    rt run -d --bundle "$B/looper" --pid-file "$TEST_ROOT/c9.pid" c9 < /dev/null > /dev/null 2>&1
+    vfs=$(for p in $(pids_in_root); do [ "$(cat /proc/$p/comm)" = virtiofsd ] && echo $p; done)
+    kill -9 $vfs
+    check "$name: with virtiofsd killed, the pid-file process exits 137, never 0" [ "$(wait_reaped "$(cat "$TEST_ROOT/c9.pid")")" = 137 ]
+    check "$name: ... the container is stopped" wait_status c9 stopped
+    rt delete c9
+    check "$name: ... and delete cleans everything up" clean
 fi
 
 # 10. What a container was created from is what it is, the caller's streams end
@@ -315,6 +326,19 @@ check "$name: a bundle without config.json is refused" expect_fail "config.json"
 check "$name: state of an unknown container says it does not exist" expect_fail "does not exist" rt state nope
 check "$name: kill of an unknown container says it does not exist" expect_fail "does not exist" rt kill nope KILL
 check "$name: delete of an unknown container says it does not exist" expect_fail "does not exist" rt delete nope
+# A host cgroup frozen before the container: whatever joined it would hang.
+if [ -d /sys/fs/cgroup/freezer ]; then
+    fz=/sys/fs/cgroup/freezer/$CG/fz; mkdir -p $fz && echo FROZEN > $fz/freezer.state
+else
+    fz=/sys/fs/cgroup/$CG/fz; mkdir -p $fz && echo 1 > $fz/cgroup.freeze
+fi
+bundle frozen plain -- true
+edit_config "$B/frozen" "c['linux']['cgroupsPath'] = '/$CG/fz'"
+check "$name: run -d into a frozen host cgroup is refused" expect_fail "frozen" timeout 60 "$RUNTIME" --root "$STATE" run -d --bundle "$B/frozen" fz
+echo THAWED > $fz/freezer.state 2>/dev/null || echo 0 > $fz/cgroup.freeze
+rt delete --force fz > /dev/null 2>&1
+for d in /sys/fs/cgroup/*/$CG/fz /sys/fs/cgroup/$CG/fz /sys/fs/cgroup/*/$CG /sys/fs/cgroup/$CG; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+check "$name: nothing left after a frozen cgroup" clean
 rt create --bundle "$B/sleeper" c7 < /dev/null > /dev/null 2>&1
 check "$name: a second create with the same id is refused" expect_fail "exists" rt create --bundle "$B/sleeper" c7
 check "$name: kill with an unknown signal is refused" expect_fail "signal" rt kill c7 NOSUCHSIG
