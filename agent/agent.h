@@ -26,6 +26,7 @@ struct guest_process {
         struct container_init init; /* until started */
         bool started, exited, exit_reported;
         int exit_code, signal;
+        uint64_t exit_mark[3]; /* stdout and stderr: what was in the pipes when it exited */
 };
 
 enum container_status { CONTAINER_CREATED, CONTAINER_RUNNING, CONTAINER_PAUSED, CONTAINER_STOPPED };

@@ -87,7 +87,7 @@ int cgroups_setup(struct agent *a, struct guest_container *c, int *ret_fd, cocoo
                 return r;
         r = cgroup_create(CGROUP_ROOT, rel, &c->cgroup, err);
         if (r < 0)
-                return error_wrap(err, "cgroup %s", rel);
+                return error_wrap(err, r, "cgroup %s", rel);
         /* Two containers in one cgroup would share limits and kill each other on removal. */
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
@@ -225,7 +225,7 @@ int cgroups_update(struct guest_container *c, const char *resources_json, cocoon
         _cleanup_resources_ struct resources *res = NULL;
         int r = resources_parse(resources_json, strlen(resources_json), &res, err);
         if (r < 0)
-                return error_wrap(err, "resources");
+                return error_wrap(err, r, "resources");
         return cgroup_apply(c->cgroup, res, "", false, err);
 }
 

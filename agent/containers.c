@@ -262,7 +262,7 @@ int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req
         int r = spec_parse(req->config_json, strlen(req->config_json), &c->spec, err);
         if (r < 0) {
                 container_free(c);
-                return error_wrap(err, "config.json");
+                return error_wrap(err, r, "config.json");
         }
 
         c->spec->no_pivot = req->no_pivot;
@@ -374,7 +374,8 @@ int containers_exec(struct agent *a, const Cocoon__ExecProcessRequest *req, coco
         struct guest_container *c = find_running(a, req->container_id, err);
         if (!c)
                 return -ESRCH;
-        if (c->status != CONTAINER_RUNNING)
+        /* A created container's init waits after its set-up: its namespaces can be joined, as runc allows. */
+        if (c->status != CONTAINER_RUNNING && c->status != CONTAINER_CREATED)
                 return error_set(err, EINVAL, "cannot exec in a container that is %s",
                                  c->status == CONTAINER_PAUSED ? "paused" : "not running");
         if (!msg_id_valid(req->exec_id) || find_process(c, req->exec_id))
@@ -389,7 +390,7 @@ int containers_exec(struct agent *a, const Cocoon__ExecProcessRequest *req, coco
         if (r == 0) {
                 r = spec_parse_process(req->process_json, strlen(req->process_json), &e->spec, err);
                 if (r < 0)
-                        (void) error_wrap(err, "the exec process");
+                        (void) error_wrap(err, r, "the exec process");
         }
         struct exec_ctx x = {.c = c, .e = e, .cgroup_fd = -1};
         if (r == 0)
@@ -414,9 +415,13 @@ int containers_signal(struct agent *a, const Cocoon__SignalProcessRequest *req, 
 {
         if (req->signal == 0 || req->signal >= NSIG)
                 return error_set(err, EINVAL, "invalid signal %u", req->signal);
-        struct guest_container *c = find_running(a, req->container_id, err);
+        /*
+         * --all reaches whatever is left in the container's cgroup after its
+         * init exited (its children, in a pid namespace shared with a pod).
+         */
+        struct guest_container *c = req->all ? find(a, req->container_id) : find_running(a, req->container_id, err);
         if (!c)
-                return -ESRCH;
+                return req->all ? error_set(err, ENOENT, "container %s does not exist", req->container_id) : -ESRCH;
         if (req->all)
                 return cgroups_signal_all(c, req->signal, err);
         struct guest_process *p = find_process(c, req->exec_id);
@@ -543,6 +548,22 @@ struct guest_process *containers_find_stream(struct agent *a, uint32_t stream)
         return NULL;
 }
 
+/*
+ * Everything the process wrote is in its pipes (or pty) by the time it is
+ * reaped: its exit is reported once that much is sent, not when the streams
+ * end, which a child that inherited them (a pid namespace shared with a
+ * pod, a daemon an exec left behind) can put off for ever.
+ */
+static void mark_output(struct guest_process *p)
+{
+        for (int i = PROC_STDOUT; i <= PROC_STDERR; i++) {
+                int pending = 0;
+                if (p->pumps[i].fd >= 0 && !p->pumps[i].eof && ioctl(p->pumps[i].fd, FIONREAD, &pending) < 0)
+                        pending = 0;
+                p->exit_mark[i] = pump_mark(&p->pumps[i], pending > 0 ? (uint64_t) pending : 0);
+        }
+}
+
 void containers_reap(struct agent *a)
 {
         for (;;) {
@@ -561,6 +582,7 @@ void containers_reap(struct agent *a)
                                 } else {
                                         p->exit_code = WEXITSTATUS(status);
                                 }
+                                mark_output(p);
                         }
                 });
         }
@@ -574,19 +596,23 @@ void containers_report_exits(struct agent *a)
         if (!a->conn_up)
                 return;
         FOR_EACH_PROCESS(a, c, p, {
-                /* All output first, so the host has every byte before the exit. */
-                if (p->exited && !p->exit_reported && pump_done(&p->pumps[PROC_STDOUT]) &&
-                    pump_done(&p->pumps[PROC_STDERR]) &&
+                /* Its output first, so the host has every byte it wrote before the exit. */
+                if (p->exited && !p->exit_reported && pump_reached(&p->pumps[PROC_STDOUT], p->exit_mark[PROC_STDOUT]) &&
+                    pump_reached(&p->pumps[PROC_STDERR], p->exit_mark[PROC_STDERR]) &&
                     msg_queue_exited(&a->conn, c->id, p->exec_id, p->exit_code, p->signal, NULL) == 0) {
                         p->exit_reported = true;
                         pump_close(&p->pumps[PROC_STDIN]);
                 }
         });
-        /* An exec is forgotten once its exit is out: health checks run thousands of them. */
+        /*
+         * An exec is forgotten once its exit is out and its streams ended
+         * (health checks run thousands of them).
+         */
         for (struct guest_container *c = a->containers; c; c = c->next)
                 for (struct guest_exec **pe = &c->execs; *pe;) {
                         struct guest_exec *e = *pe;
-                        if (!e->proc.exit_reported) {
+                        if (!e->proc.exit_reported || !pump_done(&e->proc.pumps[PROC_STDOUT]) ||
+                            !pump_done(&e->proc.pumps[PROC_STDERR])) {
                                 pe = &e->next;
                                 continue;
                         }

@@ -108,7 +108,7 @@ int agent_early_init(cocoon_error **err)
         if (r == 0 && has_virtio_nic())
                 r = modules_load(moddir, nic, err);
         if (r < 0)
-                return error_wrap(err, "loading kernel modules");
+                return error_wrap(err, r, "loading kernel modules");
 
         r = leave_initramfs(err);
         if (r < 0)

@@ -95,7 +95,7 @@ static int add_address(int nl, int index, const Cocoon__NetAddress *a, cocoon_er
         nl_put(&m, IFA_LOCAL, a->address.data, a->address.len);
         nl_put(&m, IFA_ADDRESS, a->address.data, a->address.len);
         int r = nl_call(nl, &m, "adding", err);
-        return r < 0 ? error_wrap(err, "address %s", addr_str(&a->address, a->prefix_length, s)) : 0;
+        return r < 0 ? error_wrap(err, r, "address %s", addr_str(&a->address, a->prefix_length, s)) : 0;
 }
 
 static int add_route(int nl, const Cocoon__NetRoute *rt, cocoon_error **err)
@@ -131,7 +131,7 @@ static int add_route(int nl, const Cocoon__NetRoute *rt, cocoon_error **err)
                 *err = NULL;
                 return 0;
         }
-        return e < 0 ? error_wrap(err, "route to %s via %s", what, rt->device) : 0;
+        return e < 0 ? error_wrap(err, e, "route to %s via %s", what, rt->device) : 0;
 }
 
 static int configure_nic(int nl, const Cocoon__NetInterface *nif, int index, cocoon_error **err)
@@ -153,7 +153,7 @@ int network_configure(const Cocoon__ConfigureNetworkRequest *req, cocoon_error *
         /* The kernel leaves lo down in the initial namespace; nothing local works without it. */
         r = set_link(nl, (int) if_nametoindex("lo"), NULL, 0, true, err);
         if (r < 0)
-                return error_wrap(err, "lo");
+                return error_wrap(err, r, "lo");
 
         if (req->n_interfaces > 16)
                 return error_set(err, E2BIG, "%zu interfaces, at most 16", req->n_interfaces);
@@ -174,13 +174,13 @@ int network_configure(const Cocoon__ConfigureNetworkRequest *req, cocoon_error *
                 if (r == 0)
                         r = set_link(nl, index[k], tmp, 0, false, err);
                 if (r < 0)
-                        return error_wrap(err, "interface %s (MAC %02x:%02x:%02x:%02x:%02x:%02x)", nif->name, m[0],
+                        return error_wrap(err, r, "interface %s (MAC %02x:%02x:%02x:%02x:%02x:%02x)", nif->name, m[0],
                                           m[1], m[2], m[3], m[4], m[5]);
         }
         for (size_t k = 0; k < req->n_interfaces; k++) {
                 r = configure_nic(nl, req->interfaces[k], index[k], err);
                 if (r < 0)
-                        return error_wrap(err, "interface %s", req->interfaces[k]->name);
+                        return error_wrap(err, r, "interface %s", req->interfaces[k]->name);
         }
         /* Routes on the link first: a gateway must be reachable before a route goes through it. */
         for (int pass = 0; pass < 2; pass++)

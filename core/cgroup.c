@@ -195,7 +195,7 @@ static int enable_controllers(const char *dir, const char *available, cocoon_err
                 snprintf(plus, sizeof(plus), "+%s", c);
                 r = cgroup_write(dir, "cgroup.subtree_control", plus, err);
                 if (r < 0)
-                        return error_wrap(err, "%s", dir);
+                        return error_wrap(err, r, "%s", dir);
         }
         return 0;
 }
@@ -261,7 +261,7 @@ int cgroup_apply(const char *dir, const struct resources *r, const char *path, b
                 _cleanup_free_ char *kept = keep_quota(dir, r, &w[i]);
                 e = cgroup_write(dir, w[i].file, kept ? kept : w[i].value, err);
                 if (e < 0)
-                        (void) error_wrap(err, "%s", w[i].field);
+                        (void) error_wrap(err, e, "%s", w[i].field);
         }
         cgroup_writes_free(w, n);
         if (e < 0 || (!r->has_devices && !always_devices))
@@ -273,7 +273,7 @@ int cgroup_apply(const char *dir, const struct resources *r, const char *path, b
                 return error_sys(err, -e, "device rules");
         e = cgroup_devices_apply(dir, rules, n, err);
         if (e < 0)
-                return error_wrap(err, "%s%sdevices", path, json_dot(path));
+                return error_wrap(err, e, "%s%sdevices", path, json_dot(path));
         return 0;
 }
 
@@ -420,7 +420,7 @@ int cgroup_remove(const char *dir, cocoon_error **err)
                 return r < 0 ? error_sys(err, -r, "removing cgroup %s", dir) : 0;
         r = cgroup_signal_all(dir, SIGKILL, err);
         if (r < 0)
-                return error_wrap(err, "removing cgroup %s", dir);
+                return error_wrap(err, r, "removing cgroup %s", dir);
         /* Killed processes leave their cgroup when they exit, which takes a moment. */
         for (int i = 0; i < 100; i++) {
                 r = remove_tree_once(dir);

@@ -386,7 +386,7 @@ static int loopback_up(cocoon_error **err)
         _cleanup_close_ int nl = -1;
         int r = nl_open(&nl, err);
         if (r < 0)
-                return error_wrap(err, "bringing lo up");
+                return error_wrap(err, r, "bringing lo up");
         struct nl_msg m;
         struct ifinfomsg *ifi = nl_begin(&m, RTM_NEWLINK, 0, sizeof(*ifi));
         ifi->ifi_index = (int) if_nametoindex("lo");

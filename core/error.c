@@ -49,22 +49,37 @@ int error_sys(cocoon_error **err, int errnum, const char *fmt, ...)
         return r;
 }
 
-int error_wrap(cocoon_error **err, const char *fmt, ...)
+/* The errno an error stands for: its own, else the failure it wraps, else EINVAL (never "success"). */
+static int error_errno(const cocoon_error *e, int r)
 {
-        if (!err || !*err)
-                return -EINVAL;
-        cocoon_error *e = *err;
-        char *ctx = NULL, *full = NULL;
+        if (e && e->errnum)
+                return -e->errnum;
+        return r < 0 ? r : -EINVAL;
+}
+
+int error_wrap(cocoon_error **err, int r, const char *fmt, ...)
+{
         va_list ap;
         va_start(ap, fmt);
-        int n = vasprintf(&ctx, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && asprintf(&full, "%s: %s", ctx, e->msg ? e->msg : "") >= 0) {
-                free(e->msg);
-                e->msg = full;
+        int ret;
+        if (!err) {
+                ret = error_errno(NULL, r);
+        } else if (!*err) {
+                /* Nothing said what failed: the context and the errno become the message. */
+                int e = r < 0 ? -r : EIO;
+                ret = error_vset(err, e, strerror(e), fmt, ap);
+        } else {
+                cocoon_error *e = *err;
+                char *ctx = NULL, *full = NULL;
+                if (vasprintf(&ctx, fmt, ap) >= 0 && asprintf(&full, "%s: %s", ctx, e->msg ? e->msg : "") >= 0) {
+                        free(e->msg);
+                        e->msg = full;
+                }
+                free(ctx);
+                ret = error_errno(e, r);
         }
-        free(ctx);
-        return e->errnum ? -e->errnum : -EINVAL;
+        va_end(ap);
+        return ret;
 }
 
 int error_append(cocoon_error **err, const char *fmt, ...)

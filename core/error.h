@@ -17,8 +17,14 @@ typedef struct cocoon_error {
 int error_set(cocoon_error **err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Like error_set, appending ": strerror(errnum)". */
 int error_sys(cocoon_error **err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Prefixes the existing message with "context: "; returns -errnum. */
-int error_wrap(cocoon_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Adds "context: " before the message of the failure r (a negative errno)
+ * and returns its errno (the error's own if it has one, else r). When
+ * nothing set the error, it is set now from r ("context: strerror"), so a
+ * failure that only returned its errno keeps it: nothing turns into a
+ * made-up EINVAL.
+ */
+int error_wrap(cocoon_error **err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Appends to the existing message; returns -errnum. */
 int error_append(cocoon_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void error_free(cocoon_error *err);

@@ -27,7 +27,7 @@ int process_resolve_identity(const struct spec_process *p, struct process_identi
         if (u->username) {
                 r = passwd_lookup("/", u->username, &pw, err);
                 if (r < 0)
-                        return error_wrap(err, "process.user.username");
+                        return error_wrap(err, r, "process.user.username");
         } else {
                 r = passwd_lookup_uid("/", u->uid, &pw, err);
                 if (r < 0)

@@ -788,7 +788,7 @@ int spec_load(const char *path, struct oci_spec **ret, cocoon_error **err)
 
         r = spec_parse(text, len, ret, err);
         if (r < 0) {
-                (void) error_wrap(err, "%s", path);
+                (void) error_wrap(err, r, "%s", path);
                 return r;
         }
         return 0;

@@ -71,7 +71,7 @@ int virtiofsd_spawn(const char *binary, const char *shared_dir, const struct sha
         struct virtiofsd_confinement confinement;
         int r = virtiofsd_confinement_prepare(policy, &confinement, err);
         if (r < 0)
-                return error_wrap(err, "starting virtiofsd");
+                return error_wrap(err, r, "starting virtiofsd");
         int kept[16];
         struct jail_bind binds[16];
         size_t n = jail_common_binds(binds, ARRAY_SIZE(binds) - 2);
@@ -107,6 +107,6 @@ int virtiofsd_spawn(const char *binary, const char *shared_dir, const struct sha
         r = spawn_process(&req, ret_pid, ret_pidfd, err);
         virtiofsd_confinement_free(&confinement);
         if (r < 0)
-                return error_wrap(err, "starting virtiofsd");
+                return error_wrap(err, r, "starting virtiofsd");
         return 0;
 }

@@ -34,6 +34,7 @@ static void close_fd(struct pump *p)
 void pump_close(struct pump *p)
 {
         close_fd(p);
+        p->total += p->len;
         free(p->buf);
         p->buf = NULL;
         p->len = 0;
@@ -69,6 +70,7 @@ int pump_read(struct pump *p, struct conn *c)
                 return conn_queue(c, FRAME_EOF, p->stream, p->fdno, NULL, 0);
         }
         p->credit -= n;
+        p->total += n;
         pump_update(p);
         return conn_queue(c, FRAME_DATA, p->stream, p->fdno, buf, n);
 }
@@ -104,8 +106,10 @@ int pump_push(struct pump *p, struct conn *c, const uint8_t *data, size_t len)
                 return -EPROTO;
         if (p->len + len > FRAME_WINDOW)
                 return -EPROTO;
-        if (p->fd < 0)
+        if (p->fd < 0) {
+                p->total += len;
                 return queue_credit(c, p, len); /* reader gone: discard, but keep the sender going */
+        }
         uint8_t *b = realloc(p->buf, p->len + len);
         if (!b)
                 return -ENOMEM;
@@ -150,6 +154,7 @@ int pump_write(struct pump *p, struct conn *c)
                 done += n;
         }
         if (done) {
+                p->total += done;
                 memmove(p->buf, p->buf + done, p->len - done);
                 p->len -= done;
                 int r = queue_credit(c, p, done);
@@ -165,4 +170,14 @@ int pump_write(struct pump *p, struct conn *c)
 bool pump_done(const struct pump *p)
 {
         return p->outbound ? p->eof : (p->eof && p->len == 0);
+}
+
+uint64_t pump_mark(const struct pump *p, uint64_t pending)
+{
+        return p->total + (p->outbound ? pending : p->len);
+}
+
+bool pump_reached(const struct pump *p, uint64_t mark)
+{
+        return pump_done(p) || p->total >= mark;
 }

@@ -26,6 +26,7 @@ struct pump {
         uint32_t credit; /* outbound: bytes the peer still accepts */
         uint8_t *buf;    /* inbound: bytes not yet written to fd */
         size_t len;
+        uint64_t total; /* outbound: bytes read from fd; inbound: bytes written to fd or dropped */
         struct watch *watch; /* NULL for fds the owner does not poll */
 };
 
@@ -51,5 +52,13 @@ int pump_write(struct pump *p, struct conn *c);
 
 /* True when nothing more will flow: EOF seen and everything written. */
 bool pump_done(const struct pump *p);
+/*
+ * The position a process's exit is reported after: what the pump has taken
+ * in so far (inbound: received; outbound: read plus pending, the bytes
+ * pending in fd, which the process wrote before it exited). pump_reached()
+ * is true once that much went out (or nothing more will).
+ */
+uint64_t pump_mark(const struct pump *p, uint64_t pending);
+bool pump_reached(const struct pump *p, uint64_t mark);
 /* Updates the watch's events from the pump's state. */
 void pump_update(struct pump *p);

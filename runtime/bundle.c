@@ -17,7 +17,7 @@ static int bundle_parse(const char *dir, const char *config, char *text, size_t 
         int r = spec_parse(b->config_json, len, &b->spec, err);
         if (r < 0) {
                 bundle_free(b);
-                return error_wrap(err, "%s", config);
+                return error_wrap(err, r, "%s", config);
         }
         for (size_t i = 0; i < b->spec->process.n_warnings; i++)
                 log_warn("%s: %s", config, b->spec->process.warnings[i]);
@@ -49,6 +49,8 @@ int bundle_load(const char *dir, struct bundle *ret, cocoon_error **err)
         char *text = NULL;
         size_t len;
         int r = read_file(config, SPEC_MAX_SIZE, &text, &len);
+        if (r == -EFBIG)
+                return error_set(err, EFBIG, "%s: larger than the %u MiB cocoon reads", config, SPEC_MAX_SIZE >> 20);
         if (r < 0)
                 return error_sys(err, -r, "%s", config);
         struct bundle b;

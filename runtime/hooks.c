@@ -27,13 +27,10 @@ int container_run_hooks(const struct container *c, enum hooks_point point, cocoo
                 [HOOKS_POSTSTART] = {{SPEC_HOOK_POSTSTART}, 1, "running"},
                 [HOOKS_POSTSTOP] = {{SPEC_HOOK_POSTSTOP}, 1, "stopped"},
         };
-        _cleanup_free_ char *config = path_join(c->st.bundle, "config.json");
-        if (!config)
-                return -ENOMEM;
         _cleanup_spec_ struct oci_spec *spec = NULL;
-        int r = spec_load(config, &spec, err);
+        int r = container_load_spec(c, &spec, err);
         if (r < 0)
-                return error_wrap(err, "reading the hooks");
+                return error_wrap(err, r, "reading the hooks");
         size_t total = 0;
         for (size_t i = 0; i < points[point].n; i++)
                 total += spec->hooks[points[point].kinds[i]].n;

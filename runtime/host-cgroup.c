@@ -26,6 +26,7 @@
 #include "cgroup.h"
 #include "cleanup.h"
 #include "fsutil.h"
+#include "log.h"
 #include "runtime.h"
 
 #define HOST_CGROUP_ROOT "/sys/fs/cgroup"
@@ -112,7 +113,7 @@ static int join_one(const char *root, void *ud)
         char pid[16];
         snprintf(pid, sizeof(pid), "%d", (int) j->pid);
         r = cgroup_write(dir, "cgroup.procs", pid, j->err);
-        return r < 0 ? error_wrap(j->err, "joining the host cgroup") : 0;
+        return r < 0 ? error_wrap(j->err, r, "joining the host cgroup") : 0;
 }
 
 int host_cgroup_join(const char *rel, pid_t pid, cocoon_error **err)
@@ -173,13 +174,59 @@ static int limit_one(const char *root, void *ud)
                 r = cgroup_write(dir, v2 ? "memory.max" : "memory.limit_in_bytes", memory, l->err);
         if (r == 0 && (v2 || strcmp(name, "pids") == 0))
                 r = cgroup_write(dir, "pids.max", pids, l->err);
-        return r < 0 ? error_wrap(l->err, "limiting the host cgroup") : 0;
+        return r < 0 ? error_wrap(l->err, r, "limiting the host cgroup") : 0;
 }
 
 int host_cgroup_limit(const char *rel, uint64_t memory_bytes, unsigned pids, cocoon_error **err)
 {
         struct limit l = {.rel = rel, .memory = memory_bytes, .pids = pids, .err = err};
         int r = for_each_hierarchy(limit_one, &l);
+        if (r < 0 && !(err && *err))
+                return error_sys(err, -r, "%s", HOST_CGROUP_ROOT);
+        return r;
+}
+
+struct precheck {
+        const char *rel;
+        bool warned;
+        cocoon_error **err;
+};
+
+/*
+ * A cgroup that exists before the container: frozen, whatever joins it
+ * (the stub, the supervisor) would freeze there and the verb hang, so it is
+ * refused, as runc refuses it; with processes in it, a warning, as runc's.
+ */
+static int check_one(const char *root, void *ud)
+{
+        struct precheck *p = ud;
+        _cleanup_free_ char *dir = path_join(root, p->rel);
+        if (!dir)
+                return -ENOMEM;
+        struct stat st;
+        if (stat(dir, &st) < 0)
+                return 0;
+        bool v2 = strcmp(root, HOST_CGROUP_ROOT) == 0;
+        _cleanup_free_ char *state = NULL, *procs = NULL;
+        _cleanup_free_ char *freeze = path_join(dir, v2 ? "cgroup.freeze" : "freezer.state");
+        _cleanup_free_ char *members = path_join(dir, "cgroup.procs");
+        if (!freeze || !members)
+                return -ENOMEM;
+        if (read_file(freeze, 4096, &state, NULL) == 0 &&
+            (v2 ? strtol(state, NULL, 10) != 0 : strncmp(state, "THAWED", 6) != 0))
+                return error_set(p->err, EBUSY, "the host cgroup %s is frozen (linux.cgroupsPath %s): thaw it first",
+                                 dir, p->rel);
+        if (!p->warned && read_file(members, 1 << 20, &procs, NULL) == 0 && strspn(procs, " \n") != strlen(procs)) {
+                log_warn("the host cgroup %s is not empty: the container's processes join others", dir);
+                p->warned = true;
+        }
+        return 0;
+}
+
+int host_cgroup_check(const char *rel, cocoon_error **err)
+{
+        struct precheck p = {.rel = rel, .err = err};
+        int r = for_each_hierarchy(check_one, &p);
         if (r < 0 && !(err && *err))
                 return error_sys(err, -r, "%s", HOST_CGROUP_ROOT);
         return r;

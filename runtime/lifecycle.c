@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -127,13 +128,7 @@ static int leave_sandbox(const struct container *c, cocoon_error **err)
         Request req = COCOON__REQUEST__INIT;
         if (strcmp(status, "running") == 0 || strcmp(status, "paused") == 0) {
                 /* A SIGKILL gets through cgroup v2's freezer: no thaw needed. */
-                Cocoon__SignalProcessRequest sig = COCOON__SIGNAL_PROCESS_REQUEST__INIT;
-                sig.container_id = c->st.id;
-                sig.signal = SIGKILL;
-                sig.all = true;
-                req.body_case = COCOON__REQUEST__BODY_SIGNAL_PROCESS;
-                req.signal_process = &sig;
-                int r = sandbox_call(c->sv_dir, &req, NULL, err);
+                int r = container_signal(c, SIGKILL, true, err);
                 if (r == 0 && !wait_until(is_stopped, c))
                         r = error_set(err, ETIMEDOUT, "the processes of %s do not exit after SIGKILL", c->st.id);
                 if (r < 0)
@@ -154,6 +149,60 @@ int container_stop_sandbox(const struct container *c, cocoon_error **err)
         if (r == 0)
                 host_cgroup_remove(c->st.cgroup);
         return r;
+}
+
+int container_signal(const struct container *c, int sig, bool all, cocoon_error **err)
+{
+        Cocoon__SignalProcessRequest sp = COCOON__SIGNAL_PROCESS_REQUEST__INIT;
+        sp.container_id = c->st.id;
+        sp.exec_id = (char *) "";
+        sp.signal = sig;
+        sp.all = all;
+        Request req = COCOON__REQUEST__INIT;
+        req.body_case = COCOON__REQUEST__BODY_SIGNAL_PROCESS;
+        req.signal_process = &sp;
+        return sandbox_call(c->sv_dir, &req, NULL, err);
+}
+
+int container_started(const struct container *c, int r, cocoon_error **err)
+{
+        if (r == 0)
+                r = container_run_hooks(c, HOOKS_POSTSTART, err);
+        if (r < 0 && container_signal(c, SIGKILL, true, NULL) == 0)
+                log_debug("%s: killed after its start failed", c->st.id);
+        return r;
+}
+
+char *container_config_path(const struct container *c)
+{
+        return path_join(c->dir, "config.json");
+}
+
+int container_load_spec(const struct container *c, struct oci_spec **ret, cocoon_error **err)
+{
+        _cleanup_free_ char *path = container_config_path(c);
+        if (!path)
+                return -ENOMEM;
+        return spec_load(path, ret, err);
+}
+
+int check_pid_file(const char *path, cocoon_error **err)
+{
+        if (!path)
+                return 0;
+        _cleanup_free_ char *dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+                return 0; /* the working directory */
+        slash[slash == dir] = '\0';
+        struct stat st;
+        if (stat(dir, &st) < 0)
+                return error_sys(err, errno, "--pid-file %s: directory %s", path, dir);
+        if (!S_ISDIR(st.st_mode))
+                return error_set(err, ENOTDIR, "--pid-file %s: %s is not a directory", path, dir);
+        return 0;
 }
 
 int write_pid_file(const char *path, pid_t pid, cocoon_error **err)
@@ -177,15 +226,15 @@ static int join_sandbox(struct runtime *rt, struct bundle *b, const char *sandbo
         struct container sb;
         int r = container_open(rt->root, sandbox, &sb, err);
         if (r < 0)
-                return error_wrap(err, "the pod sandbox %s", sandbox);
-        struct bundle sb_bundle = {0};
+                return error_wrap(err, r, "the pod sandbox %s", sandbox);
+        _cleanup_spec_ struct oci_spec *sb_spec = NULL;
         if (sb.st.sandbox)
                 r = error_set(err, EINVAL, "%s is not a pod sandbox: it is a container in the VM of %s", sandbox,
                               sb.st.sandbox);
         else if (!state_supervisor_alive(&sb.st))
                 r = error_set(err, ESRCH, "the pod sandbox %s is stopped: its VM is gone", sandbox);
         if (r == 0)
-                r = bundle_load(sb.st.bundle, &sb_bundle, err);
+                r = container_load_spec(&sb, &sb_spec, err);
         if (r == 0) {
                 /* From here on, undoing this container never touches the sandbox's VM. */
                 free(c->sv_dir);
@@ -196,7 +245,7 @@ static int join_sandbox(struct runtime *rt, struct bundle *b, const char *sandbo
                 if (!c->sv_dir || !c->st.sandbox)
                         r = -ENOMEM;
         }
-        struct pod_sandbox ps = {.id = sandbox, .stub_pid = sb.st.pid, .spec = sb_bundle.spec};
+        struct pod_sandbox ps = {.id = sandbox, .stub_pid = sb.st.pid, .spec = sb_spec};
         if (r == 0)
                 r = pod_namespace_sources(b->spec, &ps, &b->ns_sources, err);
         if (r == 0) {
@@ -217,8 +266,17 @@ static int join_sandbox(struct runtime *rt, struct bundle *b, const char *sandbo
                         r = sandbox_call_fds(sb.dir, &req, trees.fds, trees.n, NULL, err);
                 share_trees_close(&trees);
         }
-        bundle_free(&sb_bundle);
         container_close(&sb);
+        return r;
+}
+
+/* The rootfs and every volume's source can be opened, checked before a VM boots for nothing. */
+static int check_sources(const struct bundle *b, cocoon_error **err)
+{
+        struct share_trees trees;
+        int r = share_open_trees(b, &trees, err);
+        if (r == 0)
+                share_trees_close(&trees);
         return r;
 }
 
@@ -242,6 +300,12 @@ int container_create_sandbox(struct runtime *rt, const struct create_opts *o, st
                 bundle_free(&b);
                 return r;
         }
+        /* What create read is what the container is: later verbs never read the bundle again. */
+        _cleanup_free_ char *kept = container_config_path(&c);
+        if (!kept)
+                r = -ENOMEM;
+        else if ((r = write_file_atomic(kept, b.config_json, strlen(b.config_json), 0600)) < 0)
+                r = error_sys(err, -r, "keeping config.json in %s", c.dir);
 
         c.st.bundle = strdup(b.dir);
         c.st.rootfs = strdup(b.rootfs);
@@ -259,6 +323,8 @@ int container_create_sandbox(struct runtime *rt, const struct create_opts *o, st
         }
         if (r == 0)
                 r = cgroup_path_for(b.spec->cgroups_path, HOST_CGROUP_DEFAULT_PARENT, o->id, &c.st.cgroup, err);
+        if (r == 0 && (r = host_cgroup_check(c.st.cgroup, err)) < 0)
+                free(TAKE_PTR(c.st.cgroup)); /* not ours: the clean-up below must not touch it */
         const char *sandbox = NULL;
         if (r == 0)
                 r = pod_sandbox_of(b.spec, o->id, &sandbox, err);
@@ -266,6 +332,8 @@ int container_create_sandbox(struct runtime *rt, const struct create_opts *o, st
                 r = join_sandbox(rt, &b, sandbox, &c, err);
         } else if (r == 0) {
                 r = pod_namespace_sources(b.spec, NULL, &b.ns_sources, err);
+                if (r == 0)
+                        r = check_sources(&b, err);
                 if (r == 0)
                         r = supervisor_spawn(rt, o->id, &b, c.dir, c.st.cgroup, o->detach, &c.st.supervisor_pid, err);
                 if (r == 0)

@@ -67,13 +67,6 @@ void log_msg(enum log_level level, const char *fmt, ...)
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
 
-        if (level == LOG_ERROR)
-                fprintf(stderr, "cocoon: %s\n", msg);
-        else if (log_debug_on)
-                fprintf(stderr, "cocoon: %s: %s\n", level_name(level), msg);
-        if (log_fd < 0)
-                return;
-
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         struct tm tm;
@@ -81,12 +74,21 @@ void log_msg(enum log_level level, const char *fmt, ...)
         char stamp[64];
         snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
-        if (log_json) {
+        /* runc's text lines (logrus): what --log gets in text, and what --debug shows on stderr. */
+        char line[4300];
+        int n = snprintf(line, sizeof(line), "time=\"%s\" level=%s msg=\"%s\"\n", stamp, level_name(level), msg);
+        size_t len = n < 0 ? 0 : (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1;
+        /* Errors and warnings always reach stderr, as runc's do; debug and info lines with --debug. */
+        if (level == LOG_ERROR && !log_debug_on)
+                fprintf(stderr, "cocoon: %s\n", msg);
+        else if (level == LOG_WARN && !log_debug_on)
+                fprintf(stderr, "cocoon: warning: %s\n", msg);
+        else if (log_debug_on)
+                (void) !write(STDERR_FILENO, line, len);
+        if (log_fd < 0)
+                return;
+        if (log_json)
                 write_json(level, msg, stamp);
-        } else {
-                char line[4300];
-                int n = snprintf(line, sizeof(line), "time=\"%s\" level=%s msg=\"%s\"\n", stamp, level_name(level), msg);
-                if (n > 0)
-                        (void) !write(log_fd, line, (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1);
-        }
+        else
+                (void) !write(log_fd, line, len);
 }

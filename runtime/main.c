@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +98,32 @@ static void usage(FILE *f)
                    "  --debug             verbose logging on stderr\n"
                    "  --systemd-cgroup    accepted for compatibility\n"
                    "  --version, -v       print the version\n"
-                   "  --help, -h          this help\n");
+                   "  --help, -h          this help (also: cocoon help [COMMAND])\n");
+}
+
+/* runc's layout, which callers parse line by line ("runc version X", "spec: Y", "libseccomp: Z"). */
+static void print_version(void)
+{
+        const struct scmp_version *sv = seccomp_version();
+        printf("cocoon version %s\ncommit: %s\nspec: %s\n", COCOON_VERSION, COCOON_COMMIT, COCOON_OCI_VERSION);
+        if (sv)
+                printf("libseccomp: %u.%u.%u\n", sv->major, sv->minor, sv->micro);
+}
+
+/* `cocoon help [COMMAND]`, as runc has it: the usage, or the command's. */
+static int help_main(int argc, char **argv)
+{
+        if (argc < 2) {
+                usage(stdout);
+                return 0;
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+                if (strcmp(argv[1], verbs[i]->name) == 0) {
+                        printf("usage: %s\n", verbs[i]->usage);
+                        return 0;
+                }
+        log_error("help: unknown command %s (see cocoon --help)", argv[1]);
+        return 2;
 }
 
 /*
@@ -151,8 +177,7 @@ int main(int argc, char **argv)
                         rt.systemd_cgroup = true;
                         break;
                 case 'v':
-                        printf("cocoon version %s\ncommit: %s\nspec: %s\n", COCOON_VERSION, COCOON_COMMIT,
-                               COCOON_OCI_VERSION);
+                        print_version();
                         return 0;
                 case 'h':
                         usage(stdout);
@@ -176,6 +201,8 @@ int main(int argc, char **argv)
         }
 
         const char *name = argv[optind];
+        if (strcmp(name, "help") == 0 || strcmp(name, "h") == 0)
+                return help_main(argc - optind, argv + optind);
         for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
                 if (strcmp(name, verbs[i]->name) != 0)
                         continue;
@@ -185,6 +212,7 @@ int main(int argc, char **argv)
                         config_free(&rt.cfg);
                         return 1;
                 }
+                log_debug("%s: root %s, guest kernel %s", name, rt.root, rt.cfg.kernel ? rt.cfg.kernel : "(none)");
                 /* Each verb parses its own options, with its name as argv[0]. */
                 int vargc = argc - optind;
                 char **vargv = argv + optind;

@@ -350,7 +350,7 @@ static int setup_inside(struct network *net, cocoon_error **err)
         for (size_t k = 0; k < net->n; k++) {
                 r = plumb(net, &net->ifaces[k], &net->nics[k], err);
                 if (r < 0)
-                        return error_wrap(err, "interface %s", net->ifaces[k].name);
+                        return error_wrap(err, r, "interface %s", net->ifaces[k].name);
         }
         return 0;
 }
@@ -378,7 +378,7 @@ int network_setup(const struct oci_spec *spec, struct network **ret, cocoon_erro
         _cleanup_close_ int target = -1, own = -1;
         int r = open_netns(path, &target, err);
         if (r < 0)
-                return error_wrap(err, "network namespace %s", path);
+                return error_wrap(err, r, "network namespace %s", path);
         own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
         if (own < 0)
                 return error_sys(err, errno, "opening our own network namespace");
@@ -403,7 +403,7 @@ int network_setup(const struct oci_spec *spec, struct network **ret, cocoon_erro
         }
         if (r < 0) {
                 network_free(net);
-                return error_wrap(err, "network namespace %s", path);
+                return error_wrap(err, r, "network namespace %s", path);
         }
         /* Even with lo only: the guest's lo must come up, as CNI's loopback plugin brings the namespace's up. */
         *ret = net;
@@ -480,7 +480,7 @@ int network_configure_guest(const struct network *net, struct conn *agent, uint6
         req.body_case = COCOON__REQUEST__BODY_CONFIGURE_NETWORK;
         req.configure_network = &cn;
         int r = msg_call(agent, &req, NULL, 0, NULL, NULL, NULL, err);
-        return r < 0 ? error_wrap(err, "configuring the guest's network") : 0;
+        return r < 0 ? error_wrap(err, r, "configuring the guest's network") : 0;
 }
 
 void network_free(struct network *net)

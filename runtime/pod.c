@@ -82,10 +82,64 @@ static bool from_sandbox(const struct spec_namespace *ns, const struct pod_sandb
         return is_proc_ns_of(ns->path, sb->stub_pid, ns->type) || (theirs && same_file(theirs->path, ns->path));
 }
 
+/* The Kubernetes setting that leaves a pod's containers without a namespace of that type. */
+static const struct {
+        const char *type, *setting;
+} pod_host_namespaces[] = {
+        {"network", "hostNetwork"},
+        {"uts", "hostNetwork"},
+        {"pid", "hostPID"},
+        {"ipc", "hostIPC"},
+};
+
+/*
+ * A host namespace cannot be given to a container in a VM: the VM is the
+ * boundary, and quietly giving a guest namespace instead would run a pod
+ * that asked for the host's network, processes or IPC without them. So
+ * every namespace path that is the host's own (ours), unless it stands for
+ * the pod sandbox's (containerd names those by the sandbox's stub, a host
+ * process), is refused, whatever its type; and a CRI pod's container
+ * (sandbox or member) without a network, uts, pid or ipc namespace is how
+ * hostNetwork, hostPID and hostIPC reach a runtime, refused too. A lone
+ * container without one shares the guest's, as the spec's "the runtime's
+ * namespace" reads in a VM (docs/runtime-spec.md).
+ */
+static int refuse_host_namespace(const struct oci_spec *spec, size_t i, cocoon_error **err)
+{
+        const struct spec_namespace *ns = &spec->namespaces[i];
+        const char *file = namespace_proc_name(ns->type);
+        char host[64];
+        snprintf(host, sizeof(host), "/proc/self/ns/%s", file ? file : "");
+        if (file && same_file(ns->path, host))
+                return error_set(err, EINVAL,
+                                 "linux.namespaces[%zu]: %s is the host's own %s namespace; a VM cannot share it "
+                                 "(leave the path out, or name another namespace)",
+                                 i, ns->path, ns->type);
+        return 0;
+}
+
+static int refuse_host_namespaces(const struct oci_spec *spec, cocoon_error **err)
+{
+        bool pod = false;
+        for (size_t i = 0; i < ARRAY_SIZE(pod_annotations); i++)
+                pod = pod || annotation(spec, pod_annotations[i].type_key);
+        for (size_t i = 0; pod && i < ARRAY_SIZE(pod_host_namespaces); i++)
+                if (!spec_namespace(spec, pod_host_namespaces[i].type))
+                        return error_set(err, EOPNOTSUPP,
+                                         "linux.namespaces: this pod's container has no %s namespace of its own: it "
+                                         "asks for the host's (%s), which cocoon cannot give to a container in a VM "
+                                         "(run such pods with runc)",
+                                         pod_host_namespaces[i].type, pod_host_namespaces[i].setting);
+        return 0;
+}
+
 int pod_namespace_sources(const struct oci_spec *spec, const struct pod_sandbox *sb, struct namespace_sources *ret,
                           cocoon_error **err)
 {
         *ret = (struct namespace_sources) {0};
+        int r = refuse_host_namespaces(spec, err);
+        if (r < 0)
+                return r;
         ret->items = calloc(spec->n_namespaces + 1, sizeof(*ret->items));
         ret->ptrs = calloc(spec->n_namespaces + 1, sizeof(*ret->ptrs));
         if (!ret->items || !ret->ptrs) {
@@ -103,19 +157,15 @@ int pod_namespace_sources(const struct oci_spec *spec, const struct pod_sandbox 
                 if (sb && from_sandbox(ns, sb)) {
                         src->kind = COCOON__NAMESPACE_SOURCE__KIND__CONTAINER;
                         src->container_id = (char *) sb->id;
+                } else if ((r = refuse_host_namespace(spec, i, err)) < 0) {
+                        namespace_sources_free(ret);
+                        return r;
                 } else if (strcmp(ns->type, "network") == 0) {
-                        /* Its interfaces would be plugged into the VM: never the host's own. */
-                        if (same_file(ns->path, "/proc/self/ns/net")) {
-                                namespace_sources_free(ret);
-                                return error_set(err, EINVAL,
-                                                 "linux.namespaces[%zu]: %s is the host's own network namespace; "
-                                                 "a VM cannot share it (leave the network namespace out, or give it a new one)",
-                                                 i, ns->path);
-                        }
+                        /* Another network namespace: its interfaces become the VM's NICs. */
                         src->kind = COCOON__NAMESPACE_SOURCE__KIND__GUEST;
                 } else {
-                        /* A host namespace cannot be entered from inside a VM; the VM is the boundary. */
-                        log_debug("linux.namespaces[%zu]: %s %s is a host namespace: the container gets a new one",
+                        /* Pinned or another process's, not the host's own: private to the container in the VM. */
+                        log_debug("linux.namespaces[%zu]: %s %s is outside the VM: the container gets a new one",
                                   i, ns->type, ns->path);
                         src->kind = COCOON__NAMESPACE_SOURCE__KIND__FRESH;
                 }

@@ -66,6 +66,14 @@ int ready_receive(int fd, pid_t *ret_pid, cocoon_error **err)
         size_t got = 0;
         while (msg && got < len && (n = read(fd, msg + got, len - got)) > 0)
                 got += n;
+        /*
+         * A helper that failed undoes what it made (its VM, sockets, share)
+         * before it exits, which closes the pipe: wait for that, so that the
+         * verb's own clean-up comes after it and finds everything to remove.
+         */
+        char drain[256];
+        while ((n = read(fd, drain, sizeof(drain))) > 0 || (n < 0 && errno == EINTR))
+                ;
         int e = rep.errnum > 0 && rep.errnum < 4096 ? rep.errnum : EIO;
         return error_set(err, e, "%s", msg && *msg ? msg : strerror(e));
 }

@@ -185,6 +185,7 @@ struct create_opts {
         const char *console_socket; /* NULL: none */
         bool no_pivot;
         bool detach; /* the sandbox outlives this process (create, run -d) */
+        bool keep;   /* run --keep: a stopped container stays until delete */
 };
 /*
  * Creates the container, not yet started: state directory, supervisor and
@@ -205,6 +206,23 @@ int sandbox_call(const char *dir, Request *req, Response **ret, cocoon_error **e
 /* The same, passing fds along (SCM_RIGHTS). */
 int sandbox_call_fds(const char *dir, Request *req, const int *fds, size_t n_fds, Response **ret, cocoon_error **err);
 int write_pid_file(const char *path, pid_t pid, cocoon_error **err);
+/* Before anything is made: the directory of --pid-file (NULL: none) exists. */
+int check_pid_file(const char *path, cocoon_error **err);
+/* A signal to the container's init, or with all to every process in its cgroup. */
+int container_signal(const struct container *c, int sig, bool all, cocoon_error **err);
+/*
+ * After the container's process was released (r: how that went): the
+ * poststart hooks. If either failed, the container is killed, so that a
+ * start reported as failed never leaves it running (as runc does).
+ */
+int container_started(const struct container *c, int r, cocoon_error **err);
+/*
+ * config.json as create read it, kept in the container's state directory:
+ * start, exec, the hooks and a pod's later containers read this copy, so
+ * that a bundle changed after create changes nothing.
+ */
+char *container_config_path(const struct container *c);
+int container_load_spec(const struct container *c, struct oci_spec **ret, cocoon_error **err);
 
 /*
  * host-cgroup.c: linux.cgroupsPath on the host (v2, or every v1 hierarchy),
@@ -215,6 +233,8 @@ int write_pid_file(const char *path, pid_t pid, cocoon_error **err);
 int host_cgroup_join(const char *rel, pid_t pid, cocoon_error **err);
 /* The VM's bounds: memory (the guest's plus the VMM's overhead) and a number of tasks. */
 int host_cgroup_limit(const char *rel, uint64_t memory_bytes, unsigned pids, cocoon_error **err);
+/* Before the container joins it: refuses a frozen one, warns of one with processes. */
+int host_cgroup_check(const char *rel, cocoon_error **err);
 /* Removes it once its processes are gone (killing stragglers after a moment). */
 void host_cgroup_remove(const char *rel);
 

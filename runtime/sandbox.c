@@ -68,7 +68,7 @@ static int greet_agent(struct supervisor *sv, unsigned timeout_s, cocoon_error *
         _cleanup_response_ Response *resp = NULL;
         int r = msg_call(&sv->agent, &req, NULL, 0, &resp, NULL, NULL, err);
         if (r < 0)
-                return error_wrap(err, "waiting for the guest agent");
+                return error_wrap(err, r, "waiting for the guest agent");
         if (resp->body_case != COCOON__RESPONSE__BODY_VERSION)
                 return error_set(err, EPROTO, "the agent did not answer the version handshake");
         log_debug("agent %s up, guest kernel %s", resp->version->agent_version, resp->version->kernel_release);
@@ -172,7 +172,7 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
         r = ops->start(&vc, &sv->vm, err);
         network_close_taps(sv->net);
         if (r < 0)
-                return error_wrap(err, "starting the VM");
+                return error_wrap(err, r, "starting the VM");
 
         conn_init(&sv->agent, vm_take_agent_fd(sv->vm), false);
         r = greet_agent(sv, cfg->boot_timeout_s, err);

@@ -50,7 +50,7 @@ static int bind_source(const struct bundle *b, size_t i, char **ret_source, bool
         *ret_source = NULL;
         int r = mount_parse_options(m->options, m->n_options, &flags, &propagation, &data, err);
         if (r < 0)
-                return error_wrap(err, "mounts[%zu] (%s)", i, m->destination);
+                return error_wrap(err, r, "mounts[%zu] (%s)", i, m->destination);
         if (!mount_is_bind(m, flags))
                 return 0;
         if (!m->source)
@@ -108,7 +108,7 @@ int share_open_trees(const struct bundle *b, struct share_trees *ret, cocoon_err
                 if (r >= 0)
                         r = clone_tree(source, rec, "source", err);
                 if (r < 0)
-                        r = error_wrap(err, "mounts[%u]", i);
+                        r = error_wrap(err, r, "mounts[%u]", i);
                 else
                         ret->fds[ret->n++] = r;
         }
@@ -338,7 +338,7 @@ int share_container(const char *id, const struct bundle *b, const struct share_t
         if (r >= 0)
                 r = attach_tree(trees->fds[0], target, b->spec->root_readonly, err);
         if (r < 0)
-                r = error_wrap(err, "sharing the rootfs %s", b->rootfs);
+                r = error_wrap(err, r, "sharing the rootfs %s", b->rootfs);
         /*
          * Volumes: each bind mount's source goes to <id>/mounts/<index>,
          * read-only on this side too when the spec says ro; the agent is told
@@ -359,7 +359,7 @@ int share_container(const char *id, const struct bundle *b, const struct share_t
                 }
                 r = attach_tree(trees->fds[k + 1], dest, ro, err);
                 if (r < 0)
-                        r = error_wrap(err, "mounts[%u]: %s into the VM's share", i, source);
+                        r = error_wrap(err, r, "mounts[%u]: %s into the VM's share", i, source);
         }
         if (r < 0)
                 share_release(id);

@@ -60,7 +60,7 @@ int state_check_root(const char *root, cocoon_error **err)
         if (fd < 0)
                 return errno == ENOENT ? -ENOENT : error_sys(err, errno, "--root %s", root);
         int r = check_trusted(fd, root, true, err);
-        return r < 0 ? error_wrap(err, "--root") : 0;
+        return r < 0 ? error_wrap(err, r, "--root") : 0;
 }
 
 static int lock_dir(const char *dir, int *ret_fd, cocoon_error **err)
@@ -211,7 +211,7 @@ int container_open(const char *root, const char *id, struct container *ret, coco
         }
         if (r < 0) {
                 container_close(&c);
-                return error_wrap(err, "reading the state of %s", id);
+                return error_wrap(err, r, "reading the state of %s", id);
         }
         *ret = c;
         return 0;
@@ -252,6 +252,12 @@ int container_destroy(struct container *c, cocoon_error **err)
         _cleanup_free_ char *state = path_join(c->dir, STATE_FILE);
         if (state)
                 (void) unlink(state);
+        /*
+         * Whoever locks it next finds no state file, so the lock can go now:
+         * its fd is one that the removal may need (a create failing for want
+         * of fds must still leave nothing).
+         */
+        container_unlock(c);
         int r = remove_tree(c->dir);
         if (r < 0 && r != -ENOENT)
                 r = error_sys(err, -r, "removing %s", c->dir);

@@ -279,13 +279,30 @@ static int console_to_socket(const char *socket_path, cocoon_error **err)
         return 0;
 }
 
-/* The stub reports to stub_spawn() once, after attaching; the pipe is closed then. */
+struct attached_report {
+        int fd;              /* the ready pipe; -1 once reported */
+        bool release_stdio;  /* without a terminal: let go of the caller's stdio once the supervisor has it */
+};
+
+/*
+ * The stub reports to stub_spawn() once, after attaching; the pipe is closed
+ * then. From then on the supervisor holds the caller's stdio: the stub lets
+ * go of its copies, so that the caller sees EOF when the process closes its
+ * end, as it would with the process holding them itself (runc).
+ */
 static void report_attached(int r, const cocoon_error *err, void *ud)
 {
-        int *fd = ud;
-        ready_send(*fd, r, err);
-        close(*fd);
-        *fd = -1;
+        struct attached_report *rep = ud;
+        ready_send(rep->fd, r, err);
+        close(rep->fd);
+        rep->fd = -1;
+        if (r < 0 || !rep->release_stdio)
+                return;
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (int i = 0; null >= 0 && i < 3; i++)
+                (void) dup2(null, i);
+        if (null > 2)
+                close(null);
 }
 
 static _Noreturn void stub_child(const char *dir, const struct stub_opts *o, const char *console_socket, int ready_fd)
@@ -307,9 +324,10 @@ static _Noreturn void stub_child(const char *dir, const struct stub_opts *o, con
                 _exit(1);
         }
         int code = 255;
-        r = stub_run(ctl, o, report_attached, &ready_fd, &code, &err);
-        if (ready_fd >= 0)
-                report_attached(r, err, &ready_fd);
+        struct attached_report rep = {.fd = ready_fd, .release_stdio = !o->terminal};
+        r = stub_run(ctl, o, report_attached, &rep, &code, &err);
+        if (rep.fd >= 0)
+                report_attached(r, err, &rep);
         else if (r < 0)
                 log_error("%s: %s", o->id, err ? err->msg : strerror(-r));
         _exit(r < 0 ? 255 : code);

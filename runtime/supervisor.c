@@ -5,6 +5,7 @@
  * mounts it makes for the share vanish with it, whatever way it ends.
  */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "supervisor.h"
 
 static int on_client(struct watch *w, uint32_t events);
+static void reap_children(struct supervisor *sv);
 
 static struct host_process *find_process(struct supervisor *sv, const char *cid, const char *eid)
 {
@@ -225,13 +227,39 @@ void supervisor_kick(struct supervisor *sv)
                 flush_client(c);
 }
 
-/* Tells the attached client that its process exited, once every byte of its output is out. */
+/*
+ * The process exited: its exit goes to the stub once the output that came
+ * before it is written out. Output after it (a child that kept the streams,
+ * as in a pid namespace shared with a pod) flows on until the agent sends
+ * their end, as it would through the streams the child holds under runc.
+ */
+static void process_exited(struct host_process *p, int exit_code, int signal)
+{
+        p->exited = true;
+        p->exit_code = exit_code;
+        p->signal = signal;
+        for (int i = 1; i < 3; i++)
+                p->exit_mark[i] = pump_mark(&p->pumps[i], 0);
+}
+
+/* Tells the attached client that its process exited, once its output up to the exit is out. */
 static void maybe_send_exit(struct supervisor *sv, struct host_process *p)
 {
         if (!p->exited || p->exit_sent)
                 return;
-        if (!pump_done(&p->pumps[1]) || !pump_done(&p->pumps[2]))
-                return;
+        for (int i = 1; i < 3; i++)
+                if (!pump_reached(&p->pumps[i], p->exit_mark[i]))
+                        return;
+        /*
+         * A workload whose VM (or share) died under it may exit "cleanly" on
+         * the errors it saw: only an exit the VM outlived is its own.
+         */
+        reap_children(sv);
+        if (sv->vm_dead && !p->reason) {
+                p->exit_code = 128 + SIGKILL;
+                p->signal = SIGKILL;
+                p->reason = "the sandbox VM stopped unexpectedly";
+        }
         p->exit_sent = true;
         pump_close(&p->pumps[0]);
         if (p->attached) {
@@ -239,8 +267,6 @@ static void maybe_send_exit(struct supervisor *sv, struct host_process *p)
                                         p->reason);
                 flush_client(p->attached);
         }
-        if (*p->exec_id)
-                sv->reap_procs = true;
 }
 
 static int on_pump(struct watch *w, uint32_t events)
@@ -357,7 +383,7 @@ static int forward(struct supervisor *sv, struct client *c, Request *req, struct
 
 static const char *init_status(const struct host_process *init)
 {
-        if (init->exited)
+        if (init->exited || init->stub_gone)
                 return "stopped";
         if (init->paused)
                 return "paused";
@@ -594,9 +620,7 @@ static void on_agent_event(struct supervisor *sv, const uint8_t *payload, size_t
                 sv->vm_dead = true;
                 return;
         }
-        p->exited = true;
-        p->exit_code = ev->exited->exit_code;
-        p->signal = ev->exited->signal;
+        process_exited(p, ev->exited->exit_code, ev->exited->signal);
         maybe_send_exit(sv, p);
 }
 
@@ -665,6 +689,16 @@ static int on_agent(struct watch *w, uint32_t events)
         return 0;
 }
 
+static void reap_children(struct supervisor *sv)
+{
+        /* Any child is reaped here; the VM's end shows on vm_wait_fd, looked at now too. */
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+        struct pollfd end = {.fd = sv->vm ? vm_wait_fd(sv->vm) : -1, .events = POLLIN};
+        if (end.fd >= 0 && poll(&end, 1, 0) > 0)
+                sv->vm_dead = true;
+}
+
 static int on_signal(struct watch *w, uint32_t events)
 {
         struct supervisor *sv = w->data;
@@ -673,9 +707,7 @@ static int on_signal(struct watch *w, uint32_t events)
                 if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP)
                         sv->stopping = true;
         }
-        /* The VM's processes end through vm_wait_fd; any child is reaped here. */
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-                ;
+        reap_children(sv);
         return 0;
 }
 
@@ -690,18 +722,16 @@ static int on_vm_end(struct watch *w, uint32_t events)
 static void fail_all_processes(struct supervisor *sv)
 {
         for (struct host_process *p = sv->procs; p; p = p->next) {
-                if (p->exited)
-                        continue;
-                p->exited = true;
-                p->exit_code = 128 + SIGKILL;
-                p->signal = SIGKILL;
-                if (sv->vm_dead)
-                        p->reason = "the sandbox VM stopped unexpectedly";
                 for (int i = 1; i < 3; i++)
                         if (!p->pumps[i].eof) {
                                 p->pumps[i].len = 0;
                                 pump_push_eof(&p->pumps[i]);
                         }
+                if (!p->exited) {
+                        process_exited(p, 128 + SIGKILL, SIGKILL);
+                        if (sv->vm_dead)
+                                p->reason = "the sandbox VM stopped unexpectedly";
+                }
                 maybe_send_exit(sv, p);
         }
 }
@@ -724,9 +754,43 @@ int supervisor_watch(struct supervisor *sv, int listen_fd, const sigset_t *mask)
 }
 
 /*
+ * A stub went away before its process exited (the caller gave up on it and
+ * killed it, even with SIGKILL): the process must not outlive it, nor its
+ * output keep the caller's streams open. The process is killed (a
+ * container's init with everything in its cgroup) and its stdio closed;
+ * output still on its way is dropped, and the container counts as stopped.
+ */
+static void stub_gone(struct supervisor *sv, struct host_process *p)
+{
+        p->attached = NULL;
+        if (p->exit_sent)
+                return;
+        p->stub_gone = true;
+        for (int i = 0; i < 3; i++)
+                pump_close(&p->pumps[i]);
+        if (p->exited || sv->stopping || sv->vm_dead)
+                return;
+        Cocoon__SignalProcessRequest sp = COCOON__SIGNAL_PROCESS_REQUEST__INIT;
+        sp.container_id = p->container_id;
+        sp.exec_id = p->exec_id;
+        sp.signal = SIGKILL;
+        sp.all = *p->exec_id == '\0';
+        Request req = COCOON__REQUEST__INIT;
+        req.body_case = COCOON__REQUEST__BODY_SIGNAL_PROCESS;
+        req.signal_process = &sp;
+        _cleanup_error_ cocoon_error *err = NULL;
+        if (forward(sv, NULL, &req, NULL, &err) < 0)
+                log_error("killing %s %s after its stub went away: %s", p->container_id, p->exec_id,
+                          err ? err->msg : "failed");
+        else
+                log_warn("the stub of %s %s went away: killing its process", p->container_id,
+                         *p->exec_id ? p->exec_id : "(init)");
+}
+
+/*
  * Frees the clients that went away, after dropping every reference to them:
- * their processes keep running with nobody to tell of the exit, and answers
- * still due to them are dropped when they come.
+ * a process they were attached to is killed (stub_gone), answers still due
+ * to them are dropped when they come.
  */
 static void reap_dead_clients(struct supervisor *sv)
 {
@@ -738,7 +802,7 @@ static void reap_dead_clients(struct supervisor *sv)
                 }
                 for (struct host_process *p = sv->procs; p; p = p->next)
                         if (p->attached == c)
-                                p->attached = NULL;
+                                stub_gone(sv, p);
                 for (struct pending *pd = sv->pending; pd; pd = pd->next)
                         if (pd->client == c)
                                 pd->client = NULL;
@@ -749,16 +813,31 @@ static void reap_dead_clients(struct supervisor *sv)
         }
 }
 
+/* An exec is forgotten once its exit is out and its streams ended: health checks run thousands. */
 static void reap_finished_execs(struct supervisor *sv)
 {
-        if (!sv->reap_procs)
-                return;
-        sv->reap_procs = false;
         for (struct host_process *p = sv->procs, *next; p; p = next) {
                 next = p->next;
-                if (*p->exec_id && p->exit_sent)
+                if (*p->exec_id && p->exit_sent && pump_done(&p->pumps[1]) && pump_done(&p->pumps[2]))
                         remove_process(sv, p);
         }
+}
+
+/*
+ * Nothing of the workload is left: every process of every container in the
+ * VM exited, its exit is out and its streams ended (no child holds them).
+ * A stopped container that nobody deleted yet would otherwise keep its
+ * whole VM (guest RAM, QEMU, virtiofsd) until delete; the VM stops instead,
+ * and state (stopped: the supervisor is gone) and delete work on.
+ */
+static bool workload_gone(const struct supervisor *sv)
+{
+        if (!sv->procs)
+                return false;
+        for (const struct host_process *p = sv->procs; p; p = p->next)
+                if (!p->exit_sent || !pump_done(&p->pumps[1]) || !pump_done(&p->pumps[2]))
+                        return false;
+        return true;
 }
 
 int supervisor_loop(struct supervisor *sv)
@@ -769,6 +848,11 @@ int supervisor_loop(struct supervisor *sv)
                         return r;
                 reap_dead_clients(sv);
                 reap_finished_execs(sv);
+                supervisor_kick(sv); /* what a dead client's process left to send (its kill) */
+                if (workload_gone(sv)) {
+                        log_msg(LOG_INFO, "every process of the VM exited: stopping it");
+                        sv->stopping = true;
+                }
         }
         if (sv->vm_dead)
                 log_error("the sandbox VM stopped unexpectedly");

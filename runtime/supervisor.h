@@ -31,7 +31,9 @@ struct host_process {
         struct client *attached;
         bool started, paused; /* the container's init: start and pause answered */
         bool exited, exit_sent;
+        bool stub_gone; /* its stub went away before the exit: the process is killed, its output dropped */
         int exit_code, signal;
+        uint64_t exit_mark[3]; /* stdout and stderr: the output that came before the exit */
         const char *reason; /* static text when it did not exit on its own */
         struct host_process *next;
 };
@@ -59,7 +61,6 @@ struct supervisor {
         uint32_t next_stream;
         struct network *net; /* taps and tc redirects in the container's network namespace, or NULL */
         bool stopping, vm_dead;
-        bool reap_procs; /* an exec finished: drop it */
         int signal_fd, listen_fd;
         struct client *shutdown_client;
         uint64_t shutdown_id;

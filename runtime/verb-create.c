@@ -22,6 +22,7 @@ int verb_parse_create(const struct verb *v, int argc, char **argv, struct create
                 {"preserve-fds", required_argument, NULL, 'f'},
                 {"detach", no_argument, NULL, 'd'},
                 {"no-subreaper", no_argument, NULL, 'S'},
+                {"keep", no_argument, NULL, 'K'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -52,11 +53,16 @@ int verb_parse_create(const struct verb *v, int argc, char **argv, struct create
                         }
                         break;
                 case 'd':
+                case 'K':
+                        /* run's own options */
                         if (!detach) {
-                                log_error("%s: unknown option -d", v->name);
+                                log_error("%s: unknown option %s", v->name, c == 'd' ? "-d" : "--keep");
                                 return -2;
                         }
-                        *detach = true;
+                        if (c == 'd')
+                                *detach = true;
+                        else
+                                o->keep = true;
                         break;
                 case 'h':
                         printf("usage: %s\n", v->usage);
@@ -84,7 +90,9 @@ static int create_main(struct runtime *rt, int argc, char **argv)
 
         _cleanup_error_ cocoon_error *err = NULL;
         struct container c;
-        r = container_create_sandbox(rt, &o, &c, &err);
+        r = check_pid_file(pid_file, &err);
+        if (r == 0)
+                r = container_create_sandbox(rt, &o, &c, &err);
         if (r < 0)
                 return verb_fail(&verb_create, r, err);
         struct stub_opts so = {.id = o.id, .exec_id = "", .terminal = c.st.terminal, .cgroup = c.st.cgroup};

@@ -84,9 +84,9 @@ static int put_user(struct json_writer *w, const char *user, yajl_val base_user,
 }
 
 /* The container's process with the flags applied. */
-static int process_from_flags(const char *bundle, const struct exec_opts *o, char **ret, cocoon_error **err)
+static int process_from_flags(const struct container *c, const struct exec_opts *o, char **ret, cocoon_error **err)
 {
-        _cleanup_free_ char *config = path_join(bundle, "config.json");
+        _cleanup_free_ char *config = container_config_path(c);
         _cleanup_free_ char *text = NULL;
         size_t len;
         if (!config)
@@ -97,7 +97,7 @@ static int process_from_flags(const char *bundle, const struct exec_opts *o, cha
         _cleanup_json_ yajl_val top = NULL;
         r = json_parse_object(text, len, &top, err);
         if (r < 0)
-                return error_wrap(err, "%s", config);
+                return error_wrap(err, r, "%s", config);
         yajl_val base = json_get(top, "process");
 
         static const char *const replaced[] = {"args", "terminal", "env", "cwd", "user", "consoleSize", NULL};
@@ -222,6 +222,13 @@ static int parse(int argc, char **argv, struct exec_opts *o, const char **id)
         return 1;
 }
 
+/* An exec that fails itself exits 255, as runc's does: callers tell it from the process's own status. */
+static int exec_fail(int r, const cocoon_error *err)
+{
+        (void) verb_fail(&verb_exec, r, err);
+        return 255;
+}
+
 static int exec_main(struct runtime *rt, int argc, char **argv)
 {
         struct exec_opts o = {0};
@@ -235,11 +242,14 @@ static int exec_main(struct runtime *rt, int argc, char **argv)
         _cleanup_free_ char **env = o.env, **gids = o.gids;
         _cleanup_error_ cocoon_error *err = NULL;
         struct container c;
-        r = container_open(rt->root, id, &c, &err);
+        r = check_pid_file(o.pid_file, &err);
+        if (r == 0)
+                r = container_open(rt->root, id, &c, &err);
         if (r < 0)
-                return verb_fail(&verb_exec, r, err);
-        static const char *const running[] = {"running", NULL};
-        r = container_require_status(&c, running, "cannot exec in a container that is not running", &err);
+                return exec_fail(r, err);
+        /* As runc: a created container's namespaces can be joined before its process starts. */
+        static const char *const live[] = {"created", "running", NULL};
+        r = container_require_status(&c, live, "cannot exec in a container that is not running", &err);
 
         _cleanup_free_ char *process = NULL;
         if (r == 0 && o.process_file) {
@@ -248,14 +258,14 @@ static int exec_main(struct runtime *rt, int argc, char **argv)
                 if (r < 0)
                         r = error_sys(&err, -r, "--process %s", o.process_file);
         } else if (r == 0) {
-                r = process_from_flags(c.st.bundle, &o, &process, &err);
+                r = process_from_flags(&c, &o, &process, &err);
         }
         /* Checked here too, so that a bad process is reported before anything happens. */
         struct spec_process proc = {0};
         if (r == 0) {
                 r = spec_parse_process(process, strlen(process), &proc, &err);
                 if (r < 0)
-                        (void) error_wrap(&err, "%s", o.process_file ? o.process_file : "exec");
+                        (void) error_wrap(&err, r, "%s", o.process_file ? o.process_file : "exec");
         }
         bool tty = proc.terminal;
         spec_process_free(&proc);
@@ -274,7 +284,7 @@ static int exec_main(struct runtime *rt, int argc, char **argv)
                                .cgroup = c.st.cgroup};
         if (r < 0) {
                 container_close(&c);
-                return verb_fail(&verb_exec, r, err);
+                return exec_fail(r, err);
         }
         container_unlock(&c);
 
@@ -296,7 +306,7 @@ static int exec_main(struct runtime *rt, int argc, char **argv)
                 }
         }
         container_close(&c);
-        return r < 0 ? verb_fail(&verb_exec, r, err) : exit_code;
+        return r < 0 ? exec_fail(r, err) : exit_code;
 }
 
 const struct verb verb_exec = {
@@ -304,6 +314,7 @@ const struct verb verb_exec = {
         .run = exec_main,
         .usage = "cocoon exec [--process|-p F] [-d] [--pid-file F] [--console-socket S] [-t] [--env|-e K=V]\n"
                  "            [--cwd|-w DIR] [--user|-u UID[:GID]|NAME] [--additional-gids|-g GID] ID [ARGS...]\n"
-                 "  Runs another process in the running container, in the foreground (exiting with its\n"
-                 "  status) or with -d behind a stub whose pid goes to --pid-file.",
+                 "  Runs another process in the created or running container, in the foreground (exiting with\n"
+                 "  its status, or 255 when the exec itself fails) or with -d behind a stub whose pid goes to\n"
+                 "  --pid-file.",
 };

@@ -18,7 +18,7 @@ static int parse_signal(const char *s)
         if (isdigit((unsigned char) *s)) {
                 char *end;
                 long n = strtol(s, &end, 10);
-                return *end || n <= 0 || n >= NSIG ? -1 : (int) n;
+                return *end || n < 0 || n >= NSIG ? -1 : (int) n; /* 0: is it alive? */
         }
         if (strncasecmp(s, "SIG", 3) == 0)
                 s += 3;
@@ -66,18 +66,21 @@ static int kill_main(struct runtime *rt, int argc, char **argv)
                 return verb_fail(&verb_kill, r, err);
         static const char *const live[] = {"created", "running", "paused", NULL};
         r = container_require_status(&ct, live, "container not running", &err);
-        if (r == 0) {
-                Cocoon__SignalProcessRequest sp = COCOON__SIGNAL_PROCESS_REQUEST__INIT;
-                sp.container_id = (char *) id;
-                sp.exec_id = (char *) "";
-                sp.signal = sig;
-                sp.all = all;
-                Request req = COCOON__REQUEST__INIT;
-                req.body_case = COCOON__REQUEST__BODY_SIGNAL_PROCESS;
-                req.signal_process = &sp;
-                r = sandbox_call(ct.sv_dir, &req, NULL, &err);
+        /*
+         * --all reaches what is left in the container's cgroup after its init
+         * exited, as long as the sandbox is there (runc: while the cgroup is).
+         */
+        bool leftovers = r < 0 && all && sig != 0;
+        if (leftovers) {
+                error_free(TAKE_PTR(err));
+                r = state_supervisor_alive(&ct.st) ? 0 : 1;
         }
+        /* Signal 0 asks only whether the container is alive, which its status said. */
+        if (r == 0 && sig != 0)
+                r = container_signal(&ct, sig, all, &err);
         container_close(&ct);
+        if (r == -ENOENT && leftovers)
+                r = 0; /* the container left the sandbox meanwhile: nothing is left to signal */
         return r < 0 ? verb_fail(&verb_kill, r, err) : 0;
 }
 
@@ -86,5 +89,6 @@ const struct verb verb_kill = {
         .run = kill_main,
         .usage = "cocoon kill [--all|-a] ID [SIGNAL]\n"
                  "  Sends SIGNAL (a name or number, default TERM) to the container's init, or with --all to\n"
-                 "  every process in its cgroup in the guest.",
+                 "  every process in its cgroup in the guest (also after the init exited). Signal 0 checks\n"
+                 "  that the container is alive.",
 };

@@ -11,6 +11,11 @@
 #include "log.h"
 #include "runtime.h"
 
+static int by_id(const struct dirent **a, const struct dirent **b)
+{
+        return strcmp((*a)->d_name, (*b)->d_name);
+}
+
 static int list_main(struct runtime *rt, int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -57,14 +62,15 @@ static int list_main(struct runtime *rt, int argc, char **argv)
         else if (!quiet)
                 printf("%-24s %-8s %-8s %-40s %-32s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
 
-        DIR *d = opendir(rt->root);
-        struct dirent *de;
-        while (d && (de = readdir(d))) {
-                if (de->d_name[0] == '.' || de->d_type != DT_DIR)
-                        continue;
+        /* Sorted by id, as runc lists them. */
+        struct dirent **names = NULL;
+        int n = scandir(rt->root, &names, NULL, by_id);
+        for (int i = 0; i < n; i++) {
+                const struct dirent *de = names[i];
                 struct container ct;
                 /* One that vanishes or is half-made meanwhile is not listed. */
-                if (container_open(rt->root, de->d_name, &ct, NULL) < 0)
+                if (de->d_name[0] == '.' || de->d_type != DT_DIR ||
+                    container_open(rt->root, de->d_name, &ct, NULL) < 0)
                         continue;
                 _cleanup_free_ char *status = NULL;
                 if (container_status(&ct, &status) == 0) {
@@ -79,8 +85,9 @@ static int list_main(struct runtime *rt, int argc, char **argv)
                 }
                 container_close(&ct);
         }
-        if (d)
-                closedir(d);
+        for (int i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
         if (json) {
                 json_close_array(&w);
                 _cleanup_free_ char *text = NULL;

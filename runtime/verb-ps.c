@@ -47,10 +47,12 @@ static int ps_main(struct runtime *rt, int argc, char **argv)
         int r = container_open(rt->root, id, &ct, &err);
         if (r < 0)
                 return verb_fail(&verb_ps, r, err);
-        static const char *const live[] = {"created", "running", "paused", NULL};
-        r = container_require_status(&ct, live, "container not running", &err);
+        /* As runc: a stopped container has no processes, which is an empty list, not an error. */
+        _cleanup_free_ char *status = NULL;
+        r = container_status(&ct, &status);
+        bool stopped = r == 0 && strcmp(status, "stopped") == 0;
         _cleanup_response_ Response *resp = NULL;
-        if (r == 0) {
+        if (r == 0 && !stopped) {
                 Cocoon__ListProcessesRequest lp = COCOON__LIST_PROCESSES_REQUEST__INIT;
                 lp.container_id = (char *) id;
                 Request req = COCOON__REQUEST__INIT;
@@ -64,7 +66,8 @@ static int ps_main(struct runtime *rt, int argc, char **argv)
         if (r < 0)
                 return verb_fail(&verb_ps, r, err);
 
-        const Cocoon__ListProcessesResponse *l = resp->list_processes;
+        static const Cocoon__ListProcessesResponse none = COCOON__LIST_PROCESSES_RESPONSE__INIT;
+        const Cocoon__ListProcessesResponse *l = stopped ? &none : resp->list_processes;
         if (strcmp(format, "json") == 0) {
                 struct json_writer w;
                 _cleanup_free_ char *text = NULL;

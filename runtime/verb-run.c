@@ -38,10 +38,10 @@ static void on_started(int r, const cocoon_error *err, void *ud)
 {
         struct started *s = ud;
         if (r == 0)
-                s->r = container_run_hooks(s->c, HOOKS_POSTSTART, &s->err);
+                s->r = container_started(s->c, 0, &s->err);
 }
 
-static int run_foreground(struct runtime *rt, struct container *c, int *ret_exit, cocoon_error **err)
+static int run_foreground(struct runtime *rt, struct container *c, bool keep, int *ret_exit, cocoon_error **err)
 {
         pid_t sup = c->st.supervisor_pid;
         struct stub_opts so = {.id = c->st.id, .exec_id = "", .start = true, .terminal = c->st.terminal};
@@ -52,8 +52,12 @@ static int run_foreground(struct runtime *rt, struct container *c, int *ret_exit
         if (ctl >= 0) {
                 struct started s = {.c = c};
                 r = stub_run(ctl, &so, on_started, &s, ret_exit, err);
-                if (r == 0 && s.r < 0)
-                        log_error("run: %s", s.err ? s.err->msg : "poststart hook failed");
+                if (r == 0 && s.r < 0) {
+                        /* The container was killed: the failure is the verb's. */
+                        r = s.r;
+                        if (err && !*err)
+                                *err = TAKE_PTR(s.err);
+                }
                 error_free(s.err);
                 close(ctl);
         } else {
@@ -66,6 +70,11 @@ static int run_foreground(struct runtime *rt, struct container *c, int *ret_exit
                 (void) waitpid(sup, NULL, 0);
                 if (rt->debug)
                         dump_debug_logs(c->sv_dir);
+                if (keep) {
+                        /* Stopped, its VM gone; state works and delete runs poststop and removes it. */
+                        container_close(c);
+                        return r;
+                }
                 _cleanup_error_ cocoon_error *herr = NULL;
                 if (container_run_hooks(c, HOOKS_POSTSTOP, &herr) < 0)
                         log_warn("run: %s", herr ? herr->msg : "poststop hook failed");
@@ -89,7 +98,9 @@ static int run_main(struct runtime *rt, int argc, char **argv)
 
         _cleanup_error_ cocoon_error *err = NULL;
         struct container c;
-        r = container_create_sandbox(rt, &o, &c, &err);
+        r = check_pid_file(pid_file, &err);
+        if (r == 0)
+                r = container_create_sandbox(rt, &o, &c, &err);
         if (r < 0)
                 return verb_fail(&verb_run, r, err);
         r = container_run_hooks(&c, HOOKS_CREATE, &err);
@@ -98,7 +109,7 @@ static int run_main(struct runtime *rt, int argc, char **argv)
                         r = write_pid_file(pid_file, getpid(), &err);
                 if (r == 0) {
                         int exit_code = 0;
-                        r = run_foreground(rt, &c, &exit_code, &err);
+                        r = run_foreground(rt, &c, o.keep, &exit_code, &err);
                         return r < 0 ? verb_fail(&verb_run, r, err) : exit_code;
                 }
         }
@@ -127,7 +138,8 @@ static int run_main(struct runtime *rt, int argc, char **argv)
 const struct verb verb_run = {
         .name = "run",
         .run = run_main,
-        .usage = "cocoon run [--bundle|-b DIR] [-d|--detach] [--pid-file F] [--console-socket S] [--no-pivot] ID\n"
+        .usage = "cocoon run [--bundle|-b DIR] [-d|--detach] [--keep] [--pid-file F] [--console-socket S] [--no-pivot] ID\n"
                  "  Runs the bundle's process in a new microVM. In the foreground it relays stdio, exits with\n"
-                 "  the process's status and removes the container; with -d it returns once it runs.",
+                 "  the process's status and removes the container (with --keep it stays, stopped, until\n"
+                 "  delete); with -d it returns once it runs.",
 };

@@ -23,10 +23,8 @@ static int start_main(struct runtime *rt, int argc, char **argv)
                 Request req = COCOON__REQUEST__INIT;
                 req.body_case = COCOON__REQUEST__BODY_START_CONTAINER;
                 req.start_container = &st;
-                r = sandbox_call(c.sv_dir, &req, NULL, &err);
+                r = container_started(&c, sandbox_call(c.sv_dir, &req, NULL, &err), &err);
         }
-        if (r == 0)
-                r = container_run_hooks(&c, HOOKS_POSTSTART, &err);
         container_close(&c);
         return r < 0 ? verb_fail(&verb_start, r, err) : 0;
 }

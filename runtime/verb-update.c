@@ -176,8 +176,8 @@ static int update_main(struct runtime *rt, int argc, char **argv)
                 if (r < 0)
                         r = error_sys(&err, -r, "--resources %s", resources);
                 _cleanup_json_ yajl_val v = NULL;
-                if (r == 0 && json_parse_object(json, len, &v, &err) < 0)
-                        r = error_wrap(&err, "--resources %s", resources);
+                if (r == 0 && (r = json_parse_object(json, len, &v, &err)) < 0)
+                        r = error_wrap(&err, r, "--resources %s", resources);
         } else if (any) {
                 r = resources_from_flags(flags, &json, &err);
         } else {

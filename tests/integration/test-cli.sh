@@ -3,8 +3,14 @@
 . "$(dirname "$0")/lib.sh"
 
 out=$(cocoon --version)
-check "--version names the version, the commit and the spec version" \
-    sh -c 'echo "$1" | grep -q "^cocoon version [0-9]" && echo "$1" | grep -q "^commit: ." && echo "$1" | grep -q "^spec: 1\."' _ "$out"
+check "--version names the version, the commit, the spec and libseccomp versions, in runc's layout" \
+    sh -c 'echo "$1" | sed -n 1p | grep -q "^cocoon version [0-9]" && echo "$1" | grep -q "^commit: ." && echo "$1" | grep -q "^spec: 1\." && echo "$1" | grep -q "^libseccomp: [0-9]"' _ "$out"
+out=$(cocoon help); status=$?
+check "help prints the usage, as -h does" sh -c '[ "$2" -eq 0 ] && [ "$1" = "$3" ] && echo "$1" | grep -q "^usage: cocoon"' _ "$out" "$status" "$(cocoon -h)"
+out=$(cocoon help kill); status=$?
+check "help COMMAND prints the command's usage" sh -c '[ "$2" -eq 0 ] && echo "$1" | grep -q "^usage: cocoon kill"' _ "$out" "$status"
+out=$(cocoon --debug list 2>&1 >/dev/null)
+check "--debug writes runc's debug lines on stderr" sh -c 'echo "$1" | grep -q "^time=\".*Z\" level=debug msg=\"list: "' _ "$out"
 
 mkdir -p "$TEST_ROOT/spec" && cd "$TEST_ROOT/spec"
 cocoon spec; status=$?
@@ -52,6 +58,94 @@ mkbundle "$TEST_ROOT/bundle" true
 out=$(COCOON_CONFIG="$TEST_ROOT/nokernel.conf" cocoon run -b "$TEST_ROOT/bundle" nokernel 2>&1); status=$?
 check "a missing guest kernel is a clear error" \
     sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "guest kernel .*no-kernel"' _ "$out" "$status"
+
+# Containers whose VM is gone (no supervisor), as a state directory holds them:
+# list, ps and kill need no VM for them.
+fake_stopped() {
+    mkdir -p "$STATE/$1"
+    printf '{"id":"%s","bundle":"/b","rootfs":"/b/rootfs","created":"2026-01-01T00:00:00.000000000Z","pid":0,"supervisorPid":0,"supervisorStart":0,"terminal":false,"cgroupPath":"cocoon/%s"}' \
+        "$1" "$1" > "$STATE/$1/state.json"
+}
+for id in b2 a1 c3; do fake_stopped $id; done
+check "list is sorted by id, as runc's" [ "$(cocoon list -q | tr '\n' ' ')" = "a1 b2 c3 " ]
+check "list's table too" [ "$(cocoon list | awk 'NR > 1 {print $1}' | tr '\n' ' ')" = "a1 b2 c3 " ]
+out=$(cocoon ps --format json a1); status=$?
+check "ps of a stopped container is an empty list, as runc's" sh -c '[ "$2" -eq 0 ] && [ "$1" = "[]" ]' _ "$out" "$status"
+check "kill ID 0 of a stopped container says it is not running" expect_fail "not running" cocoon kill a1 0
+cocoon kill --all a1 KILL; status=$?
+check "kill --all of a stopped container with nothing left succeeds, as runc's" [ "$status" -eq 0 ]
+for id in a1 b2 c3; do cocoon delete $id; done
+check "and delete removes them" [ -z "$(ls -A "$STATE")" ]
+
+# Host namespaces cannot be given to a container in a VM: refused before
+# anything boots, naming the field and the pod setting. (Without a guest
+# kernel, so that a container let through fails instead of booting here.)
+export COCOON_CONFIG="$TEST_ROOT/nokernel.conf"
+mkbundle "$TEST_ROOT/pod" true
+without_ns() { # without_ns TYPE: a containerd pod sandbox that leaves that namespace to the host
+    edit_config "$TEST_ROOT/pod" "c['annotations'] = {'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'hp'}
+c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != '$1']"
+}
+for pair in network:hostNetwork pid:hostPID ipc:hostIPC; do
+    without_ns "${pair%%:*}"
+    check "a pod without its own ${pair%%:*} namespace (${pair#*:}) is refused, naming both" \
+        expect_fail "no ${pair%%:*} namespace of its own.*(${pair#*:})" cocoon create -b "$TEST_ROOT/pod" hp
+    mkbundle "$TEST_ROOT/pod" true
+done
+for t in ipc:ipc uts:uts pid:pid network:net; do
+    edit_config "$TEST_ROOT/pod" "c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != '${t%%:*}'] + [{'type': '${t%%:*}', 'path': '/proc/$$/ns/${t#*:}'}]"
+    check "a ${t%%:*} namespace path that is the host's own is refused, naming it" \
+        expect_fail "linux.namespaces\[[0-9]*\]: /proc/$$/ns/${t#*:} is the host's own ${t%%:*} namespace" cocoon create -b "$TEST_ROOT/pod" hn
+    mkbundle "$TEST_ROOT/pod" true
+done
+check "nothing is left of the refused containers" [ -z "$(ls -A "$STATE")" ]
+
+# What can be checked before a VM boots is checked before: each of these
+# fails naming what is wrong, leaves nothing, and never reaches the kernel.
+mkbundle "$TEST_ROOT/pre" true
+check "a --pid-file in a missing directory is refused before anything is made" \
+    expect_fail "pid-file $TEST_ROOT/nodir/p.pid: directory $TEST_ROOT/nodir: No such file" \
+    cocoon create -b "$TEST_ROOT/pre" --pid-file "$TEST_ROOT/nodir/p.pid" pre1
+edit_config "$TEST_ROOT/pre" "c['mounts'].append({'destination': '/data', 'type': 'bind', 'source': '$TEST_ROOT/no-volume', 'options': ['rbind']})"
+check "a volume whose source does not exist is refused, naming it" \
+    expect_fail "mounts\[[0-9]*\].*source $TEST_ROOT/no-volume: No such file" cocoon create -b "$TEST_ROOT/pre" pre2
+mkbundle "$TEST_ROOT/pre" true
+edit_config "$TEST_ROOT/pre" "c['annotations'] = {'pad': 'x' * (5 << 20)}"
+check "an oversized config.json is refused, naming the limit" expect_fail "config.json: larger than the 4 MiB" \
+    cocoon create -b "$TEST_ROOT/pre" pre3
+# A host cgroup frozen before the container: whatever joined it would hang there.
+mkbundle "$TEST_ROOT/pre" true
+CG="cocoon-cli-$$"
+if [ -d /sys/fs/cgroup/freezer ]; then
+    frozen=/sys/fs/cgroup/freezer/$CG/f; mkdir -p $frozen && echo FROZEN > $frozen/freezer.state
+else
+    frozen=/sys/fs/cgroup/$CG/f; mkdir -p $frozen && echo 1 > $frozen/cgroup.freeze
+fi
+edit_config "$TEST_ROOT/pre" "c['linux']['cgroupsPath'] = '/$CG/f'"
+check "a frozen host cgroup is refused, naming it" expect_fail "host cgroup .*$CG/f is frozen" cocoon run -d -b "$TEST_ROOT/pre" pre4
+check "... and left as it was" sh -c 'grep -q FROZEN "$1/freezer.state" 2>/dev/null || grep -qx 1 "$1/cgroup.freeze"' _ "$frozen"
+echo THAWED > $frozen/freezer.state 2>/dev/null || echo 0 > $frozen/cgroup.freeze
+for d in /sys/fs/cgroup/*/$CG/f /sys/fs/cgroup/$CG/f /sys/fs/cgroup/*/$CG /sys/fs/cgroup/$CG; do [ -d "$d" ] && rmdir "$d"; done
+sleep 1000 & sleeper=$!
+mkdir -p /sys/fs/cgroup/pids/$CG/busy 2>/dev/null || mkdir -p /sys/fs/cgroup/$CG/busy
+busy=$(ls -d /sys/fs/cgroup/pids/$CG/busy /sys/fs/cgroup/$CG/busy 2>/dev/null | head -1)
+echo $sleeper > "$busy/cgroup.procs"
+edit_config "$TEST_ROOT/pre" "c['linux']['cgroupsPath'] = '/$CG/busy'"
+out=$(cocoon create -b "$TEST_ROOT/pre" pre5 2>&1)
+check "a host cgroup with processes in it gets a warning" sh -c 'echo "$1" | grep -q "host cgroup .*$2/busy is not empty"' _ "$out" "$CG"
+kill $sleeper; wait $sleeper 2>/dev/null
+for d in /sys/fs/cgroup/*/$CG/busy /sys/fs/cgroup/$CG/busy /sys/fs/cgroup/*/$CG /sys/fs/cgroup/$CG; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+# Out of file descriptors (EMFILE) at each step of create in turn: it fails,
+# and leaves nothing, so that the id can be used again.
+mkbundle "$TEST_ROOT/pre" true
+for n in 4 5 6 7 8 10 12 16; do
+    out=$( (ulimit -n $n; "$COCOON" --root "$STATE" create -b "$TEST_ROOT/pre" emfile) 2>&1 ); status=$?
+    [ $status -ne 0 ] && [ -z "$(ls -A "$STATE")" ] || { echo "ulimit -n $n: exit $status, $out, left: $(ls -A "$STATE")" | diag; break; }
+done
+check "a create that runs out of file descriptors fails and leaves nothing (ulimit -n 4 to 16)" [ -z "$(ls -A "$STATE")" -a $status -ne 0 ]
+check "nothing is left of the refused containers, nor their cgroups" \
+    sh -c '[ -z "$(ls -A "$1")" ] && ! ls -d /sys/fs/cgroup/*/"$2" /sys/fs/cgroup/"$2" 2>/dev/null | grep -q .' _ "$STATE" "$CG"
+unset COCOON_CONFIG
 
 check "nothing left on the host" nothing_left
 

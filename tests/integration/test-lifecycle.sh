@@ -56,6 +56,8 @@ wait_reaped() {
     echo "timeout"
 }
 status_of() { rt state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
+# Stopped, or gone (runc destroys a container whose start failed).
+not_running() { local s; s=$(status_of "$1"); [ -z "$s" ] || [ "$s" = stopped ]; }
 # wait_status ID STATUS: the status changes asynchronously after a kill.
 wait_status() {
     local i
@@ -121,6 +123,12 @@ PY
 rt create --bundle "$B/exit3" --pid-file "$TEST_ROOT/c2.pid" c2 > "$TEST_ROOT/c2.out" 2> "$TEST_ROOT/c2.err" < /dev/null
 rt start c2
 check "$name: the pid-file process exits with the workload's status (3)" [ "$(wait_reaped "$(cat "$TEST_ROOT/c2.pid")")" = 3 ]
+if [ "$name" != runc ]; then
+    # A stopped container nobody deleted yet gives its VM's memory back: no QEMU, virtiofsd or supervisor.
+    no_vm() { [ -z "$(pids_in_root)" ]; }
+    check "$name: once its process exited, the container's VM is gone before delete" wait_for 30 no_vm
+    check "$name: ... and state still says stopped" [ "$(status_of c2)" = stopped ]
+fi
 check "$name: stdout and stderr went to the fds given to create" sh -c "grep -qx out '$TEST_ROOT/c2.out' && grep -qx err '$TEST_ROOT/c2.err'"
 rt delete c2
 check "$name: nothing left after an exited container" clean
@@ -181,6 +189,8 @@ check "$name: exec --process with a terminal over --console-socket" \
     sh -c "tr -d '\r' < '$TEST_ROOT/tty2.out' | grep -q '^/dev/pts/' && tr -d '\r' < '$TEST_ROOT/tty2.out' | grep -qx /exec-home"
 check "$name: the exec'd terminal's process exits 0" [ "$(wait_reaped "$(cat "$TEST_ROOT/e2.pid")")" = 0 ]
 check "$name: exec of a missing program is an error naming it" expect_fail "no-such-program" rt exec c4 no-such-program
+rt exec c4 no-such-program > /dev/null 2>&1; status=$?
+check "$name: a failed exec exits 255, as runc's" [ $status -eq 255 ]
 
 # 5. ps, events --stats, update, pause and resume on the same container.
 out=$(rt ps --format json c4)
@@ -248,7 +258,76 @@ if [ "$name" != runc ]; then
     check "$name: ... its pid-file process exits 137" [ "$(wait_reaped "$(cat "$TEST_ROOT/c8.pid")")" = 137 ]
     rt delete c8
     check "$name: ... and delete cleans everything up" clean
+
+    # virtiofsd killed under a workload that ends "cleanly" when its files
+    # vanish: the container's status must still say it died with its VM.
+    bundle looper plain -- sh -c 'while sleep 0.2; do :; done'
+    rt run -d --bundle "$B/looper" --pid-file "$TEST_ROOT/c9.pid" c9 < /dev/null > /dev/null 2>&1
+    vfs=$(for p in $(pids_in_root); do [ "$(cat /proc/$p/comm)" = virtiofsd ] && echo $p; done)
+    kill -9 $vfs
+    check "$name: with virtiofsd killed, the pid-file process exits 137, never 0" [ "$(wait_reaped "$(cat "$TEST_ROOT/c9.pid")")" = 137 ]
+    check "$name: ... the container is stopped" wait_status c9 stopped
+    rt delete c9
+    check "$name: ... and delete cleans everything up" clean
 fi
+
+# 10. What a container was created from is what it is, the caller's streams end
+# when the container closes them, and a stub that dies takes its process along.
+bundle closer plain -- sh -c 'exec >&- 2>&-; exec sleep 302'
+edit_config "$B/closer" "c['process']['env'].append('FOO=created')"
+# poststop would leave a file behind if it ran from the bundle as edited after create.
+rt create --bundle "$B/closer" --pid-file "$TEST_ROOT/c10.pid" c10 < /dev/null \
+    > >(cat > /dev/null; touch "$TEST_ROOT/eof-init") 2>&1
+edit_config "$B/closer" "c['process']['env'].append('FOO=edited')
+c['hooks'] = {k: [{'path': '/bin/touch', 'args': ['touch', '$TEST_ROOT/edited-' + k]}] for k in ('poststart', 'poststop')}"
+out=$(rt exec c10 sh -c 'echo $FOO' 2>&1); status=$?
+check "$name: exec into a created container runs" [ "$status" -eq 0 ]
+if [ "$name" = runc ]; then
+    # runc 1.1 builds an exec's process from the bundle's config.json as it is now.
+    echo "runc's exec saw FOO=$out" | diag
+else
+    check "$name: ... with the process create read, not the bundle as edited since" [ "$out" = created ]
+fi
+rt start c10
+check "$name: start ran no hook the bundle got after create" wait_for 2 sh -c "! ls '$TEST_ROOT'/edited-* 2>/dev/null | grep -q ."
+check "$name: the caller sees EOF once the container closed its stdout and stderr" wait_for 30 test -e "$TEST_ROOT/eof-init"
+rt kill c10 0; status=$?
+check "$name: kill ID 0 of a running container succeeds" [ $status -eq 0 ]
+nprocs() { [ "$(rt ps --format json c10 | python3 -c 'import json,sys; print(len(json.load(sys.stdin) or []))')" = "$1" ]; }
+check "$name: the container runs its process alone (the exec before start left nothing)" wait_for 10 nprocs 1
+rt exec -d --pid-file "$TEST_ROOT/e10.pid" c10 sleep 303 < /dev/null > >(cat > /dev/null; touch "$TEST_ROOT/eof-exec") 2>&1
+check "$name: a detached exec runs" wait_for 10 nprocs 2
+kill -9 "$(cat "$TEST_ROOT/e10.pid")"
+check "$name: an exec whose pid-file process is killed (SIGKILL) ends: its caller sees EOF" wait_for 30 test -e "$TEST_ROOT/eof-exec"
+check "$name: ... and its process is gone from the container" wait_for 30 nprocs 1
+kill -9 "$(cat "$TEST_ROOT/c10.pid")"
+check "$name: a container whose pid-file process is killed (SIGKILL) is stopped" wait_status c10 stopped
+check "$name: ... and state does not name the dead pid" python3 -c 'import json,sys; sys.exit(json.loads(sys.argv[1])["pid"] != 0)' "$(rt state c10)"
+check "$name: kill ID 0 of a stopped container is an error" expect_fail "not running" rt kill c10 0
+rt kill --all c10 KILL; status=$?
+check "$name: kill --all of a stopped container succeeds" [ $status -eq 0 ]
+out=$(rt ps --format json c10); status=$?
+check "$name: ps of a stopped container lists nothing" python3 -c 'import json,sys; sys.exit(not (sys.argv[2] == "0" and json.loads(sys.argv[1]) in (None, [])))' "$out" "$status"
+rt delete c10
+check "$name: delete ran no hook the bundle got after create" sh -c "! ls '$TEST_ROOT'/edited-* 2>/dev/null | grep -q ."
+check "$name: nothing left after a killed pid-file process" clean
+
+# A start whose poststart hook fails reports the failure and leaves nothing running.
+bundle badhook plain -- sleep 304
+edit_config "$B/badhook" "c['hooks'] = {'poststart': [{'path': '/bin/false'}]}"
+# (runc 1.1.5 already fails at create: it runs poststart hooks there.)
+check "$name: a container whose poststart hook fails reports the failure" \
+    expect_fail "hook" sh -c "'$RUNTIME' --root '$STATE' create --bundle '$B/badhook' c11 < /dev/null && '$RUNTIME' --root '$STATE' start c11"
+check "$name: ... and the container does not run on" wait_for 30 not_running c11
+rt delete --force c11 > /dev/null 2>&1
+check "$name: nothing left after a failed start" clean
+
+# run --keep: the container stays, stopped, until delete.
+rt run --keep --bundle "$B/exit3" k1 < /dev/null > /dev/null 2>&1; status=$?
+check "$name: run --keep exits with the process's status" [ $status -eq 3 ]
+check "$name: ... and the container stays, stopped" [ "$(status_of k1)" = stopped ]
+rt delete k1
+check "$name: nothing left after run --keep and delete" clean
 
 # 9. Bad input: a clear error, a non-zero exit, nothing left.
 check "$name: an id with a path separator is refused" expect_fail "invalid\|id" rt create --bundle "$B/sleeper" a/b
@@ -257,6 +336,19 @@ check "$name: a bundle without config.json is refused" expect_fail "config.json"
 check "$name: state of an unknown container says it does not exist" expect_fail "does not exist" rt state nope
 check "$name: kill of an unknown container says it does not exist" expect_fail "does not exist" rt kill nope KILL
 check "$name: delete of an unknown container says it does not exist" expect_fail "does not exist" rt delete nope
+# A host cgroup frozen before the container: whatever joined it would hang.
+if [ -d /sys/fs/cgroup/freezer ]; then
+    fz=/sys/fs/cgroup/freezer/$CG/fz; mkdir -p $fz && echo FROZEN > $fz/freezer.state
+else
+    fz=/sys/fs/cgroup/$CG/fz; mkdir -p $fz && echo 1 > $fz/cgroup.freeze
+fi
+bundle frozen plain -- true
+edit_config "$B/frozen" "c['linux']['cgroupsPath'] = '/$CG/fz'"
+check "$name: run -d into a frozen host cgroup is refused" expect_fail "frozen" timeout 60 "$RUNTIME" --root "$STATE" run -d --bundle "$B/frozen" fz
+echo THAWED > $fz/freezer.state 2>/dev/null || echo 0 > $fz/cgroup.freeze
+rt delete --force fz > /dev/null 2>&1
+for d in /sys/fs/cgroup/*/$CG/fz /sys/fs/cgroup/$CG/fz /sys/fs/cgroup/*/$CG /sys/fs/cgroup/$CG; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+check "$name: nothing left after a frozen cgroup" clean
 rt create --bundle "$B/sleeper" c7 < /dev/null > /dev/null 2>&1
 check "$name: a second create with the same id is refused" expect_fail "exists" rt create --bundle "$B/sleeper" c7
 check "$name: kill with an unknown signal is refused" expect_fail "signal" rt kill c7 NOSUCHSIG

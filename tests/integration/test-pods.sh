@@ -94,6 +94,38 @@ cocoon delete --force c3; status=$?
 check "delete --force of a running member" [ "$status" -eq 0 -a ! -e "$STATE/c3" ]
 check "the sandbox runs on" [ "$(cocoon state pa | state_field status)" = running ]
 
+# A member in the sandbox's pid namespace whose init exits while its child
+# lives on (and holds its stdout): the member is stopped when its init exits,
+# as containerd's shim needs to stop the pod; kill --all and delete --force
+# still reach the child, and the caller's stdout ends with it.
+mkbundle "$TEST_ROOT/c4" sh -c 'sleep 998 & echo started; exit 3'
+edit_config "$TEST_ROOT/c4" "c['annotations'] = $CTD_MEMBER; c.pop('hostname', None)"
+namespaces_from "$TEST_ROOT/c4" "pid=/proc/$stub/ns/pid ipc=/proc/$stub/ns/ipc uts=/proc/$stub/ns/uts network=/proc/$stub/ns/net"
+children() { cocoon exec pa ps -o args | grep -cx "sleep 998"; }
+is_stopped() { [ "$(cocoon state "$1" | state_field status)" = stopped ]; }
+for id in c4 c5; do
+    rm -f "$TEST_ROOT/$id.eof"
+    cocoon create -b "$TEST_ROOT/c4" --pid-file "$TEST_ROOT/$id.pid" $id < /dev/null 2> /dev/null \
+        > >(cat > "$TEST_ROOT/$id.out"; touch "$TEST_ROOT/$id.eof") && cocoon start $id
+    check "$id: a member whose init exited is stopped while its child lives on" \
+        wait_for 30 is_stopped $id
+    check "$id: ... its pid-file process exited" wait_for 10 sh -c '! kill -0 "$1" 2>/dev/null' _ "$(cat "$TEST_ROOT/$id.pid")"
+    check "$id: ... its output came through, and its child holds its stdout" \
+        sh -c '[ "$(cat "$1.out")" = started ] && [ ! -e "$1.eof" ] && [ "$2" -eq 1 ]' _ "$TEST_ROOT/$id" "$(children)"
+    if [ $id = c4 ]; then
+        cocoon kill --all c4 KILL; status=$?
+        check "c4: kill --all of the stopped member succeeds" [ $status -eq 0 ]
+        check "c4: ... and reaches the child: the caller's stdout ends" wait_for 30 test -e "$TEST_ROOT/c4.eof"
+        cocoon delete c4
+    else
+        cocoon delete --force c5
+        check "c5: delete --force of the stopped member reaches the child: the caller's stdout ends" \
+            wait_for 30 test -e "$TEST_ROOT/c5.eof"
+    fi
+    check "$id: the child is gone, the state too, the sandbox runs on" \
+        sh -c '[ "$1" -eq 0 ] && [ ! -e "$2" ] && [ "$3" = running ]' _ "$(children)" "$STATE/$id" "$(cocoon state pa | state_field status)"
+done
+
 # Bad input: nothing may be left of the container that failed.
 edit_config "$TEST_ROOT/c2" "c['annotations']['io.kubernetes.cri.sandbox-id'] = 'nosuch'"
 err=$(cocoon create -b "$TEST_ROOT/c2" bad1 2>&1); status=$?
