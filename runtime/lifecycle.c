@@ -175,15 +175,23 @@ int container_started(const struct container *c, int r, cocoon_error **err)
 
 char *container_config_path(const struct container *c)
 {
-        return path_join(c->dir, "config.json");
+        return path_join(c->dir, KEPT_CONFIG);
 }
 
 int container_load_spec(const struct container *c, struct oci_spec **ret, cocoon_error **err)
 {
-        _cleanup_free_ char *path = container_config_path(c);
-        if (!path)
-                return -ENOMEM;
-        return spec_load(path, ret, err);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = container_read_config(c, &text, &len, err);
+        if (r >= 0)
+                r = spec_parse(text, len, ret, err);
+        return r < 0 ? error_wrap(err, r, "the config.json kept at create in %s", c->dir) : 0;
+}
+
+int container_read_config(const struct container *c, char **ret_text, size_t *ret_len, cocoon_error **err)
+{
+        int r = container_read_file(c, KEPT_CONFIG, SPEC_MAX_SIZE, ret_text, ret_len, err);
+        return r == -ENOENT ? error_set(err, ENOENT, "%s/%s is missing", c->dir, KEPT_CONFIG) : r;
 }
 
 int check_pid_file(const char *path, cocoon_error **err)

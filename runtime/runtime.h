@@ -223,6 +223,9 @@ int container_started(const struct container *c, int r, cocoon_error **err);
  */
 char *container_config_path(const struct container *c);
 int container_load_spec(const struct container *c, struct oci_spec **ret, cocoon_error **err);
+/* Its text, trusted as state.json is (container_read_file). */
+#define KEPT_CONFIG "config.json"
+int container_read_config(const struct container *c, char **ret_text, size_t *ret_len, cocoon_error **err);
 
 /*
  * host-cgroup.c: linux.cgroupsPath on the host (v2, or every v1 hierarchy),

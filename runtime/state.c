@@ -159,6 +159,24 @@ static int parse_state(const char *text, size_t len, struct container_state *st,
         return r;
 }
 
+int container_read_file(const struct container *c, const char *name, size_t max, char **ret_text, size_t *ret_len,
+                        cocoon_error **err)
+{
+        _cleanup_free_ char *path = path_join(c->dir, name);
+        if (!path)
+                return -ENOMEM;
+        _cleanup_close_ int fd = openat(c->lock_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? -ENOENT : error_sys(err, errno, "%s", path);
+        int r = check_trusted(fd, path, false, err);
+        if (r < 0)
+                return r;
+        char self[64];
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+        r = read_file(self, max, ret_text, ret_len);
+        return r < 0 ? error_sys(err, -r, "%s", path) : 0;
+}
+
 int container_open(const char *root, const char *id, struct container *ret, cocoon_error **err)
 {
         int r = check_id(id, err);
@@ -187,21 +205,11 @@ int container_open(const char *root, const char *id, struct container *ret, coco
         /* Read through the locked fd: a delete that won the race left nothing behind it. */
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
-        _cleanup_free_ char *state = path_join(c.dir, STATE_FILE);
-        int fd = state ? openat(c.lock_fd, STATE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
-        if (fd < 0) {
-                r = state ? errno : ENOMEM;
+        r = container_read_file(&c, STATE_FILE, 1 << 20, &text, &len, err);
+        if (r == -ENOENT) {
                 container_close(&c);
-                if (r == ENOENT)
-                        return error_set(err, ENOENT, "container %s does not exist", id);
-                return error_sys(err, r, "%s", state);
+                return error_set(err, ENOENT, "container %s does not exist", id);
         }
-        r = check_trusted(fd, state, false, err);
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-        if (r >= 0)
-                r = read_file(path, 1 << 20, &text, &len);
-        close(fd);
         if (r >= 0)
                 r = parse_state(text, len, &c.st, err);
         if (r >= 0) {

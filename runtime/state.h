@@ -42,6 +42,13 @@ struct container {
  */
 int state_check_root(const char *root, cocoon_error **err);
 /*
+ * Reads the file name of an open container's directory (through its locked
+ * fd, not following a symlink), trusted as state.json is: the caller's and
+ * writable by nobody else. -ENOENT (error unset) when it does not exist.
+ */
+int container_read_file(const struct container *c, const char *name, size_t max, char **ret_text, size_t *ret_len,
+                        cocoon_error **err);
+/*
  * Creates <root>/<id> and locks it; "container with id exists: ID" if it is
  * there already. The state is filled by the caller and saved with state_save().
  */

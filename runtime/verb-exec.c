@@ -86,18 +86,15 @@ static int put_user(struct json_writer *w, const char *user, yajl_val base_user,
 /* The container's process with the flags applied. */
 static int process_from_flags(const struct container *c, const struct exec_opts *o, char **ret, cocoon_error **err)
 {
-        _cleanup_free_ char *config = container_config_path(c);
         _cleanup_free_ char *text = NULL;
         size_t len;
-        if (!config)
-                return -ENOMEM;
-        int r = read_file(config, SPEC_MAX_SIZE, &text, &len);
+        int r = container_read_config(c, &text, &len, err);
         if (r < 0)
-                return error_sys(err, -r, "%s", config);
+                return r;
         _cleanup_json_ yajl_val top = NULL;
         r = json_parse_object(text, len, &top, err);
         if (r < 0)
-                return error_wrap(err, r, "%s", config);
+                return error_wrap(err, r, "%s/%s", c->dir, KEPT_CONFIG);
         yajl_val base = json_get(top, "process");
 
         static const char *const replaced[] = {"args", "terminal", "env", "cwd", "user", "consoleSize", NULL};

@@ -26,6 +26,8 @@ JSON
  "pid": 0, "supervisorPid": $victim, "supervisorStart": $start, "terminal": false, "cgroupPath": ""}
 JSON
     chmod 0600 "$root/$id/state.json"
+    # The hooks come from the config.json create kept beside the state.
+    install -m 0600 "$TEST_ROOT/evil/config.json" "$root/$id/config.json"
     rm -f "$TEST_ROOT/hook-ran"
 }
 unharmed() { # the bystander lives and no hook ran
@@ -77,6 +79,14 @@ untrusted state-foreign "state.json owned by another user" "chown 65534" c/state
 untrusted state-gw "group-writable state.json" "chmod 0620" c/state.json "\$R/c/state.json is writable by its group (mode 0620)"
 replace_by_symlink() { mv "$1" "$TEST_ROOT/real.json" && ln -s "$TEST_ROOT/real.json" "$1"; }
 untrusted state-link "state.json as a symlink" replace_by_symlink c/state.json "\$R/c/state.json: Too many levels of symbolic links"
+
+# The config.json kept at create is trusted as state.json is: its hooks never run from a forged one.
+R="$TEST_ROOT/config-foreign"; mkdir -m 0700 "$R"; forge "$R" c; chown 65534 "$R/c/config.json"
+out=$("$COCOON" --root "$R" delete --force c 2>&1)
+check "config.json owned by another user: delete --force runs none of its hooks and says why" \
+    sh -c 'echo "$1" | grep -q -- "$2 is owned by uid 65534"' _ "$out" "$R/c/config.json"
+check "config.json owned by another user: no hook ran" [ ! -e "$TEST_ROOT/hook-ran" ]
+{ kill -9 "$victim"; wait "$victim"; } 2>/dev/null
 
 # Issue 15: a --root that is not a directory is an error for every verb that uses it.
 touch "$TEST_ROOT/file"
