@@ -12,6 +12,7 @@
 #include <linux/kvm.h>
 #include <linux/vhost.h>
 #include <linux/vm_sockets.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -527,8 +528,9 @@ static int qemu_stop(struct vm *base, cocoon_error **err)
 {
         struct qemu_vm *vm = (struct qemu_vm *) base;
         if (vm->vmm_pidfd >= 0) {
-                /* Ask nicely over QMP; the guest has nothing to save. */
-                if (vm->qmp_fd < 0 || qmp_command(vm->qmp_fd, "quit", NULL) < 0)
+                /* Ask nicely over QMP, unless it is gone already; the guest has nothing to save. */
+                struct pollfd ended = {.fd = vm->vmm_pidfd, .events = POLLIN};
+                if (poll(&ended, 1, 0) == 0 && (vm->qmp_fd < 0 || qmp_command(vm->qmp_fd, "quit", NULL) < 0))
                         (void) syscall(SYS_pidfd_send_signal, vm->vmm_pidfd, SIGKILL, NULL, 0);
                 reap_or_kill(vm->vmm_pidfd, 5000);
                 close(vm->vmm_pidfd);

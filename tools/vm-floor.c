@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
                 .shared_dir = argv[3],
                 .no_agent = true,
         };
+        (void) signal(SIGPIPE, SIG_IGN);
         struct vm *vm = NULL;
         _cleanup_error_ cocoon_error *err = NULL;
         const struct hypervisor_ops *ops = hypervisor_find(NULL);

@@ -47,18 +47,21 @@ done_testing() { echo "1..$tap_n"; [ "$tap_failed" -eq 0 ]; }
 
 cocoon() { "$COCOON" --root "$STATE" "$@"; }
 
-# Every process whose working directory is DIR or inside it (default: this
-# run's state root): the supervisor, QEMU and virtiofsd all live in a
-# sandbox's state dir.
-# A jailed VMM or virtiofsd has its cwd in its own root: it carries
-# COCOON_SANDBOX=<its state directory> in its environment instead.
+# Every process of the sandboxes in DIR (default: this run's state root):
+# those whose working directory is DIR or inside it (the supervisor), and
+# QEMU and virtiofsd, which the jail gives a cwd in their own root: they
+# carry COCOON_SANDBOX=<their sandbox's state directory> in their environment.
 pids_in_root() {
-    local root=${1:-$STATE} d
+    local root=${1:-$STATE} d comm
     for d in /proc/[0-9]*; do
         case $(readlink "$d/cwd" 2>/dev/null) in
             "$root"|"$root"/*) echo "${d#/proc/}"; continue ;;
         esac
-        tr '\0' '\n' 2>/dev/null < "$d/environ" | grep -q "^COCOON_SANDBOX=$root/" && echo "${d#/proc/}"
+        read -r comm 2>/dev/null < "$d/comm" || continue
+        case $comm in qemu-system-*|virtiofsd) ;; *) continue ;; esac
+        case $(tr '\0' '\n' 2>/dev/null < "$d/environ" | sed -n 's/^COCOON_SANDBOX=//p') in
+            "$root"|"$root"/*) echo "${d#/proc/}" ;;
+        esac
     done
 }
 
