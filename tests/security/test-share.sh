@@ -215,6 +215,7 @@ verdict write-other-member-share-directory blocked absent "/proc/$VFSD/root/pod/
 rw_place_checks other-member-rw-rootfs "$T/rwm/rootfs"
 check "pod: the sandbox's rootfs and ro volume are read-only on the host side" mounts_hardened pod True "$(ro_index "$T/pod")"
 cocoon delete --force m
+check "pod: the deleted member's directory leaves the share's top; the others stay" top_holds_only pod rwm
 cocoon delete --force rwm
 cocoon delete --force pod
 after_delete pod
