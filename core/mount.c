@@ -296,10 +296,6 @@ static int mount_one(struct rootfs_ctx *ctx, const struct spec_mount *m, cocoon_
         if (bind) {
                 if (mount(m->source, dest, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
                         return error_sys(err, errno, "bind mounting %s on %s", m->source, m->destination);
-                /* Bind mounts ignore other flags until remounted. */
-                unsigned long rest = flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
-                if (rest && mount(NULL, dest, NULL, MS_BIND | MS_REMOUNT | rest, NULL) < 0)
-                        return error_sys(err, errno, "remounting %s with its options", m->destination);
         } else {
                 r = strcmp(type, "cgroup2") == 0 && ctx->cgroup2_only ? mount_own_cgroup(dest, flags, err) : 0;
                 if (r < 0)
@@ -307,16 +303,30 @@ static int mount_one(struct rootfs_ctx *ctx, const struct spec_mount *m, cocoon_
                 if (r == 0 && mount(m->source ? m->source : type, dest, type, flags, data) < 0)
                         return error_sys(err, errno, "mounting %s on %s", type, m->destination);
         }
-        if (propagation && mount(NULL, dest, NULL, propagation, NULL) < 0)
-                return error_sys(err, errno, "setting propagation of %s", m->destination);
+        /* Bind mounts ignore other flags until remounted. */
+        unsigned long rest = bind ? flags & ~(MS_BIND | MS_REC | MS_REMOUNT) : 0;
         bool recursive = rec.attr_set || rec.attr_clr;
-        if (!ro && !recursive)
+        if (!rest && !propagation && !ro && !recursive)
                 return 0;
 
-        /* The path again, now through the new mount: its root. */
+        /*
+         * The path again, now through the new mount: its root. dest names the
+         * mount point beneath it (a /proc/self/fd link goes to its file, not
+         * to what is mounted on it), where a remount or a propagation change
+         * fails with EINVAL.
+         */
         _cleanup_close_ int fd = open_in_root(ctx->root, m->destination, 0);
         if (fd < 0)
                 return error_sys(err, -fd, "opening the mount %s", m->destination);
+        _cleanup_free_ char *mnt = fd_path(fd);
+        if (!mnt)
+                return error_set(err, ENOMEM, "out of memory");
+        if (rest && mount(NULL, mnt, NULL, MS_BIND | MS_REMOUNT | rest, NULL) < 0)
+                return error_sys(err, errno, "remounting %s with its options", m->destination);
+        if (propagation && mount(NULL, mnt, NULL, propagation, NULL) < 0)
+                return error_sys(err, errno, "setting propagation of %s", m->destination);
+        if (!ro && !recursive)
+                return 0;
         /* rro and the like hold for the mounts below it now, as with runc, not for those the spec adds later. */
         r = recursive ? mount_setattr_fd(fd, AT_RECURSIVE, &rec) : 0;
         if (r < 0)
