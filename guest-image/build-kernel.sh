@@ -133,7 +133,7 @@ done < <(grep -h '^CONFIG_' "$obj/cocoon-fragments.config")
 jobs=$(nproc)
 start=$SECONDS
 note "building cocoon's guest kernel ($pkg $ver, ${#fragments[@]} fragments) with $jobs jobs:"
-note "  about 12 minutes on 2 cores, once; later setups reuse $done_dir"
+note "  about 14 minutes on 2 cores, once; later setups reuse $done_dir"
 # Progress: a line per 200 files compiled, with the elapsed time; anything
 # but kbuild's one-line summaries (warnings, errors) is shown as is.
 set +e
