@@ -99,9 +99,10 @@ int agent_early_init(cocoon_error **err)
         _cleanup_free_ char *moddir = path_join("/lib/modules", u.release);
         if (!moddir)
                 return -ENOMEM;
-        /* The device bus, the share, and the one transport the host chose. */
+        /* The device bus, the share, the one transport the host chose, and the balloon that returns freed RAM. */
         const char *const wanted[] = {"virtio_mmio", "virtiofs",
-                                      transport_wants_vsock() ? "vmw_vsock_virtio_transport" : "virtio_console", NULL};
+                                      transport_wants_vsock() ? "vmw_vsock_virtio_transport" : "virtio_console",
+                                      "virtio_balloon", NULL};
         r = modules_load(moddir, wanted, err);
         /* virtio_mmio found the devices: the NICs' driver, now that we can tell whether there are any. */
         static const char *const nic[] = {"virtio_net", NULL};

@@ -25,7 +25,6 @@ note() { echo "$prog: $*" >&2; }
 
 outdir=$1
 meta=${COCOON_KERNEL_PACKAGE:-linux-image-cloud-amd64}
-cache=${COCOON_CACHE_DIR:-/var/cache/cocoon}
 
 for tool in apt-cache apt-get dpkg dpkg-deb depmod flock; do
     command -v "$tool" >/dev/null || die "$tool not found (it comes with apt, dpkg, kmod and util-linux)"
@@ -35,15 +34,7 @@ tmpdirs=()
 cleanup() { (( ${#tmpdirs[@]} == 0 )) || rm -rf -- "${tmpdirs[@]}"; }
 trap cleanup EXIT
 
-if ! { mkdir -p -- "$cache" 2>/dev/null && [[ -w $cache ]]; }; then
-    # A non-root developer cannot write /var/cache; an explicit setting is
-    # respected as given.
-    [[ -z ${COCOON_CACHE_DIR:-} && -n ${HOME:-} ]] ||
-        die "cache dir $cache is not writable; set COCOON_CACHE_DIR to a writable directory"
-    cache=${XDG_CACHE_HOME:-$HOME/.cache}/cocoon
-    mkdir -p -- "$cache" && [[ -w $cache ]] ||
-        die "neither /var/cache/cocoon nor $cache is writable; set COCOON_CACHE_DIR"
-fi
+. "$(dirname -- "$0")/cache-dir.sh"
 mkdir -p -- "$outdir" || die "cannot create output dir $outdir"
 outdir=$(cd -- "$outdir" && pwd)
 

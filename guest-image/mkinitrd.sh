@@ -1,9 +1,11 @@
 #!/bin/bash
 # mkinitrd.sh --init FILE --output FILE [--kernel-tree DIR] [options]
 #
-# Packs the guest initramfs: FILE as /init, the kernel modules the agent needs
-# (with everything they depend on) under /lib/modules/<kver>/, and the empty
-# directories the agent mounts on.
+# Packs the guest initramfs: FILE as /init and, for a kernel with loadable
+# modules (--kernel-tree), the modules the agent needs (with everything they
+# depend on) under /lib/modules/<kver>/. Nothing else: the agent makes the
+# directories it mounts on, and the kernel's built-in initramfs provides
+# /dev/console for init's stdio.
 #
 # Booting it. Fastest QEMU 7.2 command line under TCG (no KVM) found for
 # Debian's cloud kernel 6.1 on microvm, measured on a 2-core host:
@@ -55,11 +57,12 @@ need() { command -v "$1" >/dev/null || die "$1 not found (apt-get install $2)"; 
 # What the agent needs from the kernel: the virtio-mmio transport, the
 # virtio-serial fallback transport, vsock, virtio-fs for the shared rootfs
 # directory, overlay for container rootfs layering, virtio_net for the NICs
-# that stand in for a container's interfaces. Dependencies are added
+# that stand in for a container's interfaces, virtio_balloon to report freed
+# pages to the host. Dependencies are added
 # from modules.dep; names that are built into the kernel are skipped.
 default_modules="virtio_ring virtio virtio_mmio virtio_console fuse virtiofs
 vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport overlay
-failover net_failover virtio_net"
+failover net_failover virtio_net virtio_balloon"
 
 # Uncompressed by default: measured with the Debian cloud kernel under TCG,
 # a 2.1 MB image (static test /init + these modules) unpacks in ~36 ms,
@@ -113,10 +116,6 @@ mkdir -m 0755 "$stage"
 # umask must not leak into the image; every mode below is explicit.
 umask 022
 
-for d in proc sys dev run tmp etc lib; do
-    mkdir -m 0755 "$stage/$d"
-done
-chmod 1777 "$stage/tmp"
 install -m 0755 -- "$init" "$stage/init"
 
 if [[ -n $tree ]]; then

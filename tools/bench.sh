@@ -12,12 +12,17 @@
 # VM, beside `runc run`, and what one more idle container costs the pod.
 # Last, the jail: `cocoon run` of /bin/true and the PSS of one idle container
 # with the default jail and with `jail = off`, interleaved, side by side.
+# Last, the guest kernels (kernel_section): Debian's cloud kernel and
+# cocoon's own, each with its floor, `cocoon run /bin/true` and one idle
+# container's PSS with QEMU's part split into guest RAM, TCG buffer and the
+# rest, and the ratios the guest's goals are stated in (docs/guest.md).
 # Usage: tools/bench.sh [RUNS]   (default 7; needs a build: tools/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-7}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench: RUNS must be a positive number, not '$runs'" >&2; exit 2; }
-for f in build/runtime/cocoon build/tools/vm-floor build/tools/floor-initrd.img build/guest-image/vmlinux; do
+for f in build/runtime/cocoon build/tools/vm-floor build/tools/floor-initrd.img build/guest-image/vmlinux \
+         build/guest-image/vmlinux-cloud build/guest-image/cloud.conf; do
     [[ -e $f ]] || { echo "bench: $f is missing: run tools/setup.sh first" >&2; exit 1; }
 done
 
@@ -163,3 +168,67 @@ printf 'the jail, median of %d runs (start) and %d idle containers (PSS)\n' "$ru
 printf '  %-28s %10s %10s\n' "" "jail on" "jail off"
 printf '  %-28s %7d ms %7d ms\n' "cocoon run /bin/true" "$(median "${jail_t[@]}")" "$(median "${nojail_t[@]}")"
 printf '  %-28s %6d KiB %6d KiB\n' "idle container PSS" "$(median "${jail_pss[@]}")" "$(median "${nojail_pss[@]}")"
+
+# ---- guest kernels: Debian's cloud kernel beside cocoon's own ----
+# qemu_split PID: "GUEST TCG OTHER", QEMU's PSS in KiB split by mapping: the
+# guest RAM (the memfd backend), the TCG translation buffer (QEMU's one
+# anonymous executable mapping; absent under KVM) and everything else (heap,
+# libraries, stacks).
+qemu_split() {
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { c = "other"; if ($0 ~ /memfd:mem/) c = "guest"; else if ($2 ~ /x/ && NF == 5) c = "tcg"; next }
+         /^Pss:/ { k[c] += $2 }
+         END { printf "%d %d %d\n", k["guest"], k["tcg"], k["other"] }' "/proc/$1/smaps" 2>/dev/null || echo "0 0 0"
+}
+# kernel_idle CONFIG: "TOTAL GUEST TCG QEMU-OTHER" of one idle container (KiB), settled for 3 s.
+kernel_idle() {
+    local pids p qemu=
+    env ${1:+COCOON_CONFIG="$1"} build/runtime/cocoon --root "$work/state" run -d -b "$work/sleeper" bench-idle \
+        < /dev/null > /dev/null 2>&1 || { echo "bench: idle container failed to start" >&2; exit 1; }
+    sleep 3
+    pids=$(sandbox_pids bench-idle)
+    for p in $pids; do [[ $(cat "/proc/$p/comm" 2>/dev/null) == qemu-system-* ]] && qemu=$p; done
+    echo "$(pss $pids) $(qemu_split "${qemu:-0}")"
+    build/runtime/cocoon --root "$work/state" delete --force bench-idle > /dev/null 2>&1
+}
+kernel_section() {
+    local cloud=$PWD/build/guest-image/cloud.conf n i
+    local cl_floor=() co_floor=() cl_run=() co_run=() cl_idle=() co_idle=()
+    cloud_floor() { build/tools/vm-floor "$PWD/build/guest-image/vmlinux-cloud" "$PWD/build/tools/floor-initrd.img" "$work/floor"; }
+    cloud_run() { COCOON_CONFIG=$cloud build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-k$n"; }
+    own_run() { build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-k$n"; }
+    for ((n = 0; n < runs; n++)); do
+        cl_floor+=("$(run_timed cloud_floor)")
+        co_floor+=("$(run_timed floor_run)")
+        cl_run+=("$(run_timed cloud_run)")
+        co_run+=("$(run_timed own_run)")
+    done
+    for ((i = 0; i < (runs + 1) / 2; i++)); do
+        cl_idle+=("$(kernel_idle "$cloud")")
+        co_idle+=("$(kernel_idle "")")
+    done
+    # median_of FIELD LINE...: the line with the median value of FIELD.
+    median_of() { local f=$1; shift; printf '%s\n' "$@" | sort -n -k"$f","$f" | sed -n "$(( ($# + 1) / 2 ))p"; }
+    local clf cof clr cor cli coi
+    clf=$(median "${cl_floor[@]}") cof=$(median "${co_floor[@]}")
+    clr=$(median "${cl_run[@]}") cor=$(median "${co_run[@]}")
+    cli=$(median_of 1 "${cl_idle[@]}") coi=$(median_of 1 "${co_idle[@]}")
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+    mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+    printf 'guest kernels, median of %d runs (start) and %d idle containers (PSS)\n' "$runs" "${#co_idle[@]}"
+    printf '  %-34s %12s %12s\n' "" "Debian cloud" "cocoon"
+    printf '  %-34s %9d ms %9d ms\n' "floor (QEMU boot, init powers off)" "$clf" "$cof" \
+        "cocoon run /bin/true" "$clr" "$cor"
+    read -r clt clg clc clo <<< "$cli"
+    read -r cot cog coc coo <<< "$coi"
+    printf '  %-34s %8s MiB %8s MiB\n' "idle container PSS" "$(mib "$clt")" "$(mib "$cot")" \
+        "  QEMU: guest RAM" "$(mib "$clg")" "$(mib "$cog")" \
+        "  QEMU: TCG translation buffer" "$(mib "$clc")" "$(mib "$coc")" \
+        "  QEMU: the rest" "$(mib "$clo")" "$(mib "$coo")" \
+        "  supervisor, virtiofsd, stub" "$(mib $((clt - clg - clc - clo)))" "$(mib $((cot - cog - coc - coo)))" \
+        "  without the TCG buffer (as KVM)" "$(mib $((clt - clc)))" "$(mib $((cot - coc)))"
+    printf '  %-34s %12s (goal <= 0.60)\n' "cocoon run, cocoon / cloud floor" "$(ratio "$cor" "$clf")"
+    printf '  %-34s %12s (goal <= 1.10)\n' "cocoon run, cocoon / own floor" "$(ratio "$cor" "$cof")"
+    printf '  %-34s %12s\n' "floor, cocoon / cloud" "$(ratio "$cof" "$clf")" \
+        "idle PSS, cocoon / cloud" "$(ratio "$cot" "$clt")"
+}
+kernel_section

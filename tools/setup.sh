@@ -9,8 +9,10 @@ packages=(
     # build
     gcc meson ninja-build pkg-config git
     protobuf-c-compiler libprotobuf-c-dev libseccomp-dev libyajl-dev libcap-dev libinih-dev
-    # guest image and test bundles
+    # guest image and test bundles; cocoon's guest kernel is compiled from
+    # Debian's linux-source package (guest-image/build-kernel.sh)
     kmod cpio busybox-static binutils
+    make bc bison flex libelf-dev libssl-dev xz-utils
     # the VM
     qemu-system-x86 qemu-system-common
     # tests (libFuzzer comes with clang's runtime) and benchmark

@@ -78,7 +78,8 @@ static void test_tcg_serial(struct hypervisor_settings *set)
         struct qemu_plan p = {.set = set, .tsc_khz = 1000};
         struct argv_builder b = {0};
         TAP_OK(qemu_build_argv(&cfg, &p, &b) == 0, "tcg+serial: the command line builds");
-        TAP_STR_EQ(arg_after(&b, "-accel", 0), "tcg", "tcg+serial: -accel tcg");
+        TAP_STR_EQ(arg_after(&b, "-accel", 0), "tcg,tb-size=64", "tcg+serial: -accel tcg with a 64 MiB buffer");
+        TAP_OK(has_arg(&b, "virtio-balloon-device,free-page-reporting=on"), "tcg+serial: a balloon that reports free pages");
         TAP_OK(has_arg(&b, "socket,id=agent,fd=4") && has_arg(&b, "virtserialport"),
                "tcg+serial: the agent's port is a socket fd");
         TAP_OK(has_arg(&b, "socket,id=console,fd=6"), "tcg+serial: the console is a socket fd");
@@ -94,6 +95,15 @@ static void test_tcg_serial(struct hypervisor_settings *set)
                "jail = off: the kernel by its host path");
         argv_free(&b);
         TAP_OK(qemu_ops.settings_set(set, "jail", "maybe") == -EINVAL, "jail = maybe is refused");
+        TAP_OK(qemu_ops.settings_set(set, "tcg_buffer_mib", "32") == 0, "tcg_buffer_mib = 32 is a setting");
+        b = (struct argv_builder) {0};
+        TAP_OK(qemu_build_argv(&cfg, &p, &b) == 0 && strcmp(arg_after(&b, "-accel", 0), "tcg,tb-size=32") == 0,
+               "tcg_buffer_mib = 32: -accel tcg,tb-size=32");
+        argv_free(&b);
+        TAP_OK(qemu_ops.settings_set(set, "tcg_buffer_mib", "0") == -EINVAL &&
+                       qemu_ops.settings_set(set, "tcg_buffer_mib", "-1") == -EINVAL &&
+                       qemu_ops.settings_set(set, "tcg_buffer_mib", "64k") == -EINVAL,
+               "tcg_buffer_mib = 0, -1 or 64k is refused");
         TAP_OK(qemu_ops.settings_set(set, "nosuch", "1") == -ENOENT, "an unknown key is not the backend's");
 }
 
