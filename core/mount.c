@@ -200,7 +200,7 @@ static int own_cgroup_dir(char **ret, cocoon_error **err)
  * guest's root, as with crun, by a bind mount of it from the guest's
  * hierarchy. 1 when done, 0 when a plain mount shows the same.
  */
-static int mount_own_cgroup(const char *dest, unsigned long flags, cocoon_error **err)
+static int mount_own_cgroup(const char *dest, cocoon_error **err)
 {
         _cleanup_free_ char *own = NULL;
         int r = own_cgroup_dir(&own, err);
@@ -208,10 +208,7 @@ static int mount_own_cgroup(const char *dest, unsigned long flags, cocoon_error 
                 return r;
         if (mount(own, dest, NULL, MS_BIND, NULL) < 0)
                 return error_sys(err, errno, "bind mounting the container's cgroup %s", own);
-        flags &= ~(MS_BIND | MS_REC | MS_REMOUNT);
-        if (mount(NULL, dest, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
-                return error_sys(err, errno, "remounting the container's cgroup %s with its options", own);
-        return 1;
+        return 1; /* the caller remounts it with the spec's options, as any bind */
 }
 
 /* A mount made read-only once every mount, device and directory of the rootfs is in place. */
@@ -297,9 +294,10 @@ static int mount_one(struct rootfs_ctx *ctx, const struct spec_mount *m, cocoon_
                 if (mount(m->source, dest, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
                         return error_sys(err, errno, "bind mounting %s on %s", m->source, m->destination);
         } else {
-                r = strcmp(type, "cgroup2") == 0 && ctx->cgroup2_only ? mount_own_cgroup(dest, flags, err) : 0;
+                r = strcmp(type, "cgroup2") == 0 && ctx->cgroup2_only ? mount_own_cgroup(dest, err) : 0;
                 if (r < 0)
                         return r;
+                bind = r == 1;
                 if (r == 0 && mount(m->source ? m->source : type, dest, type, flags, data) < 0)
                         return error_sys(err, errno, "mounting %s on %s", type, m->destination);
         }

@@ -162,9 +162,14 @@ int config_load(struct cocoon_config *cfg, cocoon_error **err)
         const char *image_dir = running_from_build_tree() ? COCOON_BUILD_ROOT "/guest-image" : COCOON_DATADIR;
         *cfg = (struct cocoon_config) {
                 .hypervisor = strdup("qemu"),
-                /* The PVH ELF boots ~0.4 s faster than the bzImage: no decompression, no real mode. */
-                .kernel = path_join(image_dir, "vmlinux"),
-                .initrd = path_join(image_dir, "initrd.img"),
+                /*
+                 * Debian's cloud kernel, as the PVH ELF (it boots ~0.4 s faster than
+                 * the bzImage). cocoon's own lean kernel (vmlinux, initrd.img) is
+                 * selectable; it becomes the default once it has swap accounting,
+                 * which podman's --memory needs (docs/guest.md).
+                 */
+                .kernel = path_join(image_dir, "vmlinux-cloud"),
+                .initrd = path_join(image_dir, "initrd-cloud.img"),
                 .vcpus = 1,
                 .memory_mib = 512,
                 .accel = VM_ACCEL_AUTO,

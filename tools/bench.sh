@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-7}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench: RUNS must be a positive number, not '$runs'" >&2; exit 2; }
 for f in build/runtime/cocoon build/tools/vm-floor build/tools/floor-initrd.img build/guest-image/vmlinux \
-         build/guest-image/vmlinux-cloud build/guest-image/cloud.conf; do
+         build/guest-image/vmlinux-cloud build/guest-image/cloud.conf build/guest-image/lean.conf; do
     [[ -e $f ]] || { echo "bench: $f is missing: run tools/setup.sh first" >&2; exit 1; }
 done
 
@@ -51,7 +51,7 @@ median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 n=0
 cocoon_run() { build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-$n"; }
 mkdir -p "$work/floor"
-floor_run() { build/tools/vm-floor "$PWD/build/guest-image/vmlinux" "$PWD/build/tools/floor-initrd.img" "$work/floor"; }
+floor_run() { build/tools/vm-floor "$PWD/build/guest-image/vmlinux-cloud" "$PWD/build/tools/floor-initrd.img" "$work/floor"; }
 if command -v runc > /dev/null; then oci=runc; else oci=crun; fi
 oci_run() { "$oci" --root "$work/oci" run -b "$work/bundle" "bench-$n"; }
 
@@ -191,20 +191,21 @@ kernel_idle() {
     build/runtime/cocoon --root "$work/state" delete --force bench-idle > /dev/null 2>&1
 }
 kernel_section() {
-    local cloud=$PWD/build/guest-image/cloud.conf n i
+    local cloud=$PWD/build/guest-image/cloud.conf lean=$PWD/build/guest-image/lean.conf n i
     local cl_floor=() co_floor=() cl_run=() co_run=() cl_idle=() co_idle=()
     cloud_floor() { build/tools/vm-floor "$PWD/build/guest-image/vmlinux-cloud" "$PWD/build/tools/floor-initrd.img" "$work/floor"; }
     cloud_run() { COCOON_CONFIG=$cloud build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-k$n"; }
-    own_run() { build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-k$n"; }
+    own_floor() { build/tools/vm-floor "$PWD/build/guest-image/vmlinux" "$PWD/build/tools/floor-initrd.img" "$work/floor"; }
+    own_run() { COCOON_CONFIG=$lean build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-k$n"; }
     for ((n = 0; n < runs; n++)); do
         cl_floor+=("$(run_timed cloud_floor)")
-        co_floor+=("$(run_timed floor_run)")
+        co_floor+=("$(run_timed own_floor)")
         cl_run+=("$(run_timed cloud_run)")
         co_run+=("$(run_timed own_run)")
     done
     for ((i = 0; i < (runs + 1) / 2; i++)); do
         cl_idle+=("$(kernel_idle "$cloud")")
-        co_idle+=("$(kernel_idle "")")
+        co_idle+=("$(kernel_idle "$lean")")
     done
     # median_of FIELD LINE...: the line with the median value of FIELD.
     median_of() { local f=$1; shift; printf '%s\n' "$@" | sort -n -k"$f","$f" | sed -n "$(( ($# + 1) / 2 ))p"; }
