@@ -541,8 +541,12 @@ static int qemu_stop(struct vm *base, cocoon_error **err)
                 /* Ask nicely over QMP, unless it is gone already; the guest has nothing to save. */
                 struct pollfd ended = {.fd = vm->vmm_pidfd, .events = POLLIN};
                 bool by_itself = poll(&ended, 1, 0) > 0;
-                if (!by_itself && (vm->qmp_fd < 0 || qmp_command(vm->qmp_fd, "quit", NULL) < 0))
-                        (void) syscall(SYS_pidfd_send_signal, vm->vmm_pidfd, SIGKILL, NULL, 0);
+                if (!by_itself && (vm->qmp_fd < 0 || qmp_command(vm->qmp_fd, "quit", NULL) < 0)) {
+                        /* A closed monitor is a VMM on its way out: its exit status is its own. */
+                        by_itself = vm->qmp_fd >= 0 && poll(&ended, 1, 1000) > 0;
+                        if (!by_itself)
+                                (void) syscall(SYS_pidfd_send_signal, vm->vmm_pidfd, SIGKILL, NULL, 0);
+                }
                 int status = reap_or_kill(vm->vmm_pidfd, 5000);
                 if (by_itself)
                         vm->vmm_exit = status;
