@@ -131,9 +131,9 @@ check "noinit: nothing left on the host" nothing_left
 
 # A guest slower than boot_timeout: the error says how long we waited and
 # how to change it, and quotes the console's harmless lines only for reference.
-boot_fails slow "kernel_args = loglevel=7" "boot_timeout = 1"
+boot_fails slow "kernel_args = loglevel=7" "boot_timeout = 3"
 check "a boot slower than boot_timeout: the error names the timeout and the setting" \
-    sh -c '[ "$2" -ne 0 ] && echo "$1" | head -1 | grep -q "the guest agent did not answer within 1 s (boot_timeout in cocoon.conf.s \[hypervisor\] section; raise it to wait longer)"' _ "$out" "$status"
+    sh -c '[ "$2" -ne 0 ] && echo "$1" | head -1 | grep -q "the guest agent did not answer within 3 s (boot_timeout in cocoon.conf.s \[hypervisor\] section; raise it to wait longer)"' _ "$out" "$status"
 check "... quotes the console for reference only, and claims no panic" \
     sh -c 'echo "$1" | grep -q "the guest console.s last lines, for reference:" && ! echo "$1" | grep -q panicked' _ "$out"
 check "slow: nothing left on the host" nothing_left
