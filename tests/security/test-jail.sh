@@ -125,6 +125,8 @@ boot_fails() {
 boot_fails noinit "kernel_args = rdinit=/no-such-init" "boot_timeout = 60"
 check "a guest that panics at boot: the error leads with the kernel's panic line" \
     sh -c '[ "$2" -ne 0 ] && echo "$1" | head -1 | grep -q "the guest kernel panicked with \"Kernel panic - not syncing: "' _ "$out" "$status"
+check "... says that the VMM then exited by itself (status 0: the guest's reboot, with -no-reboot)" \
+    sh -c 'echo "$1" | grep -q "; the hypervisor exited with status 0"' _ "$out"
 check "... and ends with its console's last lines, for reference" \
     sh -c 'echo "$1" | grep -q "the guest console.s last lines, for reference:"' _ "$out"
 check "noinit: nothing left on the host" nothing_left
