@@ -180,10 +180,8 @@ char *console_panic(struct console *c)
 {
         char text[RING_SIZE + 1];
         ring_text(c, &c->logs[CONSOLE_GUEST], text);
-        /* The last one: a guest may print the words before it really panics. */
-        char *line = NULL;
-        for (char *p = strstr(text, PANIC_MARK); p; p = strstr(p + 1, PANIC_MARK))
-                line = p;
+        /* The first one: the kernel repeats it in its closing "---[ end Kernel panic ..." line. */
+        char *line = strstr(text, PANIC_MARK);
         if (!line)
                 return NULL;
         size_t n = strcspn(line, "\r\n");
