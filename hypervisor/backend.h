@@ -70,8 +70,12 @@ struct spawn_req {
 };
 /* Starts argv[0]; *ret_pidfd (CLOEXEC) tells its end and signals it without pid reuse. */
 int spawn_process(const struct spawn_req *req, pid_t *ret_pid, int *ret_pidfd, cocoon_error **err);
-/* Waits up to timeout_ms for the process to exit, then SIGKILLs it; reaps it unless someone did. */
-void reap_or_kill(int pidfd, int timeout_ms);
+/*
+ * Waits up to timeout_ms for the process to exit, then SIGKILLs it; reaps it
+ * unless someone did. Returns its exit code, 128 + the signal that killed it,
+ * or -1 when unknown (reaped elsewhere).
+ */
+int reap_or_kill(int pidfd, int timeout_ms);
 
 /* The sandbox's host directories and files every jail binds (libraries, /dev/null...). */
 size_t jail_common_binds(struct jail_bind *out, size_t max);
@@ -81,8 +85,11 @@ size_t jail_common_binds(struct jail_bind *out, size_t max);
 struct console;
 int console_start(int console_fd, const char *console_path, int log_fd, const char *log_path, struct console **ret,
                   cocoon_error **err);
-/* The last lines of the console (malloc'd), or NULL. */
-char *console_tail(struct console *c);
+enum console_source { CONSOLE_GUEST, CONSOLE_VMM };
+/* The last lines of the guest's console or of the VMM's own output (malloc'd), or NULL. */
+char *console_tail(struct console *c, enum console_source which);
+/* The guest kernel's panic line ("Kernel panic - not syncing: ...") if it printed one (malloc'd), or NULL. */
+char *console_panic(struct console *c);
 /* Waits for both sources to reach EOF (their writer has exited); the tail stays readable. */
 void console_stop(struct console *c);
 void console_free(struct console *c);

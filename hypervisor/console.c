@@ -2,8 +2,8 @@
  * The guest's serial console and the VMM's own output, bounded. The VMM
  * writes both into sockets or pipes; a thread of ours reads them into log
  * files of at most CONSOLE_LOG_MAX bytes each (when one is full it becomes
- * NAME.1 and a new one starts, so the newest output is always kept) and the
- * console's last bytes into a ring for error messages. A guest flooding its
+ * NAME.1 and a new one starts, so the newest output is always kept) and
+ * each one's last bytes into a ring for error messages. A guest flooding its
  * serial port costs the host two files of bounded size and a fixed ring.
  */
 #include <errno.h>
@@ -22,20 +22,23 @@
 #define RING_SIZE 8192
 #define TAIL_LINES 10
 
+/* What a Linux guest prints first when it panics. */
+#define PANIC_MARK "Kernel panic - not syncing"
+
 struct capped_log {
         int src;   /* what we read; -1 at EOF */
         int out;   /* the file */
         char *path;
         size_t size;
+        char ring[RING_SIZE]; /* its last bytes, under the console's lock */
+        size_t ring_pos;       /* total written, mod-indexed */
 };
 
 struct console {
         pthread_t thread;
         bool joined;
-        struct capped_log logs[2]; /* the console, the VMM's log */
+        struct capped_log logs[2]; /* CONSOLE_GUEST, CONSOLE_VMM */
         pthread_mutex_t lock;
-        char ring[RING_SIZE]; /* the console's last bytes */
-        size_t ring_pos;       /* total written, mod-indexed */
 };
 
 static int open_log(struct capped_log *l)
@@ -58,12 +61,12 @@ static void log_write(struct capped_log *l, const char *buf, size_t n)
                 l->size += n;
 }
 
-static void ring_write(struct console *c, const char *buf, size_t n)
+static void ring_write(struct console *c, struct capped_log *l, const char *buf, size_t n)
 {
         pthread_mutex_lock(&c->lock);
         for (size_t i = 0; i < n; i++)
-                c->ring[(c->ring_pos + i) % RING_SIZE] = buf[i];
-        c->ring_pos += n;
+                l->ring[(l->ring_pos + i) % RING_SIZE] = buf[i];
+        l->ring_pos += n;
         pthread_mutex_unlock(&c->lock);
 }
 
@@ -90,8 +93,7 @@ static void *pump(void *data)
                                 continue;
                         }
                         log_write(&c->logs[i], buf, (size_t) n);
-                        if (i == 0)
-                                ring_write(c, buf, (size_t) n);
+                        ring_write(c, &c->logs[i], buf, (size_t) n);
                 }
         }
         return NULL;
@@ -146,17 +148,24 @@ int console_start(int console_fd, const char *console_path, int log_fd, const ch
         return 0;
 }
 
-char *console_tail(struct console *c)
+/* The ring's text in order, NUL-terminated, without its trailing newlines; returns its length. */
+static size_t ring_text(struct console *c, const struct capped_log *l, char text[RING_SIZE + 1])
 {
-        char text[RING_SIZE + 1];
         pthread_mutex_lock(&c->lock);
-        size_t len = c->ring_pos < RING_SIZE ? c->ring_pos : RING_SIZE;
+        size_t len = l->ring_pos < RING_SIZE ? l->ring_pos : RING_SIZE;
         for (size_t i = 0; i < len; i++)
-                text[i] = c->ring[(c->ring_pos - len + i) % RING_SIZE];
+                text[i] = l->ring[(l->ring_pos - len + i) % RING_SIZE];
         pthread_mutex_unlock(&c->lock);
         while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
                 len--;
         text[len] = '\0';
+        return len;
+}
+
+char *console_tail(struct console *c, enum console_source which)
+{
+        char text[RING_SIZE + 1];
+        size_t len = ring_text(c, &c->logs[which], text);
         if (len == 0)
                 return NULL;
         int lines = 0;
@@ -165,6 +174,18 @@ char *console_tail(struct console *c)
                 if (text[--start] == '\n')
                         lines++;
         return strdup(text + start + (text[start] == '\n'));
+}
+
+char *console_panic(struct console *c)
+{
+        char text[RING_SIZE + 1];
+        ring_text(c, &c->logs[CONSOLE_GUEST], text);
+        /* The first one: the kernel repeats it in its closing "---[ end Kernel panic ..." line. */
+        char *line = strstr(text, PANIC_MARK);
+        if (!line)
+                return NULL;
+        size_t n = strcspn(line, "\r\n");
+        return strndup(line, n > 200 ? 200 : n);
 }
 
 void console_stop(struct console *c)

@@ -1,5 +1,6 @@
 /* The backends' table, and the VM's calls dispatched through it. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
@@ -36,9 +37,18 @@ int vm_status(struct vm *vm, char **ret_status)
         return vm->ops->status(vm, ret_status);
 }
 
-char *vm_console_tail(struct vm *vm)
+void vm_report(struct vm *vm, struct vm_report *ret)
 {
-        return vm->ops->console_tail(vm);
+        *ret = (struct vm_report) {.vmm_exit = -1};
+        vm->ops->report(vm, ret);
+}
+
+void vm_report_done(struct vm_report *r)
+{
+        free(r->vmm_tail);
+        free(r->console_tail);
+        free(r->panic);
+        *r = (struct vm_report) {.vmm_exit = -1};
 }
 
 void vm_free(struct vm *vm)

@@ -49,6 +49,7 @@ struct vm_config {
         const char *kernel_args; /* extra guest kernel arguments, may be NULL */
         bool debug;              /* guest kernel messages to the console log */
         bool no_agent;           /* the initrd has no agent (the benchmark floor): do not connect */
+        unsigned boot_timeout_s; /* for the agent to be reachable; 0: vm_default_boot_timeout() */
         struct share_policy share;
         const struct vm_nic *nics;
         size_t n_nics; /* at most VM_MAX_NICS */
@@ -57,6 +58,14 @@ struct vm_config {
 };
 
 struct vm;
+
+/* What the backend saw of a VM that failed, for the runtime to phrase. */
+struct vm_report {
+        int vmm_exit;       /* the VMM's exit code (128 + signal) if it ended by itself; -1 if we stopped it or it runs */
+        char *vmm_tail;     /* the VMM's own last lines (its stderr), or NULL */
+        char *console_tail; /* the guest console's last lines, or NULL */
+        char *panic;        /* the guest kernel's panic line, if it printed one, or NULL */
+};
 
 struct hypervisor_ops {
         const char *name;
@@ -78,12 +87,24 @@ struct hypervisor_ops {
         int (*stop)(struct vm *vm, cocoon_error **err);
         /* The VMM's view of the guest: "running", "paused", "shutdown", "guest-panicked"... (malloc'd) */
         int (*status)(struct vm *vm, char **ret_status);
-        /* The last lines the guest printed on its console (malloc'd), or NULL. */
-        char *(*console_tail)(struct vm *vm);
+        /* What it knows of the VM's end (best after stop, once the logs are complete); strings malloc'd. */
+        void (*report)(struct vm *vm, struct vm_report *ret);
         void (*free)(struct vm *vm);
 };
 
 extern const struct hypervisor_ops qemu_ops;
+
+/*
+ * How long a guest may take to boot by default: seconds under hardware
+ * acceleration, but tens of seconds emulated on a loaded host, where a slow
+ * boot is no failure.
+ */
+#define VM_BOOT_TIMEOUT_ACCELERATED_S 60u
+#define VM_BOOT_TIMEOUT_EMULATED_S 300u
+static inline unsigned vm_default_boot_timeout(bool accelerated)
+{
+        return accelerated ? VM_BOOT_TIMEOUT_ACCELERATED_S : VM_BOOT_TIMEOUT_EMULATED_S;
+}
 
 /* The backend by name; NULL means the default (qemu). */
 const struct hypervisor_ops *hypervisor_find(const char *name);
@@ -94,5 +115,6 @@ int vm_wait_fd(struct vm *vm);
 bool vm_accelerated(struct vm *vm);
 int vm_stop(struct vm *vm, cocoon_error **err);
 int vm_status(struct vm *vm, char **ret_status);
-char *vm_console_tail(struct vm *vm);
+void vm_report(struct vm *vm, struct vm_report *ret);
+void vm_report_done(struct vm_report *r);
 void vm_free(struct vm *vm);

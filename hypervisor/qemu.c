@@ -24,6 +24,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +65,7 @@ struct qemu_vm {
         const struct hypervisor_settings *set;
         char *tag; /* COCOON_SANDBOX=<run dir>, in the environment of its processes */
         int vmm_pidfd, virtiofsd_pidfd;
+        int vmm_exit; /* its exit code (128 + signal) if it ended by itself, else -1 */
         int wait_fd; /* an epoll fd on both pidfds: either one's end is the VM's */
         int qmp_fd;
         int agent_fd; /* connected byte stream to the agent, taken by take_agent_fd */
@@ -343,17 +345,24 @@ static int virtiofs_link(struct qemu_vm *vm, const char *run_dir, const char *ja
         return 0;
 }
 
-/* QEMU failed: the first line of what it said is the best message. */
-static void explain_failure(struct qemu_vm *vm, const char *vmm_log, cocoon_error **err)
+/*
+ * QEMU failed before the VM ran: its exit status and its last lines say why
+ * (an option it refused, a device it could not open), better than the
+ * monitor's closed socket.
+ */
+static void explain_failure(struct qemu_vm *vm, cocoon_error **err)
 {
         (void) qemu_ops.stop(&vm->base, NULL); /* its log is complete once it is gone */
-        _cleanup_free_ char *log = NULL;
-        if (err && read_file(vmm_log, 4096, &log, NULL) == 0 && *log) {
-                log[strcspn(log, "\n")] = '\0';
-                error_free(*err);
-                *err = NULL;
-                error_set(err, EIO, "QEMU failed to start: %s", log);
+        _cleanup_free_ char *said = vm->console ? console_tail(vm->console, CONSOLE_VMM) : NULL;
+        if (!err || vm->vmm_exit < 0) {
+                if (said)
+                        error_append(err, "; QEMU said:\n%s", said);
+                return;
         }
+        error_free(*err);
+        *err = NULL;
+        error_set(err, EIO, "QEMU exited with status %d before the VM started%s%s", vm->vmm_exit,
+                  said ? "; its last lines:\n" : " without a word", said ? said : "");
 }
 
 static int watch_ends(struct qemu_vm *vm)
@@ -390,7 +399,7 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
         if (!vm)
                 return -ENOMEM;
         *vm = (struct qemu_vm) {.base.ops = &qemu_ops, .cfg = cfg, .set = settings_of(cfg),
-                                .vmm_pidfd = -1, .virtiofsd_pidfd = -1, .wait_fd = -1, .qmp_fd = -1,
+                                .vmm_pidfd = -1, .virtiofsd_pidfd = -1, .vmm_exit = -1, .wait_fd = -1, .qmp_fd = -1,
                                 .agent_fd = -1, .uid.lock_fd = -1};
         _cleanup_close_ int vfs_end = -1, qmp_peer = -1, agent_peer = -1, console_peer = -1, console_ours = -1;
         _cleanup_close_ int log_rd = -1, log_wr = -1;
@@ -516,11 +525,12 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
 
         r = qmp_handshake(vm->qmp_fd, err);
         if (r < 0) {
-                explain_failure(vm, vmm_log, err);
+                explain_failure(vm, err);
                 goto fail;
         }
         if (vm->vsock && !cfg->no_agent) {
-                vm->agent_fd = connect_vsock(vm->cid, 60 * 1000, err);
+                unsigned timeout_s = cfg->boot_timeout_s ? cfg->boot_timeout_s : vm_default_boot_timeout(vm->kvm);
+                vm->agent_fd = connect_vsock(vm->cid, timeout_s * 1000, err);
                 if (vm->agent_fd < 0) {
                         r = vm->agent_fd;
                         goto fail;
@@ -543,9 +553,16 @@ static int qemu_stop(struct vm *base, cocoon_error **err)
         if (vm->vmm_pidfd >= 0) {
                 /* Ask nicely over QMP, unless it is gone already; the guest has nothing to save. */
                 struct pollfd ended = {.fd = vm->vmm_pidfd, .events = POLLIN};
-                if (poll(&ended, 1, 0) == 0 && (vm->qmp_fd < 0 || qmp_command(vm->qmp_fd, "quit", NULL) < 0))
-                        (void) syscall(SYS_pidfd_send_signal, vm->vmm_pidfd, SIGKILL, NULL, 0);
-                reap_or_kill(vm->vmm_pidfd, 5000);
+                bool by_itself = poll(&ended, 1, 0) > 0;
+                if (!by_itself && (vm->qmp_fd < 0 || qmp_command(vm->qmp_fd, "quit", NULL) < 0)) {
+                        /* A closed monitor is a VMM on its way out: its exit status is its own. */
+                        by_itself = vm->qmp_fd >= 0 && poll(&ended, 1, 1000) > 0;
+                        if (!by_itself)
+                                (void) syscall(SYS_pidfd_send_signal, vm->vmm_pidfd, SIGKILL, NULL, 0);
+                }
+                int status = reap_or_kill(vm->vmm_pidfd, 5000);
+                if (by_itself)
+                        vm->vmm_exit = status;
                 close(vm->vmm_pidfd);
                 vm->vmm_pidfd = -1;
         }
@@ -584,10 +601,15 @@ static bool qemu_accelerated(struct vm *base)
         return ((struct qemu_vm *) base)->kvm;
 }
 
-static char *qemu_console_tail(struct vm *base)
+static void qemu_report(struct vm *base, struct vm_report *ret)
 {
         struct qemu_vm *vm = (struct qemu_vm *) base;
-        return vm->console ? console_tail(vm->console) : NULL;
+        ret->vmm_exit = vm->vmm_exit;
+        if (!vm->console)
+                return;
+        ret->vmm_tail = console_tail(vm->console, CONSOLE_VMM);
+        ret->console_tail = console_tail(vm->console, CONSOLE_GUEST);
+        ret->panic = console_panic(vm->console);
 }
 
 static void qemu_free(struct vm *base)
@@ -681,6 +703,44 @@ static int check_file(const char *what, const char *path, bool others, cocoon_er
         return 0;
 }
 
+/*
+ * The VM's size, against what QEMU would refuse once started: microvm takes
+ * at most 288 vCPUs, and without KVM's in-kernel x2APIC at most 255 (APIC ids
+ * beyond need it); KVM may allow fewer still. Guest RAM beyond the host's
+ * could never be backed. 0 in cfg means the size is not known yet.
+ */
+static int check_size(const struct vm_config *cfg, cocoon_error **err)
+{
+        bool kvm = cfg->accel == VM_ACCEL_KVM || (cfg->accel == VM_ACCEL_AUTO && !kvm_unusable_why());
+        unsigned max_vcpus = kvm ? 288 : 255;
+        const char *why = kvm ? "the microvm machine's limit" : "the limit without KVM (no in-kernel x2APIC)";
+        if (kvm) {
+                int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+                int n = fd >= 0 ? ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS) : -1;
+                if (fd >= 0)
+                        close(fd);
+                if (n > 0 && (unsigned) n < max_vcpus) {
+                        max_vcpus = (unsigned) n;
+                        why = "this host's KVM limit";
+                }
+        }
+        if (cfg->vcpus > max_vcpus)
+                return error_set(err, EINVAL,
+                                 "the VM would have %u vCPUs (vcpus in cocoon.conf plus the container's CPU limit), "
+                                 "more than %u, %s",
+                                 cfg->vcpus, max_vcpus, why);
+        struct sysinfo si;
+        if (cfg->memory_mib && sysinfo(&si) == 0) {
+                unsigned long long host_mib = ((unsigned long long) si.totalram * si.mem_unit) >> 20;
+                if (cfg->memory_mib > host_mib)
+                        return error_set(err, ENOMEM,
+                                         "the VM would have %u MiB of memory (memory_mib in cocoon.conf plus the "
+                                         "container's memory limit), more than this host's %llu MiB",
+                                         cfg->memory_mib, host_mib);
+        }
+        return 0;
+}
+
 static int qemu_check_host(const struct vm_config *cfg, cocoon_error **err)
 {
         const struct hypervisor_settings *s = settings_of(cfg);
@@ -693,6 +753,8 @@ static int qemu_check_host(const struct vm_config *cfg, cocoon_error **err)
                 r = error_sys(err, errno, "virtiofsd %s (install qemu-system-common)", s->virtiofsd);
         if (r == 0 && cfg->accel == VM_ACCEL_KVM && !device_usable("/dev/kvm"))
                 r = error_sys(err, errno, "accel = kvm, but /dev/kvm");
+        if (r == 0)
+                r = check_size(cfg, err);
         if (r == 0 && !s->jail && cfg->warn)
                 cfg->warn("jail = off: QEMU and virtiofsd run as root with every capability; a guest that breaks "
                           "out of QEMU owns the host");
@@ -711,6 +773,6 @@ const struct hypervisor_ops qemu_ops = {
         .accelerated = qemu_accelerated,
         .stop = qemu_stop,
         .status = qemu_status,
-        .console_tail = qemu_console_tail,
+        .report = qemu_report,
         .free = qemu_free,
 };

@@ -329,10 +329,10 @@ int spawn_process(const struct spawn_req *req, pid_t *ret_pid, int *ret_pidfd, c
         return 0;
 }
 
-void reap_or_kill(int pidfd, int timeout_ms)
+int reap_or_kill(int pidfd, int timeout_ms)
 {
         if (pidfd < 0)
-                return;
+                return -1;
         struct pollfd p = {.fd = pidfd, .events = POLLIN};
         int r;
         do
@@ -341,6 +341,8 @@ void reap_or_kill(int pidfd, int timeout_ms)
         if (r == 0)
                 (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
         /* ECHILD: someone reaped it already (the supervisor's SIGCHLD loop). */
-        siginfo_t si;
-        (void) waitid(P_PIDFD, pidfd, &si, WEXITED);
+        siginfo_t si = {0};
+        if (waitid(P_PIDFD, pidfd, &si, WEXITED) < 0)
+                return -1;
+        return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
 }

@@ -75,6 +75,63 @@ static int greet_agent(struct supervisor *sv, unsigned timeout_s, cocoon_error *
         return 0;
 }
 
+/*
+ * The guest never answered: say why as far as we know, most telling first:
+ * the guest kernel's panic, the VMM's own exit and words, then the console's
+ * last lines, which are only for reference (a boot that is merely slow ends
+ * with harmless ones). r is greet_agent's error, already in *err.
+ */
+static int explain_silent_guest(struct supervisor *sv, const struct cocoon_config *cfg, unsigned timeout_s, int r,
+                                 cocoon_error **err)
+{
+        bool accelerated = vm_accelerated(sv->vm);
+        _cleanup_free_ char *state = NULL;
+        bool have_state = vm_status(sv->vm, &state) == 0;
+        (void) vm_stop(sv->vm, NULL); /* the logs are complete once the VMM is gone */
+        struct vm_report rep;
+        vm_report(sv->vm, &rep);
+        if (r == -EAGAIN || r == -ETIMEDOUT) {
+                error_free(*err);
+                *err = NULL;
+                if (cfg->boot_timeout_s)
+                        r = error_set(err, ETIMEDOUT,
+                                      "the guest agent did not answer within %u s (boot_timeout in cocoon.conf's "
+                                      "[hypervisor] section; raise it to wait longer)",
+                                      timeout_s);
+                else
+                        r = error_set(err, ETIMEDOUT,
+                                      "the guest agent did not answer within %u s (the default %s; boot_timeout in "
+                                      "cocoon.conf's [hypervisor] section sets another)",
+                                      timeout_s,
+                                      accelerated ? "with hardware acceleration"
+                                                  : "without hardware acceleration, where boots are slow");
+        }
+        if (rep.panic)
+                r = error_wrap(err, r, "the guest kernel panicked with \"%s\"", rep.panic);
+        if (have_state)
+                error_append(err, " (the hypervisor reports the guest %s)", state);
+        if (rep.vmm_exit >= 0)
+                error_append(err, "; the hypervisor exited with status %d%s%s", rep.vmm_exit,
+                             rep.vmm_tail ? ", its last lines:\n" : "", rep.vmm_tail ? rep.vmm_tail : "");
+        if (rep.console_tail)
+                error_append(err, "\nthe guest console's last lines, for reference:\n%s", rep.console_tail);
+        vm_report_done(&rep);
+        return r;
+}
+
+/* How big the VM is: a pod's holds all its containers, sized for their sum when the sandbox says it. */
+static int vm_size(const struct cocoon_config *cfg, const struct bundle *b, unsigned *ret_vcpus,
+                   unsigned *ret_memory_mib, cocoon_error **err)
+{
+        struct resources pod;
+        bool is_pod;
+        int r = pod_vm_resources(b->spec, &pod, &is_pod, err);
+        if (r < 0)
+                return r;
+        sandbox_vm_size(cfg->vcpus, cfg->memory_mib, is_pod ? &pod : b->spec->resources, ret_vcpus, ret_memory_mib);
+        return 0;
+}
+
 /* The VM's first container: the one whose create started the sandbox. */
 static int create_container(struct supervisor *sv, const char *id, const struct bundle *b, cocoon_error **err)
 {
@@ -144,6 +201,7 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 .run_dir = ".",
                 .shared_dir = shared_dir,
                 .kernel_args = cfg->kernel_args,
+                .boot_timeout_s = cfg->boot_timeout_s,
                 .debug = rt->debug,
                 .warn = warn_log,
                 .share = cfg->share,
@@ -156,13 +214,9 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
         if (r < 0)
                 return r;
         vc.n_nics = network_nics(sv->net, &vc.nics);
-        /* A pod's VM holds all its containers: sized for their sum when the sandbox says it. */
-        struct resources pod;
-        bool is_pod;
-        r = pod_vm_resources(b->spec, &pod, &is_pod, err);
+        r = vm_size(cfg, b, &vc.vcpus, &vc.memory_mib, err);
         if (r < 0)
                 return r;
-        sandbox_vm_size(cfg->vcpus, cfg->memory_mib, is_pod ? &pod : b->spec->resources, &vc.vcpus, &vc.memory_mib);
         if (cgroup) {
                 r = host_cgroup_limit(cgroup, ((uint64_t) vc.memory_mib + cfg->vmm_overhead_mib) << 20,
                                       cfg->vmm_pids_max, err);
@@ -175,17 +229,11 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
                 return error_wrap(err, r, "starting the VM");
 
         conn_init(&sv->agent, vm_take_agent_fd(sv->vm), false);
-        r = greet_agent(sv, cfg->boot_timeout_s, err);
+        unsigned timeout_s = cfg->boot_timeout_s ? cfg->boot_timeout_s : vm_default_boot_timeout(vm_accelerated(sv->vm));
+        log_debug("waiting up to %u s for the guest agent", timeout_s);
+        r = greet_agent(sv, timeout_s, err);
         if (r < 0) {
-                /* The guest never answered: what it printed is the best clue, once the VMM has flushed it. */
-                _cleanup_free_ char *state = NULL;
-                if (vm_status(sv->vm, &state) == 0)
-                        error_append(err, " (the hypervisor reports the guest %s)", state);
-                (void) vm_stop(sv->vm, NULL);
-                _cleanup_free_ char *tail = vm_console_tail(sv->vm);
-                if (tail)
-                        error_append(err, "; the guest console ends with:\n%s", tail);
-                return r;
+                return explain_silent_guest(sv, cfg, timeout_s, r, err);
         }
         /* Before the container: it shares the agent's network namespace from its first process on. */
         if (sv->net) {
@@ -302,7 +350,10 @@ int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b,
         const struct cocoon_config *cfg = &rt->cfg;
         struct vm_config host = {.settings = cfg->hv_settings, .kernel = cfg->kernel, .initrd = cfg->initrd,
                                  .accel = cfg->accel, .warn = warn_user};
-        int r = cfg->hv_ops->check_host(&host, err);
+        int r = vm_size(cfg, b, &host.vcpus, &host.memory_mib, err);
+        if (r < 0)
+                return r;
+        r = cfg->hv_ops->check_host(&host, err);
         if (r < 0)
                 return r;
         pid_t caller = getpid();

@@ -173,7 +173,7 @@ int config_load(struct cocoon_config *cfg, cocoon_error **err)
                 .vcpus = 1,
                 .memory_mib = 512,
                 .accel = VM_ACCEL_AUTO,
-                .boot_timeout_s = 60,
+                .boot_timeout_s = 0, /* by the accelerator in use: vm_default_boot_timeout() */
                 .vmm_overhead_mib = 320,
                 .vmm_pids_max = 1024,
         };

@@ -17,7 +17,7 @@ struct cocoon_config {
         unsigned vcpus;
         unsigned memory_mib;
         enum vm_accel accel;
-        unsigned boot_timeout_s;
+        unsigned boot_timeout_s; /* 0: the default for the accelerator in use */
         unsigned vmm_overhead_mib; /* the host cgroup's memory limit is the guest's plus this */
         unsigned vmm_pids_max;     /* the host cgroup's pids.max */
         struct share_policy share; /* [share] */

@@ -165,11 +165,19 @@ int container_read_file(const struct container *c, const char *name, size_t max,
         _cleanup_free_ char *path = path_join(c->dir, name);
         if (!path)
                 return -ENOMEM;
-        /* The directory as the container was opened (the lock fd), or again when the verb let go of the lock (run). */
-        _cleanup_close_ int dir = c->lock_fd >= 0 ? -1 : open(c->dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (c->lock_fd < 0 && dir < 0)
-                return error_sys(err, errno, "%s", c->dir);
-        _cleanup_close_ int fd = openat(c->lock_fd >= 0 ? c->lock_fd : dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        /* Unlocked (run's poststart hooks, while the container runs): the directory is checked afresh. */
+        _cleanup_close_ int unlocked = -1;
+        int dir = c->lock_fd;
+        if (dir < 0) {
+                unlocked = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (unlocked < 0)
+                        return error_sys(err, errno, "%s", c->dir);
+                int r = check_trusted(unlocked, c->dir, true, err);
+                if (r < 0)
+                        return r;
+                dir = unlocked;
+        }
+        _cleanup_close_ int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? -ENOENT : error_sys(err, errno, "%s", path);
         int r = check_trusted(fd, path, false, err);

@@ -59,6 +59,31 @@ out=$(COCOON_CONFIG="$TEST_ROOT/nokernel.conf" cocoon run -b "$TEST_ROOT/bundle"
 check "a missing guest kernel is a clear error" \
     sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "guest kernel .*no-kernel"' _ "$out" "$status"
 
+# A VMM that dies at once: the error gives its exit status and its last
+# lines, on stderr and in --log, although its state directory is gone.
+printf '#!/bin/sh\necho "fake-qemu: first line" >&2\necho "fake-qemu: the option it refused" >&2\nexit 3\n' > "$TEST_ROOT/qemu-fails"
+chmod 755 "$TEST_ROOT/qemu-fails"
+printf '[hypervisor]\nqemu = %s/qemu-fails\n' "$TEST_ROOT" > "$TEST_ROOT/qemu-fails.conf"
+out=$(COCOON_CONFIG="$TEST_ROOT/qemu-fails.conf" cocoon --log "$TEST_ROOT/vmm.json" --log-format json run -b "$TEST_ROOT/bundle" vmmdies 2>&1); status=$?
+echo "$out" | diag
+check "a VMM that exits at start: its exit status and every line it printed are in the error" \
+    sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "QEMU exited with status 3 before the VM started" && echo "$1" | grep -q "fake-qemu: first line" && echo "$1" | grep -q "fake-qemu: the option it refused"' _ "$out" "$status"
+check "... and in --log" python3 -c '
+import json, sys
+e = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+sys.exit(not ("status 3" in e["msg"] and "the option it refused" in e["msg"]))' "$TEST_ROOT/vmm.json"
+check "... and nothing is left of it" nothing_left
+
+# A VM size QEMU would refuse is refused before anything boots, naming the limit.
+printf '[hypervisor]\naccel = tcg\nvcpus = 256\n' > "$TEST_ROOT/vcpus.conf"
+check "256 vCPUs without KVM are refused before boot, naming the limit of 255" \
+    expect_fail "256 vCPUs .*more than 255" env COCOON_CONFIG="$TEST_ROOT/vcpus.conf" "$COCOON" --root "$STATE" run -b "$TEST_ROOT/bundle" big1
+host_mib=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
+printf '[hypervisor]\nmemory_mib = %s\n' $((host_mib + 1)) > "$TEST_ROOT/memory.conf"
+check "more memory than the host has is refused before boot, naming the host's ($host_mib MiB)" \
+    expect_fail "$((host_mib + 1)) MiB of memory.*more than this host's $host_mib MiB" env COCOON_CONFIG="$TEST_ROOT/memory.conf" "$COCOON" --root "$STATE" run -b "$TEST_ROOT/bundle" big2
+check "the refused sizes leave nothing" nothing_left
+
 # Containers whose VM is gone (no supervisor), as a state directory holds them:
 # list, ps and kill need no VM for them.
 fake_stopped() {

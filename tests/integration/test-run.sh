@@ -19,6 +19,16 @@ check "echo: output reaches stdout" [ "$out" = "hello from the guest" ]
 check "echo: exit status 0" [ "$status" -eq 0 ]
 check "echo: nothing left on the host" nothing_left
 
+# How long the guest may take to boot follows the accelerator: 300 s
+# emulated (a loaded host's TCG boots take a minute or more), 60 s with KVM.
+cocoon --debug create --bundle "$B" timeout > /dev/null 2>&1
+log="$STATE/timeout/supervisor.log"
+if grep -q "TCG emulation" "$log"; then want=300; else want=60; fi
+check "with no boot_timeout set, the agent gets the accelerator's default ($want s)" \
+    grep -q "waiting up to $want s for the guest agent" "$log"
+cocoon delete --force timeout
+check "timeout: nothing left on the host" nothing_left
+
 mkbundle --config-only "$B" sh -c 'echo to-stderr >&2; exit 3'
 run_case status
 check "exit status 3 comes back as 3" [ "$status" -eq 3 ]

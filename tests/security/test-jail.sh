@@ -110,14 +110,44 @@ check "jail = off: QEMU runs as root" [ -n "$qoff" -a "$(status_field "${qoff:-0
 COCOON_CONFIG="$TEST_ROOT/off.conf" "$COCOON" --root "$STATE" delete -f off > /dev/null 2>&1
 check "jail = off: nothing left on the host" nothing_left
 
-# The console's tail: a guest that dies at boot is explained by its last lines.
-printf '[hypervisor]\nkernel_args = rdinit=/no-such-init\nboot_timeout = 60\n' > "$TEST_ROOT/noinit.conf"
-out=$(COCOON_CONFIG="$TEST_ROOT/noinit.conf" "$COCOON" --root "$STATE" run -b "$B" noinit 2>&1); status=$?
-echo "$out" | tail -3 | diag
-check "a guest that never answers: the error ends with its console's last lines" \
-    sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "the guest console ends with:"' _ "$out" "$status"
-check "a guest that never answers: the tail is the kernel's panic" sh -c 'echo "$1" | grep -Eq "Kernel panic|Kernel Offset"' _ "$out"
+# boot_fails ID SETTINGS...: runs container ID with these [hypervisor]
+# settings, expecting its boot to fail; sets $out and $status.
+boot_fails() {
+    local id=$1; shift
+    printf '[hypervisor]\n' > "$TEST_ROOT/$id.conf"
+    printf '%s\n' "$@" >> "$TEST_ROOT/$id.conf"
+    out=$(COCOON_CONFIG="$TEST_ROOT/$id.conf" "$COCOON" --root "$STATE" run -b "$B" "$id" 2>&1); status=$?
+    echo "$out" | head -2 | diag
+}
+
+# (A container that exits at once, should a boot below unexpectedly succeed.)
+mkbundle --config-only "$B" true
+
+# The console's tail: a guest that dies at boot is explained by its panic
+# first, then its console's last lines, which include the panic line.
+boot_fails noinit "kernel_args = rdinit=/no-such-init" "boot_timeout = 60"
+check "a guest that panics at boot: the error leads with the kernel's panic line" \
+    sh -c '[ "$2" -ne 0 ] && echo "$1" | head -1 | grep -q "the guest kernel panicked with \"Kernel panic - not syncing: "' _ "$out" "$status"
+check "... says that the VMM then exited by itself (status 0: the guest's reboot, with -no-reboot)" \
+    sh -c 'echo "$1" | grep -q "; the hypervisor exited with status 0"' _ "$out"
+check "... and ends with its console's last lines, for reference" \
+    sh -c 'echo "$1" | grep -q "the guest console.s last lines, for reference:"' _ "$out"
 check "noinit: nothing left on the host" nothing_left
+
+# A guest slower than boot_timeout: the error says how long we waited and
+# how to change it, and quotes the console's harmless lines only for reference.
+# boot_delay= slows every kernel message before init (CONFIG_BOOT_PRINTK_DELAY).
+boot_fails slow "kernel_args = loglevel=7 boot_delay=50" "boot_timeout = 3"
+check "a boot slower than boot_timeout: the error names the timeout and the setting" \
+    sh -c '[ "$2" -ne 0 ] && echo "$1" | head -1 | grep -q "the guest agent did not answer within 3 s (boot_timeout in cocoon.conf.s \[hypervisor\] section; raise it to wait longer)"' _ "$out" "$status"
+check "... and claims no panic" sh -c '! echo "$1" | grep -q panicked' _ "$out"
+check "slow: nothing left on the host" nothing_left
+
+# A guest that panics and hangs (panic=0) until the timeout: the panic leads.
+boot_fails hang "kernel_args = rdinit=/no-such-init panic=0" "boot_timeout = 20"
+check "a guest that panicked and hangs: the panic leads, then the timeout" \
+    sh -c '[ "$2" -ne 0 ] && echo "$1" | head -1 | grep -q "the guest kernel panicked with \"Kernel panic - not syncing: [^]]*\": the guest agent did not answer within 20 s"' _ "$out" "$status"
+check "hang: nothing left on the host" nothing_left
 
 # Bad settings: clear errors, nothing created.
 printf '[hypervisor]\njail_uids = 0-100\n' > "$TEST_ROOT/bad.conf"
