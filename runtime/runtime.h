@@ -148,6 +148,7 @@ struct stub_opts {
         const char *exec_process_json; /* exec: the process to start; NULL to attach to the init */
         bool start;                    /* run: start the container once attached */
         bool terminal;                 /* the process has a terminal */
+        bool ignore_paused;            /* exec: into a paused container too */
         const char *cgroup;            /* a detached stub joins this host cgroup (NULL: none) */
 };
 /*
