@@ -25,6 +25,14 @@ struct guest_process {
         struct pump pumps[3];
         struct container_init init; /* until started */
         bool started, exited, exit_reported;
+        /*
+         * An exec released but not yet past its execve: init.status_fd is
+         * watched and the host's request (start_request) answered from there,
+         * so that a frozen process does not hold the agent up. Its exit waits
+         * for that answer.
+         */
+        struct watch *start_watch;
+        uint64_t start_request;
         int exit_code, signal;
         uint64_t exit_mark[3]; /* stdout and stderr: what was in the pipes when it exited */
 };
@@ -88,6 +96,8 @@ int cgroups_setup(struct agent *a, struct guest_container *c, int *ret_fd, cocoo
 int cgroups_open(struct guest_container *c, int *ret_fd, cocoon_error **err);
 /* Removes the cgroup (after killing what is left in it) and stops watching it. */
 void cgroups_remove(struct agent *a, struct guest_container *c);
+/* Moves the process into the container's cgroup (an exec set up outside it while it is frozen). */
+int cgroups_enter(struct guest_container *c, pid_t pid, cocoon_error **err);
 /* Freezes or thaws every process; returns once the kernel reports it done. */
 int cgroups_freeze(struct guest_container *c, bool frozen, cocoon_error **err);
 /* The pids in the cgroup (and below), malloc'd. */
@@ -119,7 +129,8 @@ int containers_start(struct agent *a, const char *id, cocoon_error **err);
 int containers_signal(struct agent *a, const Cocoon__SignalProcessRequest *req, cocoon_error **err);
 int containers_remove(struct agent *a, const char *id, cocoon_error **err);
 int containers_resize(struct agent *a, const Cocoon__ResizeRequest *req, cocoon_error **err);
-int containers_exec(struct agent *a, const Cocoon__ExecProcessRequest *req, cocoon_error **err);
+/* Answers the request itself (returns 1) once the process has exec'd or failed to. */
+int containers_exec(struct agent *a, const Request *req, cocoon_error **err);
 int containers_pause(struct agent *a, const Cocoon__PauseContainerRequest *req, cocoon_error **err);
 int containers_list_processes(struct agent *a, const Request *req, cocoon_error **err);
 int containers_stats(struct agent *a, const Request *req, cocoon_error **err);

@@ -144,6 +144,15 @@ void cgroups_remove(struct agent *a, struct guest_container *c)
         free(TAKE_PTR(c->cgroup));
 }
 
+int cgroups_enter(struct guest_container *c, pid_t pid, cocoon_error **err)
+{
+        if (!c->cgroup)
+                return 0;
+        char value[16];
+        snprintf(value, sizeof(value), "%d", (int) pid);
+        return cgroup_write(c->cgroup, "cgroup.procs", value, err);
+}
+
 int cgroups_freeze(struct guest_container *c, bool frozen, cocoon_error **err)
 {
         if (!c->cgroup)

@@ -101,6 +101,14 @@ static int watch_stdio(struct agent *a, struct guest_process *p, cocoon_error **
 
 static void process_release(struct guest_process *p)
 {
+        if (p->start_watch) {
+                /* Removed before it got past its exec: the host's request still wants an answer. */
+                loop_remove(p->start_watch);
+                p->start_watch = NULL;
+                _cleanup_error_ cocoon_error *err = NULL;
+                int r = error_set(&err, ECANCELED, "the container was removed before the exec started");
+                (void) msg_queue_result(&p->agent->conn, p->start_request, r, err);
+        }
         for (int i = 0; i < 3; i++)
                 pump_close(&p->pumps[i]);
         container_init_release(&p->init);
@@ -297,15 +305,19 @@ int containers_create(struct agent *a, const Cocoon__CreateContainerRequest *req
         return 0;
 }
 
+/* A terminal has no stderr: that stream ends once the host follows the process. */
+static int end_terminal_stderr(struct agent *a, struct guest_process *p, bool terminal, cocoon_error **err)
+{
+        int r = terminal ? conn_queue(&a->conn, FRAME_EOF, p->stream, PROC_STDERR, NULL, 0) : 0;
+        return r < 0 ? error_sys(err, -r, "queueing stderr's end") : 0;
+}
+
 /* Releases a set-up process to exec. */
 static int process_start(struct agent *a, struct guest_process *p, bool terminal, cocoon_error **err)
 {
-        /* A terminal has no stderr: end that stream now that the host follows the process. */
-        if (terminal) {
-                int r = conn_queue(&a->conn, FRAME_EOF, p->stream, PROC_STDERR, NULL, 0);
-                if (r < 0)
-                        return error_sys(err, -r, "queueing stderr's end");
-        }
+        int r = end_terminal_stderr(a, p, terminal, err);
+        if (r < 0)
+                return r;
         p->started = true;
         return container_start(&p->init, err);
 }
@@ -357,27 +369,75 @@ int containers_start(struct agent *a, const char *id, cocoon_error **err)
         return process_start(a, &c->init, c->spec->process.terminal, err);
 }
 
+/* The status pipe of an exec released earlier: it has exec'd (EOF) or failed. */
+static int on_exec_started(struct watch *w, uint32_t events)
+{
+        (void) events;
+        struct guest_process *p = w->data;
+        struct agent *a = p->agent;
+        loop_remove(p->start_watch);
+        p->start_watch = NULL;
+        _cleanup_error_ cocoon_error *err = NULL;
+        int r = container_exec_outcome(&p->init, &err);
+        if (r < 0)
+                fprintf(stderr, "cocoon-agent: exec %s: %s\n", p->exec_id, err ? err->msg : strerror(-r));
+        (void) msg_queue_result(&a->conn, p->start_request, r, err);
+        containers_report_exits(a);
+        transport_kick(a);
+        return 0;
+}
+
+/*
+ * Releases a set-up exec without waiting for its execve: the answer to
+ * request id goes out from on_exec_started().
+ */
+static int exec_release(struct agent *a, struct guest_process *p, bool terminal, uint64_t id, cocoon_error **err)
+{
+        int r = end_terminal_stderr(a, p, terminal, err);
+        if (r < 0)
+                return r;
+        r = loop_add(a->loop, p->init.status_fd, EPOLLIN, on_exec_started, p, &p->start_watch);
+        if (r < 0)
+                return error_sys(err, -r, "watching the exec's start");
+        p->start_request = id;
+        p->started = true;
+        r = container_release(&p->init, err);
+        if (r < 0) {
+                loop_remove(p->start_watch);
+                p->start_watch = NULL;
+        }
+        return r;
+}
+
 struct exec_ctx {
         struct guest_container *c;
         struct guest_exec *e;
         int cgroup_fd;
+        bool paused;
 };
 
 static int make_exec(void *ctx, const struct container_stdio *stdio, struct container_init *ret, cocoon_error **err)
 {
         struct exec_ctx *x = ctx;
-        return container_exec(x->c->spec, x->c->init.pid, &x->e->spec, stdio, x->cgroup_fd, ret, err);
+        int r = container_exec(x->c->spec, x->c->init.pid, &x->e->spec, stdio, x->cgroup_fd, ret, err);
+        /* Set up outside the frozen cgroup; in it, the process freezes until the container is resumed. */
+        if (r == 0 && x->paused)
+                r = cgroups_enter(x->c, ret->pid, err);
+        return r;
 }
 
-int containers_exec(struct agent *a, const Cocoon__ExecProcessRequest *req, cocoon_error **err)
+int containers_exec(struct agent *a, const Request *request, cocoon_error **err)
 {
+        const Cocoon__ExecProcessRequest *req = request->exec_process;
         struct guest_container *c = find_running(a, req->container_id, err);
         if (!c)
                 return -ESRCH;
+        bool paused = c->status == CONTAINER_PAUSED;
+        if (paused && !req->ignore_paused)
+                return error_set(err, EINVAL, "cannot exec in a paused container (use --ignore-paused to override)");
         /* A created container's init waits after its set-up: its namespaces can be joined, as runc allows. */
-        if (c->status != CONTAINER_RUNNING && c->status != CONTAINER_CREATED)
-                return error_set(err, EINVAL, "cannot exec in a container that is %s",
-                                 c->status == CONTAINER_PAUSED ? "paused" : "not running");
+        if (c->status != CONTAINER_RUNNING && c->status != CONTAINER_CREATED && !paused)
+                return error_set(err, EINVAL, "cannot exec in a container that is not running");
         if (!msg_id_valid(req->exec_id) || find_process(c, req->exec_id))
                 return error_set(err, EEXIST, "exec id %s is invalid or in use", req->exec_id);
         if (req->stream == 0 || containers_find_stream(a, req->stream))
@@ -392,23 +452,27 @@ int containers_exec(struct agent *a, const Cocoon__ExecProcessRequest *req, coco
                 if (r < 0)
                         (void) error_wrap(err, r, "the exec process");
         }
-        struct exec_ctx x = {.c = c, .e = e, .cgroup_fd = -1};
-        if (r == 0)
+        /*
+         * Into a frozen cgroup the process would freeze before it reports
+         * ready: it is set up outside (in ours) and moved in once waiting.
+         */
+        struct exec_ctx x = {.c = c, .e = e, .cgroup_fd = -1, .paused = paused};
+        if (r == 0 && !paused)
                 r = cgroups_open(c, &x.cgroup_fd, err);
         if (r == 0)
                 r = process_spawn(a, &e->proc, e->spec.terminal, make_exec, &x, err);
         if (x.cgroup_fd >= 0)
                 close(x.cgroup_fd);
         if (r == 0)
-                r = process_start(a, &e->proc, e->spec.terminal, err);
+                r = exec_release(a, &e->proc, e->spec.terminal, request->id, err);
         if (r < 0 && !e->proc.started) {
                 exec_free(e);
                 return r;
         }
-        /* Started, even if the exec failed: its exit (127) is reported like any other. */
+        /* Released, even if that failed: its exit is reported like any other. */
         e->next = c->execs;
         c->execs = e;
-        return r;
+        return r < 0 ? r : 1;
 }
 
 int containers_signal(struct agent *a, const Cocoon__SignalProcessRequest *req, cocoon_error **err)
@@ -597,7 +661,7 @@ void containers_report_exits(struct agent *a)
                 return;
         FOR_EACH_PROCESS(a, c, p, {
                 /* Its output first, so the host has every byte it wrote before the exit. */
-                if (p->exited && !p->exit_reported && pump_reached(&p->pumps[PROC_STDOUT], p->exit_mark[PROC_STDOUT]) &&
+                if (p->exited && !p->exit_reported && !p->start_watch && pump_reached(&p->pumps[PROC_STDOUT], p->exit_mark[PROC_STDOUT]) &&
                     pump_reached(&p->pumps[PROC_STDERR], p->exit_mark[PROC_STDERR]) &&
                     msg_queue_exited(&a->conn, c->id, p->exec_id, p->exit_code, p->signal, NULL) == 0) {
                         p->exit_reported = true;

@@ -55,7 +55,7 @@ int rpc_dispatch(struct agent *a, const uint8_t *payload, size_t len)
                 r = containers_resize(a, req->resize, &err);
                 break;
         case COCOON__REQUEST__BODY_EXEC_PROCESS:
-                r = containers_exec(a, req->exec_process, &err);
+                r = containers_exec(a, req, &err);
                 break;
         case COCOON__REQUEST__BODY_PAUSE_CONTAINER:
                 r = containers_pause(a, req->pause_container, &err);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -159,12 +160,19 @@ static void close_pair(int fds[2])
                         close(fds[i]);
 }
 
+/*
+ * One write of at most PIPE_BUF: the reader, once woken, finds the whole
+ * report (a child frozen half way through cannot leave it blocked).
+ */
 static void report(int fd, uint8_t kind, int errnum, const char *msg)
 {
-        struct report rep = {.kind = kind, .errnum = errnum, .len = msg ? strlen(msg) : 0};
-        (void) write_all(fd, &rep, sizeof(rep));
+        char buf[PIPE_BUF];
+        size_t room = sizeof(buf) - sizeof(struct report), len = msg ? strlen(msg) : 0;
+        struct report rep = {.kind = kind, .errnum = errnum, .len = len > room ? room : len};
+        memcpy(buf, &rep, sizeof(rep));
         if (rep.len)
-                (void) write_all(fd, msg, rep.len);
+                memcpy(buf + sizeof(rep), msg, rep.len);
+        (void) write_all(fd, buf, sizeof(rep) + rep.len);
 }
 
 static int read_report(int fd, struct report *rep, char **ret_msg)
@@ -778,7 +786,7 @@ int container_exec(const struct oci_spec *spec, pid_t init_pid, const struct spe
         return spawn(&s, ret, err);
 }
 
-int container_start(struct container_init *init, cocoon_error **err)
+int container_release(struct container_init *init, cocoon_error **err)
 {
         char go = 1;
         int r = write_all(init->start_fd, &go, 1);
@@ -789,9 +797,20 @@ int container_start(struct container_init *init, cocoon_error **err)
                 init->status_fd = -1;
                 return error_sys(err, -r, "starting the container process");
         }
+        return 0;
+}
+
+int container_start(struct container_init *init, cocoon_error **err)
+{
+        int r = container_release(init, err);
+        return r < 0 ? r : container_exec_outcome(init, err);
+}
+
+int container_exec_outcome(struct container_init *init, cocoon_error **err)
+{
         struct report rep;
         _cleanup_free_ char *msg = NULL;
-        r = read_report(init->status_fd, &rep, &msg);
+        int r = read_report(init->status_fd, &rep, &msg);
         close(init->status_fd);
         init->status_fd = -1;
         if (r == 0)

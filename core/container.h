@@ -54,6 +54,14 @@ int container_exec(const struct oci_spec *spec, pid_t init_pid, const struct spe
  * found in $PATH"); in that case the child exits with status 127.
  */
 int container_start(struct container_init *init, cocoon_error **err);
+/*
+ * container_start() in two halves, for a caller that must not block (the
+ * process may be frozen): container_release() lets the child go on to exec;
+ * container_exec_outcome() reads how that went once init->status_fd is readable,
+ * and returns as container_start() does.
+ */
+int container_release(struct container_init *init, cocoon_error **err);
+int container_exec_outcome(struct container_init *init, cocoon_error **err);
 
 /* The name under /proc/PID/ns/ of a runtime-spec namespace type ("network": "net"), NULL if unknown. */
 const char *namespace_proc_name(const char *type);

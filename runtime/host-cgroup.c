@@ -188,7 +188,7 @@ int host_cgroup_limit(const char *rel, uint64_t memory_bytes, unsigned pids, coc
 
 struct precheck {
         const char *rel;
-        bool warned;
+        bool warned, existed;
         cocoon_error **err;
 };
 
@@ -206,6 +206,7 @@ static int check_one(const char *root, void *ud)
         struct stat st;
         if (stat(dir, &st) < 0)
                 return 0;
+        p->existed = true;
         bool v2 = strcmp(root, HOST_CGROUP_ROOT) == 0;
         _cleanup_free_ char *state = NULL, *procs = NULL;
         _cleanup_free_ char *freeze = path_join(dir, v2 ? "cgroup.freeze" : "freezer.state");
@@ -223,11 +224,12 @@ static int check_one(const char *root, void *ud)
         return 0;
 }
 
-int host_cgroup_check(const char *rel, cocoon_error **err)
+int host_cgroup_check(const char *rel, bool *ret_existed, cocoon_error **err)
 {
         struct precheck p = {.rel = rel, .err = err};
         int r = for_each_hierarchy(check_one, &p);
         if (r < 0 && !(err && *err))
                 return error_sys(err, -r, "%s", HOST_CGROUP_ROOT);
+        *ret_existed = p.existed;
         return r;
 }

@@ -146,7 +146,8 @@ static int leave_sandbox(const struct container *c, cocoon_error **err)
 int container_stop_sandbox(const struct container *c, cocoon_error **err)
 {
         int r = c->st.sandbox ? leave_sandbox(c, err) : stop_supervisor(c, err);
-        if (r == 0)
+        /* A cgroup that was there before the container stays, with whatever else is in it. */
+        if (r == 0 && c->st.cgroup_owned)
                 host_cgroup_remove(c->st.cgroup);
         return r;
 }
@@ -331,8 +332,10 @@ int container_create_sandbox(struct runtime *rt, const struct create_opts *o, st
         }
         if (r == 0)
                 r = cgroup_path_for(b.spec->cgroups_path, HOST_CGROUP_DEFAULT_PARENT, o->id, &c.st.cgroup, err);
-        if (r == 0 && (r = host_cgroup_check(c.st.cgroup, err)) < 0)
+        bool existed = false;
+        if (r == 0 && (r = host_cgroup_check(c.st.cgroup, &existed, err)) < 0)
                 free(TAKE_PTR(c.st.cgroup)); /* not ours: the clean-up below must not touch it */
+        c.st.cgroup_owned = !existed;
         const char *sandbox = NULL;
         if (r == 0)
                 r = pod_sandbox_of(b.spec, o->id, &sandbox, err);

@@ -148,6 +148,7 @@ struct stub_opts {
         const char *exec_process_json; /* exec: the process to start; NULL to attach to the init */
         bool start;                    /* run: start the container once attached */
         bool terminal;                 /* the process has a terminal */
+        bool ignore_paused;            /* exec: into a paused container too */
         const char *cgroup;            /* a detached stub joins this host cgroup (NULL: none) */
 };
 /*
@@ -236,9 +237,15 @@ int container_read_config(const struct container *c, char **ret_text, size_t *re
 int host_cgroup_join(const char *rel, pid_t pid, cocoon_error **err);
 /* The VM's bounds: memory (the guest's plus the VMM's overhead) and a number of tasks. */
 int host_cgroup_limit(const char *rel, uint64_t memory_bytes, unsigned pids, cocoon_error **err);
-/* Before the container joins it: refuses a frozen one, warns of one with processes. */
-int host_cgroup_check(const char *rel, cocoon_error **err);
-/* Removes it once its processes are gone (killing stragglers after a moment). */
+/*
+ * Before the container joins it: refuses a frozen one, warns of one with
+ * processes; *ret_existed says whether it exists already (in any hierarchy).
+ */
+int host_cgroup_check(const char *rel, bool *ret_existed, cocoon_error **err);
+/*
+ * Removes it once its processes are gone (killing stragglers after a
+ * moment): only ever one that cocoon created (container_state.cgroup_owned).
+ */
 void host_cgroup_remove(const char *rel);
 
 /* hooks.c: the spec's hooks that run on the host, with the container's state on stdin. */

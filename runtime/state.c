@@ -138,6 +138,8 @@ static int parse_state(const char *text, size_t len, struct container_state *st,
                 r = json_parse_uint(v, UINT64_MAX, "", "supervisorStart", &st->supervisor_start, err);
         if (r >= 0)
                 r = json_get_bool(top, "", "terminal", &st->terminal, err);
+        if (r >= 0)
+                r = json_get_bool(top, "", "cgroupOwned", &st->cgroup_owned, err);
         yajl_val ann = NULL;
         if (r >= 0)
                 r = json_get_object(top, "", "annotations", &ann, err);
@@ -328,6 +330,7 @@ int state_save(const struct container *c, cocoon_error **err)
         json_key_int(&w, "supervisorPid", st->supervisor_pid);
         json_key_uint(&w, "supervisorStart", st->supervisor_start);
         json_key_bool(&w, "terminal", st->terminal);
+        json_key_bool(&w, "cgroupOwned", st->cgroup_owned);
         json_key_str(&w, "cgroupPath", st->cgroup);
         if (st->sandbox)
                 json_key_str(&w, "sandbox", st->sandbox);

@@ -22,6 +22,7 @@ struct container_state {
         unsigned long long supervisor_start; /* its start time, to tell it from a reused pid */
         bool terminal;
         char *cgroup; /* the host cgroup (relative to each hierarchy's root) */
+        bool cgroup_owned; /* cocoon created it: removed with the container; else left as it was */
         char *sandbox; /* pods: the id of the container whose VM this one is in; NULL: its own VM */
         struct spec_kv *annotations;
         size_t n_annotations;

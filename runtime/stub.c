@@ -149,6 +149,7 @@ static int attach(struct conn *c, uint64_t *next_id, const struct stub_opts *o, 
                 ex.container_id = (char *) o->id;
                 ex.exec_id = (char *) o->exec_id;
                 ex.process_json = (char *) o->exec_process_json;
+                ex.ignore_paused = o->ignore_paused;
                 req.body_case = COCOON__REQUEST__BODY_EXEC_PROCESS;
                 req.exec_process = &ex;
         } else {

@@ -20,7 +20,7 @@
 
 struct exec_opts {
         const char *process_file, *pid_file, *console_socket, *cwd, *user;
-        bool detach, tty, no_new_privs;
+        bool detach, tty, no_new_privs, ignore_paused;
         char **env, **gids;
         size_t n_env, n_gids;
         char **args; /* NULL-terminated, from the command line */
@@ -150,12 +150,16 @@ static int parse(int argc, char **argv, struct exec_opts *o, const char **id)
                 {"additional-gids", required_argument, NULL, 'g'},
                 {"no-new-privs", no_argument, NULL, 'n'},
                 {"preserve-fds", required_argument, NULL, 'f'},
+                {"ignore-paused", no_argument, NULL, 'I'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
         int c;
         while ((c = getopt_long(argc, argv, "+p:dte:w:u:g:h", opts, NULL)) != -1) {
                 switch (c) {
+                case 'I':
+                        o->ignore_paused = true;
+                        break;
                 case 'p':
                         o->process_file = optarg;
                         break;
@@ -245,8 +249,14 @@ static int exec_main(struct runtime *rt, int argc, char **argv)
         if (r < 0)
                 return exec_fail(r, err);
         /* As runc: a created container's namespaces can be joined before its process starts. */
-        static const char *const live[] = {"created", "running", NULL};
-        r = container_require_status(&c, live, "cannot exec in a container that is not running", &err);
+        static const char *const live[] = {"created", "running", "paused", NULL};
+        static const char *const not_paused[] = {"created", "running", "stopped", NULL};
+        /* As runc: a paused container is named as such; with --ignore-paused the process runs once it is resumed. */
+        if (r == 0 && !o.ignore_paused)
+                r = container_require_status(&c, not_paused,
+                                             "cannot exec in a paused container (use --ignore-paused to override)", &err);
+        if (r == 0)
+                r = container_require_status(&c, live, "cannot exec in a container that is not running", &err);
 
         _cleanup_free_ char *process = NULL;
         if (r == 0 && o.process_file) {
@@ -278,7 +288,7 @@ static int exec_main(struct runtime *rt, int argc, char **argv)
         snprintf(exec_id, sizeof(exec_id), "exec-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
                  rnd[4], rnd[5], rnd[6], rnd[7]);
         struct stub_opts so = {.id = id, .exec_id = exec_id, .exec_process_json = process, .terminal = tty,
-                               .cgroup = c.st.cgroup};
+                               .ignore_paused = o.ignore_paused, .cgroup = c.st.cgroup};
         if (r < 0) {
                 container_close(&c);
                 return exec_fail(r, err);
@@ -310,8 +320,10 @@ const struct verb verb_exec = {
         .name = "exec",
         .run = exec_main,
         .usage = "cocoon exec [--process|-p F] [-d] [--pid-file F] [--console-socket S] [-t] [--env|-e K=V]\n"
-                 "            [--cwd|-w DIR] [--user|-u UID[:GID]|NAME] [--additional-gids|-g GID] ID [ARGS...]\n"
+                 "            [--cwd|-w DIR] [--user|-u UID[:GID]|NAME] [--additional-gids|-g GID]\n"
+                 "            [--ignore-paused] ID [ARGS...]\n"
                  "  Runs another process in the created or running container, in the foreground (exiting with\n"
                  "  its status, or 255 when the exec itself fails) or with -d behind a stub whose pid goes to\n"
-                 "  --pid-file.",
+                 "  --pid-file. A paused container is refused unless --ignore-paused: then the process is set\n"
+                 "  up and runs once the container is resumed (and exec waits until then, as runc's).",
 };

@@ -158,6 +158,13 @@ echo $sleeper > "$busy/cgroup.procs"
 edit_config "$TEST_ROOT/pre" "c['linux']['cgroupsPath'] = '/$CG/busy'"
 out=$(cocoon create -b "$TEST_ROOT/pre" pre5 2>&1)
 check "a host cgroup with processes in it gets a warning" sh -c 'echo "$1" | grep -q "host cgroup .*$2/busy is not empty"' _ "$out" "$CG"
+# A create that fails leaves a cgroup it did not make, and what runs there, alone.
+check "... the create fails (no guest kernel here)" [ -z "$(ls -A "$STATE")" ]
+check "... and the cgroup that was there before it stays, its process alive in it" \
+    sh -c 'kill -0 "$1" && grep -qx "$1" "$2/cgroup.procs"' _ "$sleeper" "$busy"
+edit_config "$TEST_ROOT/pre" "c['mounts'].append({'destination': '/data', 'type': 'bind', 'source': '$TEST_ROOT/no-volume', 'options': ['rbind']})"
+check "a create into that cgroup with a missing volume source fails" expect_fail "source $TEST_ROOT/no-volume" cocoon create -b "$TEST_ROOT/pre" pre6
+check "... and leaves the cgroup and its process alone" sh -c 'kill -0 "$1" && grep -qx "$1" "$2/cgroup.procs"' _ "$sleeper" "$busy"
 kill $sleeper; wait $sleeper 2>/dev/null
 for d in /sys/fs/cgroup/*/$CG/busy /sys/fs/cgroup/$CG/busy /sys/fs/cgroup/*/$CG /sys/fs/cgroup/$CG; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 # Out of file descriptors (EMFILE) at each step of create in turn: it fails,

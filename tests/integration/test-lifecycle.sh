@@ -200,9 +200,18 @@ out=$(rt events --stats c4)
 check "$name: update --pids-limit shows in events --stats" python3 -c 'import json,sys; e=json.loads(sys.argv[1]); sys.exit(not (e["type"] == "stats" and e["id"] == "c4" and e["data"]["pids"]["limit"] == 42 and e["data"]["pids"]["current"] >= 1 and e["data"]["memory"]["usage"]["usage"] > 0))' "$out"
 rt pause c4
 check "$name: pause makes it paused" [ "$(status_of c4)" = paused ]
-check "$name: exec in a paused container is refused" expect_fail "paused\|not running" rt exec c4 true
+check "$name: exec in a paused container is refused, naming --ignore-paused" \
+    expect_fail "cannot exec in a paused container (use --ignore-paused to override)" rt exec c4 true
+# --ignore-paused: the exec waits, frozen, and runs once the container is resumed.
+rt exec --ignore-paused c4 sh -c 'echo ran-after-resume' > "$TEST_ROOT/ip.out" 2>&1 & ip=$!
+sleep 3
+check "$name: exec --ignore-paused into a paused container waits while it is paused" \
+    sh -c 'kill -0 "$1" && [ ! -s "$2" ] && [ "$3" = paused ]' _ $ip "$TEST_ROOT/ip.out" "$(status_of c4)"
 rt resume c4
 check "$name: resume makes it running again" [ "$(status_of c4)" = running ]
+wait $ip; status=$?
+check "$name: ... and the --ignore-paused exec then runs and exits 0" \
+    sh -c '[ "$1" -eq 0 ] && [ "$(cat "$2")" = ran-after-resume ]' _ $status "$TEST_ROOT/ip.out"
 check "$name: resume of a running container is an error" expect_fail "not paused" rt resume c4
 out=$(rt exec c4 echo thawed 2>&1)
 check "$name: a resumed container runs processes" [ "$out" = thawed ]
@@ -300,6 +309,10 @@ check "$name: a detached exec runs" wait_for 10 nprocs 2
 kill -9 "$(cat "$TEST_ROOT/e10.pid")"
 check "$name: an exec whose pid-file process is killed (SIGKILL) ends: its caller sees EOF" wait_for 30 test -e "$TEST_ROOT/eof-exec"
 check "$name: ... and its process is gone from the container" wait_for 30 nprocs 1
+# Gone from the guest too: neither running nor a zombie.
+out=$(rt exec c10 ps -o stat,args 2>&1)
+check "$name: ... killed and reaped: the container's own ps shows no such process, nor a zombie" \
+    sh -c 'echo "$1" | grep -q "sleep 302" && ! echo "$1" | grep -q "sleep 303" && ! echo "$1" | grep -q "^ *Z"' _ "$out" || echo "$out" | diag
 kill -9 "$(cat "$TEST_ROOT/c10.pid")"
 check "$name: a container whose pid-file process is killed (SIGKILL) is stopped" wait_status c10 stopped
 check "$name: ... and state does not name the dead pid" python3 -c 'import json,sys; sys.exit(json.loads(sys.argv[1])["pid"] != 0)' "$(rt state c10)"
