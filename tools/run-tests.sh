@@ -16,7 +16,10 @@ for line in open(sys.argv[1]):
     t = json.loads(line)
     out = t.get("stdout") or ""
     oks = len(re.findall(r"^ok \d+", out, re.M))
-    bad = len(re.findall(r"^not ok \d+", out, re.M))
+    # TAP: a "not ok ... # TODO" is a known gap, not a failure; it counts as skipped.
+    todo = len(re.findall(r"^not ok \d+[^\n]*# TODO", out, re.M))
+    bad = len(re.findall(r"^not ok \d+", out, re.M)) - todo
+    skipped += todo
     if t["result"] == "SKIP":
         skipped += 1
     elif oks + bad == 0:
