@@ -41,7 +41,8 @@ for ((i = 0; i < secs; i++)); do
     (( kib > max )) && max=$kib
 done
 ticks=$(( $(cpu_ticks) - start_ticks )) elapsed_ns=$(( $(date +%s%N) - start_ns ))
-accel=TCG; [[ -w /dev/kvm ]] && accel=KVM
+# As the QEMU backend decides: KVM only with a hardware back end (a PVM /dev/kvm does not count).
+accel=TCG; [[ -w /dev/kvm && ( -e /sys/module/kvm_intel || -e /sys/module/kvm_amd ) ]] && accel=KVM
 printf 'one idle container (%s, %d processes: supervisor, QEMU, virtiofsd, stub), over %d s\n' \
     "$accel" "$(echo $pids | wc -w)" "$secs"
 printf '  memory (PSS, largest sample) %6d KiB = %d MiB\n' "$max" $(( (max + 1023) / 1024 ))
