@@ -567,19 +567,36 @@ static int sync_await_ready(struct sync_channels *ch, pid_t pid, const struct oc
                 close(ch->console[1]);
         ch->status[1] = ch->start[0] = ch->console[1] = -1;
 
-        struct report rep;
+        struct report rep = {0};
         _cleanup_free_ char *msg = NULL;
         int r = 1;
-        if (pid == 0) {
-                r = read_report(ch->status[0], &rep, &msg);
-                if (r == 1 && rep.kind == REPORT_PID && rep.errnum > 0) {
-                        pid = rep.errnum;
-                        free(TAKE_PTR(msg));
-                } else if (r == 1 && rep.kind == REPORT_PID) {
-                        r = 0;
+        bool have_outcome = false; /* rep is the process's own first report */
+        /*
+         * Through an intermediate, its PID report and the process's first
+         * report share the pipe in either order (each is one atomic write):
+         * read until the pid is known, keeping an outcome that came first.
+         * After an error of the intermediate's own, no pid comes: EOF.
+         */
+        while (pid == 0) {
+                struct report next;
+                _cleanup_free_ char *next_msg = NULL;
+                r = read_report(ch->status[0], &next, &next_msg);
+                if (r != 1)
+                        break;
+                if (next.kind == REPORT_PID && next.errnum > 0) {
+                        pid = next.errnum;
+                } else if (next.kind != REPORT_PID && !have_outcome) {
+                        rep = next;
+                        msg = TAKE_PTR(next_msg);
+                        have_outcome = true;
+                } else {
+                        r = -EIO;
+                        break;
                 }
         }
-        if (r == 1 && pid > 0 && maps_spec) {
+        if (r == 0 && have_outcome)
+                r = 1;
+        if (r == 1 && !have_outcome && pid > 0 && maps_spec) {
                 _cleanup_error_ cocoon_error *merr = NULL;
                 int m = write_id_maps(maps_spec, pid, &merr);
                 if (m == 0)
@@ -587,9 +604,10 @@ static int sync_await_ready(struct sync_channels *ch, pid_t pid, const struct oc
                 if (m < 0) {
                         rep = (struct report) {.kind = REPORT_ERROR, .errnum = -m};
                         msg = strdup(merr ? merr->msg : "releasing the container process");
+                        have_outcome = true;
                 }
         }
-        if (r == 1 && (!msg || rep.kind != REPORT_ERROR))
+        if (r == 1 && !have_outcome)
                 r = read_report(ch->status[0], &rep, &msg);
         int console_fd = -1;
         if (r == 1 && rep.kind == REPORT_READY && ch->console[0] >= 0) {

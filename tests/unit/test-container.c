@@ -150,6 +150,64 @@ static void test_exec(const char *bundle)
         close(devnull);
 }
 
+/*
+ * Without a user namespace nothing orders the intermediate's pid report
+ * before the process's own ready report: many execs, each must start and
+ * be reaped by its pid (a ready report read first once failed the exec
+ * with the pid as its error number).
+ */
+static void test_exec_report_order(const char *bundle)
+{
+        static const char plain[] =
+                "{\"ociVersion\": \"1.1.0\", \"root\": {\"path\": \"rootfs\"},"
+                " \"process\": {\"args\": [\"sleep\", \"30\"], \"cwd\": \"/\", \"env\": [\"PATH=/bin\"]},"
+                " \"mounts\": [{\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"}],"
+                " \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"mount\"}]}}";
+        static const char quick[] = "{\"args\": [\"echo\"], \"cwd\": \"/\", \"env\": [\"PATH=/bin\"]}";
+        _cleanup_spec_ struct oci_spec *spec = NULL;
+        _cleanup_error_ cocoon_error *err = NULL;
+        struct spec_process proc = {0};
+        int r = spec_parse(plain, strlen(plain), &spec, &err);
+        if (r == 0)
+                r = spec_parse_process(quick, strlen(quick), &proc, &err);
+        TAP_OK(r == 0, "a pid-namespace container's spec and a short exec parse");
+        if (r < 0)
+                return;
+        _cleanup_free_ char *rootfs = path_join(bundle, "rootfs");
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        struct container_stdio quiet = {devnull, devnull, devnull};
+        struct container_init init = {.start_fd = -1, .status_fd = -1, .console_fd = -1};
+        r = container_create(spec, rootfs, &quiet, -1, &init, &err);
+        if (r == 0)
+                r = container_start(&init, &err);
+        TAP_OK(r == 0, "its init starts");
+        int started = 0, reaped = 0;
+        for (int i = 0; r == 0 && i < 60; i++) {
+                struct container_init x;
+                _cleanup_error_ cocoon_error *xerr = NULL;
+                if (container_exec(spec, init.pid, &proc, &quiet, -1, &x, &xerr) < 0 ||
+                    container_start(&x, &xerr) < 0) {
+                        printf("# exec %d: %s\n", i, xerr ? xerr->msg : "?");
+                        continue;
+                }
+                started++;
+                int status;
+                if (waitpid(x.pid, &status, 0) == x.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                        reaped++;
+                container_init_release(&x);
+        }
+        TAP_OK(started == 60, "60 execs into a pid namespace all start (%d did)", started);
+        TAP_OK(reaped == 60, "and each is reaped by the pid it reported, exiting 0 (%d were)", reaped);
+        spec_process_free(&proc);
+        if (init.pid > 0)
+                (void) kill(init.pid, SIGKILL);
+        /* Every child: an exec that failed set-up may leave one the pid namespace's end waits for. */
+        while (waitpid(-1, NULL, 0) > 0)
+                ;
+        container_init_release(&init);
+        close(devnull);
+}
+
 int main(void)
 {
         if (geteuid() != 0 || access("/bin/busybox", X_OK) < 0) {
@@ -164,6 +222,7 @@ int main(void)
                 return 1;
         }
         test_exec(tmpdir);
+        test_exec_report_order(tmpdir);
         _cleanup_free_ char *cmd = NULL;
         if (asprintf(&cmd, "rm -rf %s", tmpdir) > 0)
                 (void) system(cmd);
