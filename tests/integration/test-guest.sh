@@ -49,11 +49,13 @@ for m in c["mounts"]:
 c["process"]["args"] = ["sh", "/pod.sh"]
 '
 cat > "$R/pod.sh" <<'SH'
+# busybox's sh runs its own applets before PATH: iproute2's ip by its path.
 export PATH=/opt/bin:$PATH
+ip=/opt/bin/ip
 exec 2>&1
 mkdir -p /run   # iptables-legacy's lock file
 brctl addbr br0; echo "addbr=$?"
-ip link set br0 up && ip addr add 10.9.0.1/24 dev br0
+$ip link set br0 up && $ip addr add 10.9.0.1/24 dev br0
 # Two network namespaces, each held by a sleeping process, on the bridge.
 for n in 1 2; do
     unshare -n sleep 1000 &
@@ -61,14 +63,14 @@ for n in 1 2; do
 done
 sleep 1
 for n in 1 2; do
-    eval pid=\$pid$n   # (busybox nsenter runs its own applets: iproute2 by path)
-    ip link add v$n type veth peer name e$n
-    ip link set e$n netns $pid
+    eval pid=\$pid$n
+    $ip link add v$n type veth peer name e$n
+    $ip link set e$n netns $pid
     brctl addif br0 v$n
-    ip link set v$n up
-    nsenter -t $pid -n /opt/bin/ip addr add 10.9.0.$((n + 1))/24 dev e$n
-    nsenter -t $pid -n /opt/bin/ip link set e$n up
-    nsenter -t $pid -n /opt/bin/ip link set lo up
+    $ip link set v$n up
+    nsenter -t $pid -n $ip addr add 10.9.0.$((n + 1))/24 dev e$n
+    nsenter -t $pid -n $ip link set e$n up
+    nsenter -t $pid -n $ip link set lo up
 done
 echo "ports=$(ls /sys/class/net/br0/brif | tr '\n' ' ')"
 sleep 1
@@ -76,9 +78,9 @@ across() { nsenter -t $pid1 -n ping -c 1 -W 3 10.9.0.3 > /tmp/ping.out 2>&1; r=$
 echo "bridged=$(across)"
 # What the traffic checks depend on, for the log.
 cat /sys/class/net/br0/brif/*/state | tr '\n' ' '; echo "(port states)"
-nsenter -t $pid1 -n /opt/bin/ip -br addr; nsenter -t $pid1 -n /opt/bin/ip neigh; /opt/bin/ip -br addr
+nsenter -t $pid1 -n $ip -br addr; nsenter -t $pid1 -n $ip neigh; $ip -br addr
 echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables; echo "brnf=$?"
-ip route add 10.99.0.0/24 dev br0
+$ip route add 10.99.0.0/24 dev br0
 for ipt in iptables-legacy iptables-nft; do
     $ipt -A FORWARD -d 10.9.0.3 -j DROP; echo "$ipt.rule=$?"
     echo "$ipt.dropped=$(across)"
@@ -102,25 +104,17 @@ value() { echo "$out" | sed -n "s/^$1=//p" | head -n1; }
 expect() { # expect KEY WANT DESCRIPTION
     if [ "$(value "$1")" = "$2" ]; then ok "$3"; else not_ok "$3 ($1: got '$(value "$1")', want '$2')"; fi
 }
-# Traffic over the veth pairs did not flow in the runs before the deadline:
-# busybox's nsenter ran its own ip applet, not iproute2's, so the namespaces'
-# ends stayed unconfigured. Fixed (absolute path), not yet seen passing:
-# these checks run and print, marked TODO until then.
-todo=" # TODO fixed test, not yet seen passing"
-expect_todo() {
-    if [ "$(value "$1")" = "$2" ]; then ok "$3"; else not_ok "$3 ($1: got '$(value "$1")', want '$2')$todo"; tap_failed=$((tap_failed - 1)); fi
-}
 check "the privileged container's script ran to its end" grep -qx done <<< "$out"
 expect addbr 0 "brctl addbr makes a bridge"
 expect ports "v1 v2 " "veth ports join the bridge"
-expect_todo bridged 0 "two namespaces reach each other across the bridge"
+expect bridged 0 "two namespaces reach each other across the bridge"
 expect brnf 0 "bridge netfilter can be switched on (bridge-nf-call-iptables)"
 for ipt in iptables-legacy iptables-nft; do
     expect $ipt.rule 0 "$ipt: a FORWARD rule is accepted"
     expect $ipt.dropped 1 "$ipt: bridged traffic to the dropped address is dropped"
-    expect_todo $ipt.again 0 "$ipt: with the rule deleted it passes again"
+    expect $ipt.again 0 "$ipt: with the rule deleted it passes again"
     expect $ipt.dnat_rule 0 "$ipt: a DNAT rule is accepted"
-    expect_todo $ipt.dnat 0 "$ipt: ping to the DNAT address is answered (conntrack, NAT)"
+    expect $ipt.dnat 0 "$ipt: ping to the DNAT address is answered (conntrack, NAT)"
     expect $ipt.masq 0 "$ipt: a MASQUERADE rule is accepted"
 done
 want_release=$(sed -n 's/^release=//p' "$KERNEL_INFO")
