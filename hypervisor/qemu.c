@@ -262,8 +262,12 @@ int qemu_build_argv(const struct vm_config *cfg, const struct qemu_plan *p, stru
         if (p->tsc_khz)
                 snprintf(tsc, sizeof(tsc), " tsc_early_khz=%lu", p->tsc_khz);
         add(b, "-append");
-        /* cryptomgr.notests: the crypto self-tests cost ~0.3 s of every TCG boot. */
-        add(b, "console=ttyS0 %s panic=-1 reboot=t cryptomgr.notests " GUEST_TRANSPORT_ARG "%s%s%s%s",
+        /*
+         * cryptomgr.notests: the crypto self-tests cost ~0.3 s of every TCG boot.
+         * dummy.numdummies=0: a built-in dummy driver would otherwise put a
+         * dummy0 in the guest's network namespace, which a pod's is.
+         */
+        add(b, "console=ttyS0 %s panic=-1 reboot=t cryptomgr.notests dummy.numdummies=0 " GUEST_TRANSPORT_ARG "%s%s%s%s",
             cfg->debug ? "" : "quiet", p->vsock ? "vsock" : "serial", tsc, cfg->kernel_args ? " " : "",
             cfg->kernel_args ? cfg->kernel_args : "");
         add(b, "-chardev");

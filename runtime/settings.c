@@ -163,13 +163,12 @@ int config_load(struct cocoon_config *cfg, cocoon_error **err)
         *cfg = (struct cocoon_config) {
                 .hypervisor = strdup("qemu"),
                 /*
-                 * Debian's cloud kernel, as the PVH ELF (it boots ~0.4 s faster than
-                 * the bzImage). cocoon's own lean kernel (vmlinux, initrd.img) is
-                 * selectable; it becomes the default once it has swap accounting,
-                 * which podman's --memory needs (docs/guest.md).
+                 * cocoon's own kernel (no modules, PVH entry) and the initrd that
+                 * is the agent; Debian's cloud kernel (vmlinux-cloud,
+                 * initrd-cloud.img) stays selectable (docs/guest.md).
                  */
-                .kernel = path_join(image_dir, "vmlinux-cloud"),
-                .initrd = path_join(image_dir, "initrd-cloud.img"),
+                .kernel = path_join(image_dir, "vmlinux"),
+                .initrd = path_join(image_dir, "initrd.img"),
                 .vcpus = 1,
                 .memory_mib = 512,
                 .accel = VM_ACCEL_AUTO,

@@ -51,7 +51,7 @@ median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 n=0
 cocoon_run() { build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-$n"; }
 mkdir -p "$work/floor"
-floor_run() { build/tools/vm-floor "$PWD/build/guest-image/vmlinux-cloud" "$PWD/build/tools/floor-initrd.img" "$work/floor"; }
+floor_run() { build/tools/vm-floor "$PWD/build/guest-image/vmlinux" "$PWD/build/tools/floor-initrd.img" "$work/floor"; }
 if command -v runc > /dev/null; then oci=runc; else oci=crun; fi
 oci_run() { "$oci" --root "$work/oci" run -b "$work/bundle" "bench-$n"; }
 
