@@ -40,8 +40,16 @@ struct vmm_settings {
         { .jail = true, .uid_first = JAIL_UID_FIRST_DEFAULT, .uid_count = JAIL_UID_COUNT_DEFAULT, .tcg_buffer_mib = 64 }
 int vmm_settings_set(struct vmm_settings *v, const char *key, const char *value);
 
-/* libvirt.c, when built (meson option libvirt). */
+/* libvirt.c, when built (meson option libvirt); the domain's XML is exposed for its unit test. */
 extern const struct hypervisor_ops libvirt_ops;
+struct libvirt_domain_plan {
+        const char *name, *run_dir, *sock_dir, *tag_value;
+        uid_t qemu_uid;
+        gid_t qemu_gid;
+        bool kvm;
+        unsigned long tsc_khz;
+};
+char *libvirt_domain_xml(const struct vm_config *cfg, const struct libvirt_domain_plan *p);
 
 /* Every backend's vm starts with this. */
 struct vm {

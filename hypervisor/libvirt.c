@@ -17,6 +17,7 @@
  * initrd, files every sandbox shares. docs/libvirt.md.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <libvirt/libvirt.h>
@@ -56,6 +57,7 @@ struct hypervisor_settings {
         char *virtiofsd;
         char *qemu_user;
         char *machine;
+        char *log_dir;
         struct vmm_settings vmm;
 };
 
@@ -65,8 +67,14 @@ static const struct hypervisor_settings defaults = {
         .virtiofsd = (char *) "/usr/lib/qemu/virtiofsd",
         .qemu_user = (char *) "libvirt-qemu",
         .machine = (char *) "pc",
+        .log_dir = (char *) "/var/log/libvirt/qemu",
         .vmm = VMM_SETTINGS_DEFAULTS,
 };
+
+static const struct hypervisor_settings *settings_of(const struct vm_config *cfg)
+{
+        return cfg->settings ? cfg->settings : &defaults;
+}
 
 /* What a libvirt callback holds: its own copy of the end pipe's write side, closed when libvirt drops it. */
 struct watch {
@@ -232,13 +240,6 @@ static void xml_elem(FILE *f, const char *indent, const char *tag, const char *t
         fprintf(f, "</%s>\n", tag);
 }
 
-struct domain_plan {
-        const char *name, *run_dir, *sock_dir, *tag_value;
-        uid_t qemu_uid;
-        gid_t qemu_gid;
-        bool kvm;
-        unsigned long tsc_khz;
-};
 
 /*
  * The domain: direct kernel boot, RAM from a shared memfd (virtio-fs needs
@@ -246,9 +247,9 @@ struct domain_plan {
  * channel, the share over vhost-user-fs from our virtiofsd, a balloon with
  * free page reporting; no USB, no graphics, no NIC.
  */
-static char *domain_xml(const struct vm_config *cfg, const struct hypervisor_settings *set,
-                        const struct domain_plan *p)
+char *libvirt_domain_xml(const struct vm_config *cfg, const struct libvirt_domain_plan *p)
 {
+        const struct hypervisor_settings *set = settings_of(cfg);
         _cleanup_free_ char *cmdline = guest_cmdline(cfg, false, p->tsc_khz);
         char *xml = NULL;
         size_t len = 0;
@@ -354,10 +355,6 @@ static void remove_sock_dir(struct libvirt_vm *vm)
         vm->sock_dir = NULL;
 }
 
-static const struct hypervisor_settings *settings_of(const struct vm_config *cfg)
-{
-        return cfg->settings ? cfg->settings : &defaults;
-}
 
 static int qemu_identity(const struct hypervisor_settings *set, uid_t *ret_uid, gid_t *ret_gid, cocoon_error **err)
 {
@@ -386,6 +383,59 @@ static void write_log(struct libvirt_vm *vm, const char *fmt, ...)
 static void libvirt_free(struct vm *base);
 static int libvirt_stop(struct vm *base, cocoon_error **err);
 
+/* libvirt's log of a domain: QEMU's command line and its own stderr, one file per domain name. */
+static char *domain_log_path(const struct hypervisor_settings *set, const char *name)
+{
+        char *p;
+        return asprintf(&p, "%s/%s.log", set->log_dir, name) < 0 ? NULL : p;
+}
+
+/*
+ * Once the domain is gone: the last of what QEMU said goes into vmm.log (the
+ * report's VMM tail) and libvirt's file goes, so that sandboxes, each under a
+ * name of its own, do not pile up logs in libvirt's directory.
+ */
+static void collect_domain_log(struct libvirt_vm *vm)
+{
+        _cleanup_free_ char *path = domain_log_path(vm->set, vm->name);
+        if (!path)
+                return;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return;
+        char buf[4096];
+        off_t from = st.st_size > (off_t) sizeof(buf) ? st.st_size - (off_t) sizeof(buf) : 0;
+        ssize_t n = pread(fd, buf, sizeof(buf), from);
+        if (n > 0 && vm->log_wr >= 0)
+                (void) !write(vm->log_wr, buf, (size_t) n);
+        (void) unlink(path);
+}
+
+/* The logs of cocoon's domains that no longer exist (their supervisor was killed before it could collect them). */
+static void sweep_domain_logs(struct libvirt_vm *vm)
+{
+        DIR *d = opendir(vm->set->log_dir);
+        if (!d)
+                return;
+        for (struct dirent *e; (e = readdir(d));) {
+                char name[64];
+                size_t len = strlen(e->d_name);
+                if (strncmp(e->d_name, "cocoon-", 7) != 0 || len != strlen("cocoon-") + 16 + 4 ||
+                    strcmp(e->d_name + len - 4, ".log") != 0)
+                        continue;
+                snprintf(name, sizeof(name), "%.*s", (int) (len - 4), e->d_name);
+                virDomainPtr dom = virDomainLookupByName(vm->conn, name);
+                if (dom) {
+                        virDomainFree(dom);
+                        continue;
+                }
+                if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
+                        (void) unlinkat(dirfd(d), e->d_name, 0);
+        }
+        closedir(d);
+}
+
 static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_error **err)
 {
         struct libvirt_vm *vm = calloc(1, sizeof(*vm));
@@ -400,7 +450,7 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
         _cleanup_free_ char *vmm_log = path_join(cfg->run_dir, "vmm.log");
         _cleanup_free_ char *console_log = path_join(cfg->run_dir, "console.log");
         _cleanup_free_ char *jail_dir = path_join(cfg->run_dir, "jail");
-        struct domain_plan plan = {0};
+        struct libvirt_domain_plan plan = {0};
         int r;
 
         if (!run_dir || !vmm_log || !console_log || !jail_dir ||
@@ -464,6 +514,7 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
         r = watch_domain(vm, end_wr, err);
         if (r < 0)
                 goto fail;
+        sweep_domain_logs(vm);
 
         /* The sockets' directory: root's, entered only by QEMU's group. */
         vm->sock_dir = path_join(SOCKET_ROOT, vm->name);
@@ -515,7 +566,7 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
         plan.run_dir = run_dir;
         plan.sock_dir = vm->sock_dir;
         plan.tag_value = vm->tag + strlen("COCOON_SANDBOX=");
-        xml = domain_xml(cfg, vm->set, &plan);
+        xml = libvirt_domain_xml(cfg, &plan);
         if (!xml) {
                 r = -ENOMEM;
                 goto fail;
@@ -580,6 +631,7 @@ static int libvirt_stop(struct vm *base, cocoon_error **err)
                         r = error_set(err, EIO, "destroying domain %s: %s", vm->name, last_error());
                 virDomainFree(vm->dom);
                 vm->dom = NULL;
+                collect_domain_log(vm);
         }
         if (vm->virtiofsd_pidfd >= 0) {
                 (void) reap_or_kill(vm->virtiofsd_pidfd, 2000);
@@ -661,7 +713,7 @@ static int settings_new(struct hypervisor_settings **ret)
         if (!s)
                 return -ENOMEM;
         *s = defaults;
-        char **fields[] = {&s->uri, &s->qemu, &s->virtiofsd, &s->qemu_user, &s->machine};
+        char **fields[] = {&s->uri, &s->qemu, &s->virtiofsd, &s->qemu_user, &s->machine, &s->log_dir};
         bool oom = false;
         for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
                 oom |= !(*fields[i] = strdup(*fields[i]));
@@ -687,11 +739,12 @@ static int settings_set(struct hypervisor_settings *s, const char *key, const ch
 {
         if (strcmp(key, "uri") == 0)
                 return *value ? set_string(&s->uri, value) : -EINVAL;
-        if (strcmp(key, "qemu") == 0 || strcmp(key, "virtiofsd") == 0) {
-                if (*value != '/')
-                        return -EINVAL;
-                return set_string(strcmp(key, "qemu") == 0 ? &s->qemu : &s->virtiofsd, value);
-        }
+        char **path = strcmp(key, "qemu") == 0        ? &s->qemu
+                      : strcmp(key, "virtiofsd") == 0 ? &s->virtiofsd
+                      : strcmp(key, "log_dir") == 0   ? &s->log_dir
+                                                      : NULL;
+        if (path)
+                return *value == '/' ? set_string(path, value) : -EINVAL;
         if (strcmp(key, "qemu_user") == 0)
                 return *value ? set_string(&s->qemu_user, value) : -EINVAL;
         if (strcmp(key, "machine") == 0) {
@@ -712,6 +765,7 @@ static void settings_free(struct hypervisor_settings *s)
         free(s->virtiofsd);
         free(s->qemu_user);
         free(s->machine);
+        free(s->log_dir);
         free(s);
 }
 

@@ -9,6 +9,7 @@
 : "${COCOON_CONFIG:?set COCOON_CONFIG to a cocoon.conf with backend = libvirt}"
 
 URI=qemu:///system
+LOG_DIR=/var/log/libvirt/qemu
 QEMU_UID=$(id -u libvirt-qemu)
 NS=cocoon-lv-$$
 HOST_IF=lv$$
@@ -70,12 +71,14 @@ cocoon start c1
 check "the container runs in the domain" wait_for 120 sh -c '[ "$("$1" --root "$2" state c1 | python3 -c "import json,sys; print(json.load(sys.stdin)[\"status\"])")" = running ]' _ "$COCOON" "$STATE"
 cocoon delete --force c1
 check "after delete, virsh list shows no domain of it" no_domain
+check "after delete, libvirt's log of the domain is gone" [ -n "$dom" -a ! -e "$LOG_DIR/$dom.log" ]
 check "delete: nothing left on the host" nothing_left
 
 # The supervisor killed: libvirt destroys the domain when its connection closes.
 cocoon create --bundle "$B" c2 > /dev/null 2>&1
 sup=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["supervisorPid"])' "$STATE/c2/state.json")
-check "a second sandbox has its domain" [ -n "$(domains)" ]
+dom2=$(domains)
+check "a second sandbox has its domain" [ -n "$dom2" ]
 kill -9 "$sup"
 check "with its supervisor SIGKILLed, the domain goes (auto-destroy)" wait_for 30 no_domain
 cocoon delete --force c2
@@ -104,5 +107,25 @@ check "a networked container is refused clearly" \
 check "networked: no tap left in the namespace" sh -c '[ -z "$(ip -n "$1" -o link show type tun)" ]' _ "$NS"
 check "networked: no domain" no_domain
 check "networked: nothing left on the host" nothing_left
+
+# The next sandbox sweeps the log the killed supervisor could not collect, and collects its own.
+mkbundle --config-only "$B" true
+edit_config "$B" "[n.pop('path', None) for n in c['linux']['namespaces'] if n['type'] == 'network']"
+cocoon run --bundle "$B" c6 > /dev/null 2>&1; status=$?
+check "a container that exits at once runs under libvirt" [ "$status" -eq 0 ]
+# stale_logs: libvirt logs of cocoon domains that no longer run.
+stale_logs() {
+    local f name left=""
+    for f in "$LOG_DIR"/cocoon-*.log; do
+        [ -e "$f" ] || continue
+        name=$(basename "$f" .log)
+        virsh -c "$URI" -q list --name | grep -qx "$name" || left="$left $name"
+    done
+    [ -z "$left" ] || { echo "stale libvirt logs:$left" | diag; return 1; }
+}
+check "libvirt's logs of the killed sandbox's domain ($dom2) and of the last one are gone" \
+    sh -c '[ -n "$1" ] && [ ! -e "$2/$1.log" ]' _ "$dom2" "$LOG_DIR"
+check "no libvirt log of a cocoon domain that no longer runs" stale_logs
+check "c6: nothing left on the host" nothing_left
 
 done_testing
