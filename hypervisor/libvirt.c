@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -412,28 +413,53 @@ static void collect_domain_log(struct libvirt_vm *vm)
         (void) unlink(path);
 }
 
-/* The logs of cocoon's domains that no longer exist (their supervisor was killed before it could collect them). */
-static void sweep_domain_logs(struct libvirt_vm *vm)
+/* Whether name is one of ours ("cocoon-" and 16 hex digits) and no domain of libvirt's has it. */
+static bool stale_name(struct libvirt_vm *vm, const char *name)
+{
+        if (strncmp(name, "cocoon-", 7) != 0 || strlen(name) != 7 + 16 || strspn(name + 7, "0123456789abcdef") != 16)
+                return false;
+        virDomainPtr dom = virDomainLookupByName(vm->conn, name);
+        if (dom) {
+                virDomainFree(dom);
+                return false;
+        }
+        return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
+}
+
+/* A sandbox starting a while ago has its domain by now: a socket directory this old without one is a leftover. */
+#define STALE_SOCKET_DIR_S 600
+
+/*
+ * What supervisors killed before they could clean up left of domains that
+ * no longer exist: libvirt's logs of them, and socket directories of
+ * sandboxes that never got as far as QEMU connecting.
+ */
+static void sweep_leftovers(struct libvirt_vm *vm)
 {
         DIR *d = opendir(vm->set->log_dir);
-        if (!d)
-                return;
-        for (struct dirent *e; (e = readdir(d));) {
+        for (struct dirent *e; d && (e = readdir(d));) {
                 char name[64];
                 size_t len = strlen(e->d_name);
-                if (strncmp(e->d_name, "cocoon-", 7) != 0 || len != strlen("cocoon-") + 16 + 4 ||
-                    strcmp(e->d_name + len - 4, ".log") != 0)
+                if (len < 4 || len >= sizeof(name) + 4 || strcmp(e->d_name + len - 4, ".log") != 0)
                         continue;
                 snprintf(name, sizeof(name), "%.*s", (int) (len - 4), e->d_name);
-                virDomainPtr dom = virDomainLookupByName(vm->conn, name);
-                if (dom) {
-                        virDomainFree(dom);
-                        continue;
-                }
-                if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
+                if (stale_name(vm, name))
                         (void) unlinkat(dirfd(d), e->d_name, 0);
         }
-        closedir(d);
+        if (d)
+                closedir(d);
+        d = opendir(SOCKET_ROOT);
+        for (struct dirent *e; d && (e = readdir(d));) {
+                struct stat st;
+                if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+                    time(NULL) - st.st_mtime < STALE_SOCKET_DIR_S || !stale_name(vm, e->d_name))
+                        continue;
+                _cleanup_free_ char *path = path_join(SOCKET_ROOT, e->d_name);
+                if (path)
+                        (void) remove_tree(path);
+        }
+        if (d)
+                closedir(d);
 }
 
 static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_error **err)
@@ -514,7 +540,7 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
         r = watch_domain(vm, end_wr, err);
         if (r < 0)
                 goto fail;
-        sweep_domain_logs(vm);
+        sweep_leftovers(vm);
 
         /* The sockets' directory: root's, entered only by QEMU's group. */
         vm->sock_dir = path_join(SOCKET_ROOT, vm->name);
