@@ -113,12 +113,12 @@ mkbundle --config-only "$B" true
 edit_config "$B" "[n.pop('path', None) for n in c['linux']['namespaces'] if n['type'] == 'network']"
 cocoon run --bundle "$B" c6 > /dev/null 2>&1; status=$?
 check "a container that exits at once runs under libvirt" [ "$status" -eq 0 ]
-# stale_logs: libvirt logs of cocoon domains that no longer run.
+# stale_logs: libvirt logs of cocoon domains (cocoon-<16 hex digits>) that no longer run.
 stale_logs() {
     local f name left=""
     for f in "$LOG_DIR"/cocoon-*.log; do
-        [ -e "$f" ] || continue
         name=$(basename "$f" .log)
+        echo "$name" | grep -qx 'cocoon-[0-9a-f]\{16\}' || continue
         virsh -c "$URI" -q list --name | grep -qx "$name" || left="$left $name"
     done
     [ -z "$left" ] || { echo "stale libvirt logs:$left" | diag; return 1; }
