@@ -58,21 +58,38 @@ static int leave_initramfs(cocoon_error **err)
         return 0;
 }
 
-/* A NIC on the virtio bus (virtio device id 1): only then is virtio_net worth its load time. */
-static bool has_virtio_nic(void)
+/* Whether any device under the sysfs directory dir has an attribute attr starting with value. */
+static bool any_device(const char *dir, const char *attr, const char *value)
 {
-        DIR *d = opendir("/sys/bus/virtio/devices");
+        DIR *d = opendir(dir);
         if (!d)
                 return false;
         bool found = false;
         for (struct dirent *e; !found && (e = readdir(d));) {
-                _cleanup_free_ char *path = NULL, *id = NULL;
-                if (e->d_name[0] == '.' || asprintf(&path, "/sys/bus/virtio/devices/%s/device", e->d_name) < 0)
+                _cleanup_free_ char *path = NULL, *text = NULL;
+                if (e->d_name[0] == '.' || asprintf(&path, "%s/%s/%s", dir, e->d_name, attr) < 0)
                         continue;
-                found = read_file(path, 64, &id, NULL) == 0 && strncmp(id, "0x0001", 6) == 0;
+                found = read_file(path, 64, &text, NULL) == 0 && strncmp(text, value, strlen(value)) == 0;
         }
         closedir(d);
         return found;
+}
+
+/* A NIC on the virtio bus (virtio device id 1): only then is virtio_net worth its load time. */
+static bool has_virtio_nic(void)
+{
+        return any_device("/sys/bus/virtio/devices", "device", "0x0001");
+}
+
+/*
+ * Whether the VM's virtio devices sit on PCI (the pc machine the libvirt
+ * backend uses) rather than on microvm's virtio-mmio: any PCI device of
+ * virtio's vendor (Red Hat, 0x1af4). The PCI bus is the kernel's own, so
+ * sysfs lists it before any module loads.
+ */
+static bool has_virtio_pci(void)
+{
+        return any_device("/sys/bus/pci/devices", "vendor", "0x1af4");
 }
 
 int agent_early_init(cocoon_error **err)
@@ -100,11 +117,11 @@ int agent_early_init(cocoon_error **err)
         if (!moddir)
                 return -ENOMEM;
         /* The device bus, the share, the one transport the host chose, and the balloon that returns freed RAM. */
-        const char *const wanted[] = {"virtio_mmio", "virtiofs",
+        const char *const wanted[] = {has_virtio_pci() ? "virtio_pci" : "virtio_mmio", "virtiofs",
                                       transport_wants_vsock() ? "vmw_vsock_virtio_transport" : "virtio_console",
                                       "virtio_balloon", NULL};
         r = modules_load(moddir, wanted, err);
-        /* virtio_mmio found the devices: the NICs' driver, now that we can tell whether there are any. */
+        /* virtio_mmio or virtio_pci found the devices: the NICs' driver, now that we can tell whether there are any. */
         static const char *const nic[] = {"virtio_net", NULL};
         if (r == 0 && has_virtio_nic())
                 r = modules_load(moddir, nic, err);

@@ -54,13 +54,14 @@ prog=${0##*/}
 die() { echo "$prog: error: $*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null || die "$1 not found (apt-get install $2)"; }
 
-# What the agent needs from the kernel: the virtio-mmio transport, the
+# What the agent needs from the kernel: the virtio-mmio transport (QEMU's
+# microvm) and virtio-pci (the pc machine of the libvirt backend), the
 # virtio-serial fallback transport, vsock, virtio-fs for the shared rootfs
 # directory, overlay for container rootfs layering, virtio_net for the NICs
 # that stand in for a container's interfaces, virtio_balloon to report freed
 # pages to the host. Dependencies are added
 # from modules.dep; names that are built into the kernel are skipped.
-default_modules="virtio_ring virtio virtio_mmio virtio_console fuse virtiofs
+default_modules="virtio_ring virtio virtio_mmio virtio_pci virtio_console fuse virtiofs
 vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport overlay
 failover net_failover virtio_net virtio_balloon"
 

@@ -11,6 +11,46 @@
 
 #include "hypervisor.h"
 
+/*
+ * qemu.c, shared with the libvirt backend: the host's TSC rate for the
+ * guest's tsc_early_khz= (0 where unknown), why /dev/kvm cannot run our guest
+ * (NULL when it can), and whether a kernel or initrd is there and readable
+ * (by others too, with others: a VMM of another uid opens it).
+ */
+unsigned long host_tsc_khz(void);
+const char *kvm_unusable_why(void);
+/* An epoll fd (CLOEXEC) readable once any of fds is: a VM's end is any of its parts' end. */
+int watch_fds(const int *fds, size_t n, int *ret_epoll);
+int guest_file_check(const char *what, const char *path, bool others, cocoon_error **err);
+/* The guest kernel's command line: console, panic handling, the agent's transport (malloc'd, NULL: no memory). */
+char *guest_cmdline(const struct vm_config *cfg, bool vsock, unsigned long tsc_khz);
+
+/*
+ * The [hypervisor] keys both QEMU-based backends take: jail (virtiofsd's, and
+ * the QEMU backend's VMM's), jail_uids, tcg_buffer_mib. vmm_settings_set()
+ * returns -ENOENT for a key that is none of these.
+ */
+struct vmm_settings {
+        bool jail;
+        uid_t uid_first;
+        unsigned uid_count;
+        unsigned tcg_buffer_mib;
+};
+#define VMM_SETTINGS_DEFAULTS \
+        { .jail = true, .uid_first = JAIL_UID_FIRST_DEFAULT, .uid_count = JAIL_UID_COUNT_DEFAULT, .tcg_buffer_mib = 64 }
+int vmm_settings_set(struct vmm_settings *v, const char *key, const char *value);
+
+/* libvirt.c, when built (meson option libvirt); the domain's XML is exposed for its unit test. */
+extern const struct hypervisor_ops libvirt_ops;
+struct libvirt_domain_plan {
+        const char *name, *run_dir, *sock_dir, *tag_value;
+        uid_t qemu_uid;
+        gid_t qemu_gid;
+        bool kvm;
+        unsigned long tsc_khz;
+};
+char *libvirt_domain_xml(const struct vm_config *cfg, const struct libvirt_domain_plan *p);
+
 /* Every backend's vm starts with this. */
 struct vm {
         const struct hypervisor_ops *ops;
@@ -90,6 +130,8 @@ enum console_source { CONSOLE_GUEST, CONSOLE_VMM };
 char *console_tail(struct console *c, enum console_source which);
 /* The guest kernel's panic line ("Kernel panic - not syncing: ...") if it printed one (malloc'd), or NULL. */
 char *console_panic(struct console *c);
+/* Both tails and the panic line into a report (nothing without a console). */
+void console_report(struct console *c, struct vm_report *ret);
 /* Waits for both sources to reach EOF (their writer has exited); the tail stays readable. */
 void console_stop(struct console *c);
 void console_free(struct console *c);

@@ -195,3 +195,12 @@ void console_stop(struct console *c)
         pthread_join(c->thread, NULL);
         c->joined = true;
 }
+
+void console_report(struct console *c, struct vm_report *ret)
+{
+        if (!c)
+                return;
+        ret->vmm_tail = console_tail(c, CONSOLE_VMM);
+        ret->console_tail = console_tail(c, CONSOLE_GUEST);
+        ret->panic = console_panic(c);
+}

@@ -4,12 +4,37 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cleanup.h"
+
+static const struct hypervisor_ops *const backends[] = {
+        &qemu_ops,
+#ifdef HAVE_LIBVIRT
+        &libvirt_ops,
+#endif
+};
 
 const struct hypervisor_ops *hypervisor_find(const char *name)
 {
-        if (!name || strcmp(name, "qemu") == 0)
-                return &qemu_ops;
+        if (!name)
+                return backends[0];
+        for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
+                if (strcmp(name, backends[i]->name) == 0)
+                        return backends[i];
         return NULL;
+}
+
+const char *hypervisor_backend_names(void)
+{
+#ifdef HAVE_LIBVIRT
+        return "qemu libvirt";
+#else
+        return "qemu";
+#endif
+}
+
+bool hypervisor_known_backend(const char *name)
+{
+        return strcmp(name, "qemu") == 0 || strcmp(name, "libvirt") == 0;
 }
 
 int vm_take_agent_fd(struct vm *vm)

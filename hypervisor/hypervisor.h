@@ -106,8 +106,12 @@ static inline unsigned vm_default_boot_timeout(bool accelerated)
         return accelerated ? VM_BOOT_TIMEOUT_ACCELERATED_S : VM_BOOT_TIMEOUT_EMULATED_S;
 }
 
-/* The backend by name; NULL means the default (qemu). */
+/* The backend by name, if this build has it; NULL means the default (qemu). */
 const struct hypervisor_ops *hypervisor_find(const char *name);
+/* The backends this build has, space-separated ("qemu libvirt"). */
+const char *hypervisor_backend_names(void);
+/* Whether name is a backend cocoon has at all, built in or not (for a clearer error). */
+bool hypervisor_known_backend(const char *name);
 
 /* The VM's calls, through its backend's table. */
 int vm_take_agent_fd(struct vm *vm);

@@ -53,10 +53,7 @@
 struct hypervisor_settings {
         char *qemu;
         char *virtiofsd;
-        bool jail;
-        uid_t uid_first;
-        unsigned uid_count;
-        unsigned tcg_buffer_mib;
+        struct vmm_settings vmm;
 };
 
 struct qemu_vm {
@@ -81,7 +78,7 @@ struct qemu_vm {
  * boot. Measuring the rate here and passing tsc_early_khz= makes TCG boots
  * reliable. Returns 0 where there is no TSC to measure.
  */
-static unsigned long host_tsc_khz(void)
+unsigned long host_tsc_khz(void)
 {
 #if defined(__x86_64__)
         struct timespec a, b, pause = {0, 20 * 1000 * 1000};
@@ -137,7 +134,7 @@ static bool device_usable(const char *path)
  * there with "KVM internal error", so such a /dev/kvm counts as unusable.
  * Returns NULL when KVM is usable, else why not (static text).
  */
-static const char *kvm_unusable_why(void)
+const char *kvm_unusable_why(void)
 {
         int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (fd < 0)
@@ -214,6 +211,24 @@ static int connect_vsock(unsigned cid, int timeout_ms, cocoon_error **err)
 }
 
 
+char *guest_cmdline(const struct vm_config *cfg, bool vsock, unsigned long tsc_khz)
+{
+        char tsc[48] = "";
+        if (tsc_khz)
+                snprintf(tsc, sizeof(tsc), " tsc_early_khz=%lu", tsc_khz);
+        char *s;
+        /*
+         * cryptomgr.notests: the crypto self-tests cost ~0.3 s of every TCG boot.
+         * dummy.numdummies=0: a built-in dummy driver would otherwise put a
+         * dummy0 in the guest's network namespace, which a pod's is.
+         */
+        if (asprintf(&s, "console=ttyS0 %s panic=-1 reboot=t cryptomgr.notests dummy.numdummies=0 " GUEST_TRANSPORT_ARG "%s%s%s%s",
+                     cfg->debug ? "" : "quiet", vsock ? "vsock" : "serial", tsc, cfg->kernel_args ? " " : "",
+                     cfg->kernel_args ? cfg->kernel_args : "") < 0)
+                return NULL;
+        return s;
+}
+
 int qemu_build_argv(const struct vm_config *cfg, const struct qemu_plan *p, struct argv_builder *b)
 {
         const struct hypervisor_settings *set = p->set;
@@ -235,7 +250,7 @@ int qemu_build_argv(const struct vm_config *cfg, const struct qemu_plan *p, stru
         if (p->kvm)
                 add(b, "kvm");
         else
-                add(b, "tcg,tb-size=%u", set->tcg_buffer_mib);
+                add(b, "tcg,tb-size=%u", set->vmm.tcg_buffer_mib);
         add(b, "-cpu");
         add(b, "%s", p->kvm ? "host" : "max");
         add(b, "-smp");
@@ -255,21 +270,15 @@ int qemu_build_argv(const struct vm_config *cfg, const struct qemu_plan *p, stru
         add(b, "-global");
         add(b, "virtio-mmio.force-legacy=false");
         add(b, "-kernel");
-        add(b, "%s", set->jail ? JAIL_KERNEL : cfg->kernel);
+        add(b, "%s", set->vmm.jail ? JAIL_KERNEL : cfg->kernel);
         add(b, "-initrd");
-        add(b, "%s", set->jail ? JAIL_INITRD : cfg->initrd);
-        char tsc[48] = "";
-        if (p->tsc_khz)
-                snprintf(tsc, sizeof(tsc), " tsc_early_khz=%lu", p->tsc_khz);
+        add(b, "%s", set->vmm.jail ? JAIL_INITRD : cfg->initrd);
+        _cleanup_free_ char *cmdline = guest_cmdline(cfg, p->vsock, p->tsc_khz);
         add(b, "-append");
-        /*
-         * cryptomgr.notests: the crypto self-tests cost ~0.3 s of every TCG boot.
-         * dummy.numdummies=0: a built-in dummy driver would otherwise put a
-         * dummy0 in the guest's network namespace, which a pod's is.
-         */
-        add(b, "console=ttyS0 %s panic=-1 reboot=t cryptomgr.notests dummy.numdummies=0 " GUEST_TRANSPORT_ARG "%s%s%s%s",
-            cfg->debug ? "" : "quiet", p->vsock ? "vsock" : "serial", tsc, cfg->kernel_args ? " " : "",
-            cfg->kernel_args ? cfg->kernel_args : "");
+        if (cmdline)
+                add(b, "%s", cmdline);
+        else
+                b->oom = true;
         add(b, "-chardev");
         add(b, "socket,id=console,fd=%d", CONSOLE_FD);
         add(b, "-serial");
@@ -369,27 +378,24 @@ static void explain_failure(struct qemu_vm *vm, cocoon_error **err)
                   said ? "; its last lines:\n" : " without a word", said ? said : "");
 }
 
-static int watch_ends(struct qemu_vm *vm)
+int watch_fds(const int *fds, size_t n, int *ret_epoll)
 {
-        vm->wait_fd = epoll_create1(EPOLL_CLOEXEC);
-        if (vm->wait_fd < 0)
+        _cleanup_close_ int ep = epoll_create1(EPOLL_CLOEXEC);
+        if (ep < 0)
                 return -errno;
-        int fds[] = {vm->vmm_pidfd, vm->virtiofsd_pidfd};
-        for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
+        for (size_t i = 0; i < n; i++) {
                 struct epoll_event ev = {.events = EPOLLIN};
-                if (epoll_ctl(vm->wait_fd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+                if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
                         return -errno;
         }
+        *ret_epoll = TAKE_FD(ep);
         return 0;
 }
 
 static const struct hypervisor_settings defaults = {
         .qemu = (char *) "/usr/bin/qemu-system-x86_64",
         .virtiofsd = (char *) "/usr/lib/qemu/virtiofsd",
-        .jail = true,
-        .uid_first = JAIL_UID_FIRST_DEFAULT,
-        .tcg_buffer_mib = 64,
-        .uid_count = JAIL_UID_COUNT_DEFAULT,
+        .vmm = VMM_SETTINGS_DEFAULTS,
 };
 
 static const struct hypervisor_settings *settings_of(const struct vm_config *cfg)
@@ -434,8 +440,8 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
         }
         plan.vsock = vm->vsock = device_usable("/dev/vhost-vsock");
         plan.tsc_khz = vm->kvm ? 0 : host_tsc_khz();
-        if (vm->set->jail) {
-                r = jail_uid_claim(vm->set->uid_first, vm->set->uid_count, &vm->uid, err);
+        if (vm->set->vmm.jail) {
+                r = jail_uid_claim(vm->set->vmm.uid_first, vm->set->vmm.uid_count, &vm->uid, err);
                 if (r < 0)
                         goto fail;
                 if ((mkdir(jail_dir, 0755) < 0 && errno != EEXIST) || !(jail_root = realpath(jail_dir, NULL))) {
@@ -444,7 +450,7 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                 }
         }
 
-        r = virtiofs_link(vm, cfg->run_dir, vm->set->jail ? jail_root : NULL, &vfs_end, err);
+        r = virtiofs_link(vm, cfg->run_dir, vm->set->vmm.jail ? jail_root : NULL, &vfs_end, err);
         if (r < 0)
                 goto fail;
 
@@ -506,7 +512,7 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                 .n_keep = 4 + cfg->n_nics,
                 .out_fd = log_wr,
                 .tag = vm->tag,
-                .jail = vm->set->jail ? &jail : NULL,
+                .jail = vm->set->vmm.jail ? &jail : NULL,
         };
         r = spawn_process(&req, &(pid_t) {0}, &vm->vmm_pidfd, err);
         /* QEMU has its ends now; holding ours would hide its exit from us. */
@@ -521,7 +527,8 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
         r = console_start(TAKE_FD(console_ours), console_log, TAKE_FD(log_rd), vmm_log, &vm->console, err);
         if (r < 0)
                 goto fail;
-        r = watch_ends(vm);
+        int ends[] = {vm->vmm_pidfd, vm->virtiofsd_pidfd};
+        r = watch_fds(ends, ARRAY_SIZE(ends), &vm->wait_fd);
         if (r < 0) {
                 r = error_sys(err, -r, "watching the VM's processes");
                 goto fail;
@@ -609,11 +616,7 @@ static void qemu_report(struct vm *base, struct vm_report *ret)
 {
         struct qemu_vm *vm = (struct qemu_vm *) base;
         ret->vmm_exit = vm->vmm_exit;
-        if (!vm->console)
-                return;
-        ret->vmm_tail = console_tail(vm->console, CONSOLE_VMM);
-        ret->console_tail = console_tail(vm->console, CONSOLE_GUEST);
-        ret->panic = console_panic(vm->console);
+        console_report(vm->console, ret);
 }
 
 static void qemu_free(struct vm *base)
@@ -647,6 +650,28 @@ static int settings_new(struct hypervisor_settings **ret)
         return 0;
 }
 
+int vmm_settings_set(struct vmm_settings *v, const char *key, const char *value)
+{
+        if (strcmp(key, "jail") == 0) {
+                if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+                        return -EINVAL;
+                v->jail = strcmp(value, "on") == 0;
+                return 0;
+        }
+        if (strcmp(key, "jail_uids") == 0)
+                return jail_parse_uids(value, &v->uid_first, &v->uid_count);
+        if (strcmp(key, "tcg_buffer_mib") == 0) {
+                char *end;
+                errno = 0;
+                unsigned long n = strtoul(value, &end, 10);
+                if (errno || end == value || *end || *value == '-' || n < 1 || n > 4096)
+                        return -EINVAL;
+                v->tcg_buffer_mib = (unsigned) n;
+                return 0;
+        }
+        return -ENOENT;
+}
+
 static int set_path(char **field, const char *value)
 {
         if (*value != '/')
@@ -665,24 +690,7 @@ static int settings_set(struct hypervisor_settings *s, const char *key, const ch
                 return set_path(&s->qemu, value);
         if (strcmp(key, "virtiofsd") == 0)
                 return set_path(&s->virtiofsd, value);
-        if (strcmp(key, "jail") == 0) {
-                if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
-                        return -EINVAL;
-                s->jail = strcmp(value, "on") == 0;
-                return 0;
-        }
-        if (strcmp(key, "jail_uids") == 0)
-                return jail_parse_uids(value, &s->uid_first, &s->uid_count);
-        if (strcmp(key, "tcg_buffer_mib") == 0) {
-                char *end;
-                errno = 0;
-                unsigned long v = strtoul(value, &end, 10);
-                if (errno || end == value || *end || *value == '-' || v < 1 || v > 4096)
-                        return -EINVAL;
-                s->tcg_buffer_mib = (unsigned) v;
-                return 0;
-        }
-        return -ENOENT;
+        return vmm_settings_set(&s->vmm, key, value);
 }
 
 static void settings_free(struct hypervisor_settings *s)
@@ -694,8 +702,8 @@ static void settings_free(struct hypervisor_settings *s)
         free(s);
 }
 
-/* The jailed QEMU reads the kernel and initrd as its own uid, through a bind of the file itself. */
-static int check_file(const char *what, const char *path, bool others, cocoon_error **err)
+/* The jailed QEMU reads the kernel and initrd as its own uid, through a bind of the file itself (others: it must be readable by others). */
+int guest_file_check(const char *what, const char *path, bool others, cocoon_error **err)
 {
         struct stat st;
         if (access(path, R_OK) < 0 || stat(path, &st) < 0)
@@ -748,9 +756,9 @@ static int check_size(const struct vm_config *cfg, cocoon_error **err)
 static int qemu_check_host(const struct vm_config *cfg, cocoon_error **err)
 {
         const struct hypervisor_settings *s = settings_of(cfg);
-        int r = check_file("guest kernel", cfg->kernel, s->jail, err);
+        int r = guest_file_check("guest kernel", cfg->kernel, s->vmm.jail, err);
         if (r == 0)
-                r = check_file("guest initrd", cfg->initrd, s->jail, err);
+                r = guest_file_check("guest initrd", cfg->initrd, s->vmm.jail, err);
         if (r == 0 && access(s->qemu, X_OK) < 0)
                 r = error_sys(err, errno, "QEMU %s (install qemu-system-x86)", s->qemu);
         if (r == 0 && access(s->virtiofsd, X_OK) < 0)
@@ -759,7 +767,7 @@ static int qemu_check_host(const struct vm_config *cfg, cocoon_error **err)
                 r = error_sys(err, errno, "accel = kvm, but /dev/kvm");
         if (r == 0)
                 r = check_size(cfg, err);
-        if (r == 0 && !s->jail && cfg->warn)
+        if (r == 0 && !s->vmm.jail && cfg->warn)
                 cfg->warn("jail = off: QEMU and virtiofsd run as root with every capability; a guest that breaks "
                           "out of QEMU owns the host");
         return r;

@@ -108,6 +108,7 @@ static void print_version(void)
         printf("cocoon version %s\ncommit: %s\nspec: %s\n", COCOON_VERSION, COCOON_COMMIT, COCOON_OCI_VERSION);
         if (sv)
                 printf("libseccomp: %u.%u.%u\n", sv->major, sv->minor, sv->micro);
+        printf("backends: %s\n", hypervisor_backend_names());
 }
 
 /* `cocoon help [COMMAND]`, as runc has it: the usage, or the command's. */

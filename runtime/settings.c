@@ -41,6 +41,11 @@ static int apply_backend_keys(struct parse_state *st)
 {
         struct cocoon_config *c = st->cfg;
         c->hv_ops = hypervisor_find(c->hypervisor);
+        if (!c->hv_ops && hypervisor_known_backend(c->hypervisor))
+                return error_set(st->err, ENOTSUP,
+                                 "%s: [hypervisor] backend = %s: this cocoon was built without that backend (it has: "
+                                 "%s)",
+                                 st->path, c->hypervisor, hypervisor_backend_names());
         if (!c->hv_ops)
                 return error_set(st->err, EINVAL, "%s: [hypervisor] backend = %s: unknown hypervisor backend", st->path,
                                  c->hypervisor);

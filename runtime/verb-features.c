@@ -9,6 +9,7 @@
 #include <sys/capability.h>
 
 #include "cleanup.h"
+#include "hypervisor.h"
 #include "config.h"
 #include "json.h"
 #include "log.h"
@@ -79,6 +80,8 @@ static int features_main(struct runtime *rt, int argc, char **argv)
         json_open_map(&w, "annotations");
         json_key_str(&w, "io.github.cocoon.version", COCOON_VERSION);
         json_key_str(&w, "io.github.cocoon.isolation", "vm");
+        /* The hypervisor backends this build has, space-separated: [hypervisor] backend in cocoon.conf picks one. */
+        json_key_str(&w, "io.github.cocoon.backends", hypervisor_backend_names());
         json_close_map(&w);
         json_close_map(&w);
         _cleanup_free_ char *text = NULL;

@@ -16,7 +16,11 @@
 # cocoon's own, each with its floor, `cocoon run /bin/true` and one idle
 # container's PSS with QEMU's part split into guest RAM, TCG buffer and the
 # rest, and the ratios the guest's goals are stated in (docs/guest.md).
-# Usage: tools/bench.sh [RUNS]   (default 7; needs a build: tools/setup.sh)
+# Then the backends (backend_section): `cocoon run /bin/true` and one idle
+# container's PSS under the QEMU backend and under the libvirt backend, when
+# the build has it and libvirt answers.
+# Usage: tools/bench.sh [RUNS] [backends]   (default 7; backends: that section
+# alone; needs a build: tools/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-7}
@@ -47,6 +51,60 @@ run_timed() {
     echo $(( $(now_ms) - start ))
 }
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+
+# pss PID...: the sum of their proportional set sizes, in KiB.
+pss() { local p t=0; for p in "$@"; do t=$((t + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0))); done; echo $t; }
+# sandbox_pids ID: the supervisor (its cwd is the state directory), the
+# QEMU and virtiofsd (COCOON_SANDBOX=<state dir> in their environment) and
+# the detached stubs.
+sandbox_pids() {
+    local d
+    for d in /proc/[0-9]*; do
+        case $(readlink "$d/cwd" 2>/dev/null) in "$work/state/$1" | "$work/state/$1"/*) echo "${d#/proc/}" ;; esac
+        tr '\0' '\n' 2>/dev/null < "$d/environ" | grep -qx "COCOON_SANDBOX=$work/state/$1" && echo "${d#/proc/}"
+        tr '\0' ' ' 2> /dev/null < "$d/cmdline" | grep -q -- "--root $work/state run -d" && echo "${d#/proc/}"
+    done | sort -u || true
+}
+# idle_pss [CONFIG]: the PSS of one idle container, settled for 3 s.
+idle_pss() {
+    local conf=(); [[ -n ${1:-} ]] && conf=("COCOON_CONFIG=$1")
+    env "${conf[@]}" build/runtime/cocoon --root "$work/state" run -d -b "$work/sleeper" bench-idle < /dev/null > /dev/null 2>&1
+    sleep 3
+    pss $(sandbox_pids bench-idle)
+    build/runtime/cocoon --root "$work/state" delete --force bench-idle > /dev/null 2>&1
+}
+# ---- backends: QEMU's and libvirt's, the same cloud kernel (docs/libvirt.md) ----
+backend_section() {
+    local q=$PWD/build/guest-image/cloud.conf l=$PWD/build/guest-image/libvirt.conf n i
+    if ! build/runtime/cocoon --version | grep -q '^backends:.* libvirt'; then
+        echo "backends: this build has no libvirt backend (libvirt-dev missing at meson setup)"
+        return
+    fi
+    if ! virsh -c qemu:///system version > /dev/null 2>&1; then
+        echo "backends: libvirt does not answer at qemu:///system (start libvirtd or virtqemud)"
+        return
+    fi
+    local q_run=() l_run=() q_idle=() l_idle=()
+    backend_run() { COCOON_CONFIG=$1 build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-b$n"; }
+    for ((n = 0; n < runs; n++)); do
+        q_run+=("$(run_timed backend_run "$q")")
+        l_run+=("$(run_timed backend_run "$l")")
+    done
+    for ((i = 0; i < (runs + 1) / 2; i++)); do
+        q_idle+=("$(idle_pss "$q")")
+        l_idle+=("$(idle_pss "$l")")
+    done
+    printf 'backends, median of %d runs (start) and %d idle containers (PSS; libvirtd itself not counted)\n' \
+        "$runs" "${#l_idle[@]}"
+    printf '  %-28s %10s %10s\n' "" "qemu" "libvirt"
+    printf '  %-28s %7d ms %7d ms\n' "cocoon run /bin/true" "$(median "${q_run[@]}")" "$(median "${l_run[@]}")"
+    printf '  %-28s %6d KiB %6d KiB\n' "idle container PSS" "$(median "${q_idle[@]}")" "$(median "${l_idle[@]}")"
+}
+# `tools/bench.sh RUNS backends`: that section alone.
+if [[ ${2:-} == backends ]]; then
+    backend_section
+    exit 0
+fi
 
 n=0
 cocoon_run() { build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-$n"; }
@@ -83,19 +141,6 @@ for ((n = 0; n < runs; n++)); do
     cexec_t+=("$(run_timed cocoon_exec)")
     oexec_t+=("$(run_timed oci_exec)")
 done
-# pss PID...: the sum of their proportional set sizes, in KiB.
-pss() { local p t=0; for p in "$@"; do t=$((t + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0))); done; echo $t; }
-# sandbox_pids ID: the supervisor (its cwd is the state directory), the
-# QEMU and virtiofsd (COCOON_SANDBOX=<state dir> in their environment) and
-# the detached stubs.
-sandbox_pids() {
-    local d
-    for d in /proc/[0-9]*; do
-        case $(readlink "$d/cwd" 2>/dev/null) in "$work/state/$1" | "$work/state/$1"/*) echo "${d#/proc/}" ;; esac
-        tr '\0' '\n' 2>/dev/null < "$d/environ" | grep -qx "COCOON_SANDBOX=$work/state/$1" && echo "${d#/proc/}"
-        tr '\0' ' ' 2> /dev/null < "$d/cmdline" | grep -q -- "--root $work/state run -d" && echo "${d#/proc/}"
-    done | sort -u || true
-}
 sandbox_pids=$(sandbox_pids bench-exec)
 oci_pid=$("$oci" --root "$work/oci" state bench-exec | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 printf 'a running container, median of %d execs\n' "$runs"
@@ -148,14 +193,6 @@ bash tools/mkbundle.sh --config-only "$work/bundle" /bin/true > /dev/null
 printf '[hypervisor]\njail = off\n' > "$work/jail-off.conf"
 jail_run() { build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-$n"; }
 nojail_run() { COCOON_CONFIG="$work/jail-off.conf" jail_run; }
-# idle_pss [CONFIG]: the PSS of one idle container, settled for 3 s.
-idle_pss() {
-    local conf=(); [[ -n ${1:-} ]] && conf=("COCOON_CONFIG=$1")
-    env "${conf[@]}" build/runtime/cocoon --root "$work/state" run -d -b "$work/sleeper" bench-idle < /dev/null > /dev/null 2>&1
-    sleep 3
-    pss $(sandbox_pids bench-idle)
-    build/runtime/cocoon --root "$work/state" delete --force bench-idle > /dev/null 2>&1
-}
 jail_t=() nojail_t=() jail_pss=() nojail_pss=()
 for ((n = 0; n < runs; n++)); do
     jail_t+=("$(run_timed jail_run)")
@@ -234,3 +271,4 @@ kernel_section() {
         "idle PSS, cocoon / cloud" "$(ratio "$cot" "$clt")"
 }
 kernel_section
+backend_section

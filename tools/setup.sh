@@ -15,6 +15,9 @@ packages=(
     make bc bison flex libelf-dev libssl-dev xz-utils
     # the VM
     qemu-system-x86 qemu-system-common
+    # the optional libvirt backend (docs/libvirt.md): built when libvirt-dev is
+    # there; its tests start the daemon from libvirt-daemon-system
+    libvirt-dev libvirt-daemon-system
     # tests (libFuzzer comes with clang's runtime) and benchmark
     python3 runc clang libclang-rt-14-dev bsdutils iproute2
     # tests/clients: the engines that drive cocoon (script(1) from bsdutils gives them a terminal);
