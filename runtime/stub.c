@@ -307,29 +307,49 @@ static void report_attached(int r, const cocoon_error *err, void *ud)
                 close(null);
 }
 
+static void on_alarm(int sig)
+{
+        (void) sig; /* only interrupts a blocked open */
+}
+
 /*
  * o->stdio_paths onto fds 0-2. A fifo's reading end opens at once (its
  * O_NONBLOCK copy in the supervisor sees no end of file before a writer
- * came and went); a writing end waits for its reader if it is not there yet.
+ * came and went); a writing end waits for its reader if it is not there
+ * yet, for a minute at most.
  */
+#define STDIO_OPEN_TIMEOUT_S 60
 static int open_stdio_paths(const char *const *paths, cocoon_error **err)
 {
-        for (int i = 0; i < 3; i++) {
+        struct sigaction sa = {.sa_handler = on_alarm}, old;
+        (void) sigaction(SIGALRM, &sa, &old);
+        int r = 0;
+        for (int i = 0; r == 0 && i < 3; i++) {
                 const char *path = paths[i] && *paths[i] ? paths[i] : "/dev/null";
                 int fd = open(path, (i == 0 ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_NOCTTY);
-                if (fd < 0 && errno == ENXIO)
+                if (fd < 0 && errno == ENXIO) {
+                        alarm(STDIO_OPEN_TIMEOUT_S);
                         fd = open(path, O_WRONLY | O_NOCTTY);
-                if (fd < 0)
-                        return error_sys(err, errno, "opening %s", path);
+                        alarm(0);
+                        if (fd < 0 && errno == EINTR) {
+                                r = error_set(err, ETIMEDOUT, "%s: nobody opened it for reading within %d s", path,
+                                              STDIO_OPEN_TIMEOUT_S);
+                                break;
+                        }
+                }
+                if (fd < 0) {
+                        r = error_sys(err, errno, "opening %s", path);
+                        break;
+                }
                 (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
                 if (fd != i) {
-                        int r = dup2(fd, i) < 0 ? -errno : 0;
+                        if (dup2(fd, i) < 0)
+                                r = error_sys(err, errno, "dup2 of %s", path);
                         close(fd);
-                        if (r < 0)
-                                return error_sys(err, -r, "dup2 of %s", path);
                 }
         }
-        return 0;
+        (void) sigaction(SIGALRM, &old, NULL);
+        return r;
 }
 
 static _Noreturn void stub_child(const char *dir, const struct stub_opts *o, const char *console_socket, int ready_fd)
