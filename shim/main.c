@@ -377,7 +377,7 @@ static int cmd_delete(struct shim *s)
 
 int main(int argc, char **argv)
 {
-        struct shim s = {0};
+        struct shim s = {.events_fd = -1};
         const char *cmd;
         if (parse_args(argc, argv, &s.args, &cmd) < 0)
                 return usage();

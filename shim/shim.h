@@ -57,6 +57,9 @@ struct shim {
         struct shim_args args;
         struct shim_event *events, **events_tail;
         pid_t publisher; /* the publish binary running now, 0: none */
+        int events_fd;   /* containerd's ttrpc socket ($TTRPC_ADDRESS) for Events.Forward; -1: not (yet) */
+        uint32_t events_stream;
+        bool events_direct_failed; /* then every event goes through the publish binary */
         struct runtime rt;
         char *root; /* cocoon's state for this namespace */
         struct shim_task *tasks;

@@ -110,6 +110,8 @@ order=$(grep -o '/tasks/[a-z]*.*"s4"' "$TEST_ROOT/events" | grep -o '^/tasks/[a-
 check "its events came in order: create, start, exit, delete" [ "$order" = "/tasks/create /tasks/start /tasks/exit /tasks/delete " ]
 kill "$events_pid"
 wait "$events_pid" 2> /dev/null
+check "the shims sent their events on containerd's ttrpc socket (no fallback to the publish binary)" \
+    sh -c '! grep -q "from now on" "$1"' _ "$CT/containerd.log"
 check "OOM: nothing left" clean s4
 
 # 5. A pod as containerd's CRI annotates it: the sandbox's task and a
