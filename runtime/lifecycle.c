@@ -44,18 +44,10 @@ int container_status(const struct container *c, char **ret_status)
                 *ret_status = strdup("stopped");
                 return *ret_status ? 0 : -ENOMEM;
         }
-        Cocoon__ContainerStateRequest cs = COCOON__CONTAINER_STATE_REQUEST__INIT;
-        cs.container_id = c->st.id;
-        Request req = COCOON__REQUEST__INIT;
-        req.body_case = COCOON__REQUEST__BODY_CONTAINER_STATE;
-        req.container_state = &cs;
-        _cleanup_response_ Response *resp = NULL;
-        _cleanup_error_ cocoon_error *err = NULL;
         /* A supervisor that does not answer has nothing running. */
-        if (sandbox_call(c->sv_dir, &req, &resp, &err) < 0 || resp->body_case != COCOON__RESPONSE__BODY_CONTAINER_STATE)
-                *ret_status = strdup("stopped");
-        else
-                *ret_status = strdup(resp->container_state->status);
+        if (sandbox_container_state(c->sv_dir, c->st.id, ret_status, NULL) == 0)
+                return 0;
+        *ret_status = strdup("stopped");
         return *ret_status ? 0 : -ENOMEM;
 }
 
@@ -125,7 +117,6 @@ static int leave_sandbox(const struct container *c, cocoon_error **err)
         _cleanup_free_ char *status = NULL;
         if (container_status(c, &status) < 0)
                 return -ENOMEM;
-        Request req = COCOON__REQUEST__INIT;
         if (strcmp(status, "running") == 0 || strcmp(status, "paused") == 0) {
                 /* A SIGKILL gets through cgroup v2's freezer: no thaw needed. */
                 int r = container_signal(c, SIGKILL, true, err);
@@ -134,11 +125,7 @@ static int leave_sandbox(const struct container *c, cocoon_error **err)
                 if (r < 0)
                         return r;
         }
-        Cocoon__RemoveContainerRequest rm = COCOON__REMOVE_CONTAINER_REQUEST__INIT;
-        rm.container_id = c->st.id;
-        req.body_case = COCOON__REQUEST__BODY_REMOVE_CONTAINER;
-        req.remove_container = &rm;
-        int r = sandbox_call(c->sv_dir, &req, NULL, err);
+        int r = sandbox_remove(c->sv_dir, c->st.id, err);
         /* Gone already (its sandbox stopped meanwhile) is what we wanted. */
         return r == -ENOENT || !state_supervisor_alive(&c->st) ? 0 : r;
 }
@@ -154,15 +141,7 @@ int container_stop_sandbox(const struct container *c, cocoon_error **err)
 
 int container_signal(const struct container *c, int sig, bool all, cocoon_error **err)
 {
-        Cocoon__SignalProcessRequest sp = COCOON__SIGNAL_PROCESS_REQUEST__INIT;
-        sp.container_id = c->st.id;
-        sp.exec_id = (char *) "";
-        sp.signal = sig;
-        sp.all = all;
-        Request req = COCOON__REQUEST__INIT;
-        req.body_case = COCOON__REQUEST__BODY_SIGNAL_PROCESS;
-        req.signal_process = &sp;
-        return sandbox_call(c->sv_dir, &req, NULL, err);
+        return sandbox_signal(c->sv_dir, c->st.id, "", sig, all, err);
 }
 
 int container_started(const struct container *c, int r, cocoon_error **err)
@@ -298,7 +277,7 @@ int container_create_sandbox(struct runtime *rt, const struct create_opts *o, st
                 return r;
         b.no_pivot = o->no_pivot;
         bool terminal = b.spec->process.terminal;
-        if (o->detach && terminal && !o->console_socket)
+        if (o->detach && terminal && !o->console_socket && !o->stdio_by_caller)
                 r = error_set(err, EINVAL, "cannot allocate tty if cocoon will detach without setting console socket");
         else if (o->console_socket && !terminal)
                 r = error_set(err, EINVAL, "cannot use console socket if cocoon will not detach or allocate tty");

@@ -138,8 +138,30 @@ pid_t fork_with_ready(int *ret_fd, cocoon_error **err);
 void ready_send(int fd, int r, const cocoon_error *err);
 int ready_receive(int fd, pid_t *ret_pid, cocoon_error **err);
 
-/* client.c: talking to a supervisor's control socket */
+/* sandbox.c: a connection to a supervisor's control socket */
 int supervisor_connect(const char *dir, cocoon_error **err);
+
+/*
+ * client.c: the typed requests to a sandbox's supervisor (sv_dir: the
+ * directory of its ctl.sock), for the CLI verbs and the containerd shim.
+ */
+int sandbox_start(const char *sv_dir, const char *id, cocoon_error **err);
+/* To the process exec_id ("" or NULL: the init), or with all to every process in the container's cgroup. */
+int sandbox_signal(const char *sv_dir, const char *id, const char *exec_id, int sig, bool all, cocoon_error **err);
+int sandbox_pause(const char *sv_dir, const char *id, bool paused, cocoon_error **err);
+/* The container's cgroup v2 statistics in the guest: resp->stats_container of a response the caller frees. */
+int sandbox_stats(const char *sv_dir, const char *id, Response **ret, cocoon_error **err);
+/* created, running, paused or stopped, as the supervisor has seen it (a new string). */
+int sandbox_container_state(const char *sv_dir, const char *id, char **ret_status, cocoon_error **err);
+/* A pod's container leaves the VM (its processes must be gone). */
+int sandbox_remove(const char *sv_dir, const char *id, cocoon_error **err);
+/* The terminal size of a process that has one. */
+int sandbox_resize(const char *sv_dir, const char *id, const char *exec_id, unsigned rows, unsigned cols,
+                   cocoon_error **err);
+/* New cgroup limits: a runtime-spec linux.resources object as JSON. */
+int sandbox_update(const char *sv_dir, const char *id, const char *resources_json, cocoon_error **err);
+/* The guest pids of the container's processes, in a new array. */
+int sandbox_list_processes(const char *sv_dir, const char *id, int32_t **ret_pids, size_t *ret_n, cocoon_error **err);
 
 /* stub.c: the host process that stands for one guest process. */
 struct stub_opts {
@@ -150,6 +172,13 @@ struct stub_opts {
         bool terminal;                 /* the process has a terminal */
         bool ignore_paused;            /* exec: into a paused container too */
         const char *cgroup;            /* a detached stub joins this host cgroup (NULL: none) */
+        /*
+         * A detached stub's stdio: NULL keeps the caller's fds 0-2; else the
+         * stub opens these three paths itself (stdin for reading, the others
+         * for writing; "" is /dev/null), blocking until a fifo's other end is
+         * there, as containerd hands a shim its fifos.
+         */
+        const char *const *stdio_paths;
 };
 /*
  * Attaches our stdio to the process (or starts the exec with it), relays
@@ -187,6 +216,7 @@ struct create_opts {
         bool no_pivot;
         bool detach; /* the sandbox outlives this process (create, run -d) */
         bool keep;   /* run --keep: a stopped container stays until delete */
+        bool stdio_by_caller; /* a terminal needs no console socket: the caller relays its stdio (the shim) */
 };
 /*
  * Creates the container, not yet started: state directory, supervisor and

@@ -372,6 +372,8 @@ int supervisor_spawn(struct runtime *rt, const char *id, const struct bundle *b,
                         if (getppid() != caller)
                                 _exit(1);
                 }
+                /* Its own name in ps: its command line is its parent's (cocoon or the containerd shim). */
+                (void) prctl(PR_SET_NAME, "cocoon-sandbox");
                 _exit(supervisor_main(rt, id, b, dir, cgroup, ready, caller));
         }
         if (detach)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -306,6 +307,51 @@ static void report_attached(int r, const cocoon_error *err, void *ud)
                 close(null);
 }
 
+static void on_alarm(int sig)
+{
+        (void) sig; /* only interrupts a blocked open */
+}
+
+/*
+ * o->stdio_paths onto fds 0-2. A fifo's reading end opens at once (its
+ * O_NONBLOCK copy in the supervisor sees no end of file before a writer
+ * came and went); a writing end waits for its reader if it is not there
+ * yet, for a minute at most.
+ */
+#define STDIO_OPEN_TIMEOUT_S 60
+static int open_stdio_paths(const char *const *paths, cocoon_error **err)
+{
+        struct sigaction sa = {.sa_handler = on_alarm}, old;
+        (void) sigaction(SIGALRM, &sa, &old);
+        int r = 0;
+        for (int i = 0; r == 0 && i < 3; i++) {
+                const char *path = paths[i] && *paths[i] ? paths[i] : "/dev/null";
+                int fd = open(path, (i == 0 ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_NOCTTY);
+                if (fd < 0 && errno == ENXIO) {
+                        alarm(STDIO_OPEN_TIMEOUT_S);
+                        fd = open(path, O_WRONLY | O_NOCTTY);
+                        alarm(0);
+                        if (fd < 0 && errno == EINTR) {
+                                r = error_set(err, ETIMEDOUT, "%s: nobody opened it for reading within %d s", path,
+                                              STDIO_OPEN_TIMEOUT_S);
+                                break;
+                        }
+                }
+                if (fd < 0) {
+                        r = error_sys(err, errno, "opening %s", path);
+                        break;
+                }
+                (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+                if (fd != i) {
+                        if (dup2(fd, i) < 0)
+                                r = error_sys(err, errno, "dup2 of %s", path);
+                        close(fd);
+                }
+        }
+        (void) sigaction(SIGALRM, &old, NULL);
+        return r;
+}
+
 static _Noreturn void stub_child(const char *dir, const struct stub_opts *o, const char *console_socket, int ready_fd)
 {
         _cleanup_error_ cocoon_error *err = NULL;
@@ -316,7 +362,11 @@ static _Noreturn void stub_child(const char *dir, const struct stub_opts *o, con
         }
         (void) syscall(SYS_close_range, 4, ~0U, 0);
         log_detach();
+        /* Its own name in ps: its command line is its parent's (cocoon or the containerd shim). */
+        (void) prctl(PR_SET_NAME, "cocoon-stub");
         int r = o->cgroup ? host_cgroup_join(o->cgroup, getpid(), &err) : 0;
+        if (r == 0 && o->stdio_paths)
+                r = open_stdio_paths(o->stdio_paths, &err);
         if (r == 0 && console_socket)
                 r = console_to_socket(console_socket, &err);
         int ctl = r < 0 ? r : supervisor_connect(dir, &err);

@@ -14,15 +14,8 @@ static int set_paused(const struct verb *v, struct runtime *rt, int argc, char *
         static const char *const running[] = {"running", NULL}, *const frozen[] = {"paused", NULL};
         r = container_require_status(&c, paused ? running : frozen,
                                      paused ? "container not running" : "container not paused", &err);
-        if (r == 0) {
-                Cocoon__PauseContainerRequest pc = COCOON__PAUSE_CONTAINER_REQUEST__INIT;
-                pc.container_id = c.st.id;
-                pc.paused = paused;
-                Request req = COCOON__REQUEST__INIT;
-                req.body_case = COCOON__REQUEST__BODY_PAUSE_CONTAINER;
-                req.pause_container = &pc;
-                r = sandbox_call(c.sv_dir, &req, NULL, &err);
-        }
+        if (r == 0)
+                r = sandbox_pause(c.sv_dir, c.st.id, paused, &err);
         container_close(&c);
         return r < 0 ? verb_fail(v, r, err) : 0;
 }

@@ -51,31 +51,22 @@ static int ps_main(struct runtime *rt, int argc, char **argv)
         _cleanup_free_ char *status = NULL;
         r = container_status(&ct, &status);
         bool stopped = r == 0 && strcmp(status, "stopped") == 0;
-        _cleanup_response_ Response *resp = NULL;
-        if (r == 0 && !stopped) {
-                Cocoon__ListProcessesRequest lp = COCOON__LIST_PROCESSES_REQUEST__INIT;
-                lp.container_id = (char *) id;
-                Request req = COCOON__REQUEST__INIT;
-                req.body_case = COCOON__REQUEST__BODY_LIST_PROCESSES;
-                req.list_processes = &lp;
-                r = sandbox_call(ct.sv_dir, &req, &resp, &err);
-                if (r == 0 && resp->body_case != COCOON__RESPONSE__BODY_LIST_PROCESSES)
-                        r = error_set(&err, EPROTO, "the agent sent no process list");
-        }
+        _cleanup_free_ int32_t *pids = NULL;
+        size_t n_pids = 0;
+        if (r == 0 && !stopped)
+                r = sandbox_list_processes(ct.sv_dir, id, &pids, &n_pids, &err);
         container_close(&ct);
         if (r < 0)
                 return verb_fail(&verb_ps, r, err);
 
-        static const Cocoon__ListProcessesResponse none = COCOON__LIST_PROCESSES_RESPONSE__INIT;
-        const Cocoon__ListProcessesResponse *l = stopped ? &none : resp->list_processes;
         if (strcmp(format, "json") == 0) {
                 struct json_writer w;
                 _cleanup_free_ char *text = NULL;
                 if (json_writer_init(&w, false) < 0)
                         return verb_fail(&verb_ps, -ENOMEM, NULL);
                 json_open_array(&w, NULL);
-                for (size_t i = 0; i < l->n_pids; i++)
-                        json_int(&w, l->pids[i]);
+                for (size_t i = 0; i < n_pids; i++)
+                        json_int(&w, pids[i]);
                 json_close_array(&w);
                 if (json_writer_finish(&w, &text, NULL) < 0)
                         return verb_fail(&verb_ps, -ENOMEM, NULL);
@@ -83,8 +74,8 @@ static int ps_main(struct runtime *rt, int argc, char **argv)
                 return 0;
         }
         printf("PID (guest)\n");
-        for (size_t i = 0; i < l->n_pids; i++)
-                printf("%d\n", l->pids[i]);
+        for (size_t i = 0; i < n_pids; i++)
+                printf("%d\n", pids[i]);
         return 0;
 }
 

@@ -18,12 +18,7 @@ static int start_main(struct runtime *rt, int argc, char **argv)
                                                           ? "cannot start a container that has stopped"
                                                           : "cannot start an already running container");
         if (r == 0) {
-                Cocoon__StartContainerRequest st = COCOON__START_CONTAINER_REQUEST__INIT;
-                st.container_id = c.st.id;
-                Request req = COCOON__REQUEST__INIT;
-                req.body_case = COCOON__REQUEST__BODY_START_CONTAINER;
-                req.start_container = &st;
-                r = container_started(&c, sandbox_call(c.sv_dir, &req, NULL, &err), &err);
+                r = container_started(&c, sandbox_start(c.sv_dir, c.st.id, &err), &err);
         }
         container_close(&c);
         return r < 0 ? verb_fail(&verb_start, r, err) : 0;

@@ -192,15 +192,8 @@ static int update_main(struct runtime *rt, int argc, char **argv)
                 return verb_fail(&verb_update, r, err);
         static const char *const live[] = {"created", "running", "paused", NULL};
         r = container_require_status(&ct, live, "container not running", &err);
-        if (r == 0) {
-                Cocoon__UpdateContainerRequest uc = COCOON__UPDATE_CONTAINER_REQUEST__INIT;
-                uc.container_id = (char *) id;
-                uc.resources_json = json;
-                Request req = COCOON__REQUEST__INIT;
-                req.body_case = COCOON__REQUEST__BODY_UPDATE_CONTAINER;
-                req.update_container = &uc;
-                r = sandbox_call(ct.sv_dir, &req, NULL, &err);
-        }
+        if (r == 0)
+                r = sandbox_update(ct.sv_dir, id, json, &err);
         container_close(&ct);
         return r < 0 ? verb_fail(&verb_update, r, err) : 0;
 }

@@ -12,25 +12,13 @@
 
 need containerd ctr containerd-shim-runc-v2
 : "${CONTAINERD_SNIPPET:?set CONTAINERD_SNIPPET to docs/k8s/containerd-cocoon.toml}"
-CT="$TEST_ROOT/containerd"
-SOCK="$CT/containerd.sock"
 NS="cocoon-test-$$"
-mkdir -p "$CT"
+. "$(dirname "$0")/containerd-lib.sh"
 
-# The shipped snippet with this build's cocoon and this run's state; the
-# daemon's own paths first (top-level keys), its socket last.
-{
-    printf 'root = "%s"\nstate = "%s"\n' "$CT/root" "$CT/state"
-    sed -e "s|\"/usr/local/bin/cocoon\"|\"$COCOON\"|" -e "s|\"/run/containerd/cocoon\"|\"$STATE\"|" "$CONTAINERD_SNIPPET"
-    printf '[plugins."io.containerd.internal.v1.opt"]\n  path = "%s"\n' "$CT/opt"
-    printf '[grpc]\n  address = "%s"\n[ttrpc]\n  address = "%s"\n' "$SOCK" "$SOCK.ttrpc"
-} > "$CT/config.toml"
-
-containerd --config "$CT/config.toml" > "$CT/containerd.log" 2>&1 &
-CONTAINERD_PID=$!
-c() { ctr -a "$SOCK" -n "$NS" "$@"; }
+# The shipped snippet with this build's cocoon and this run's state.
+containerd_start < <(sed -e "s|\"/usr/local/bin/cocoon\"|\"$COCOON\"|" -e "s|\"/run/containerd/cocoon\"|\"$STATE\"|" \
+    "$CONTAINERD_SNIPPET")
 R=(--runtime io.containerd.runc.v2 --runc-binary "$COCOON" --runc-root "$STATE")
-IMG=localhost/busybox:latest
 
 # The shims this containerd started (their command line names its socket).
 shims() {
@@ -39,19 +27,7 @@ shims() {
         tr '\0' ' ' 2> /dev/null < "$d/cmdline" | grep -q -- "containerd-shim.* -address $SOCK " && echo "${d#/proc/}"
     done
 }
-test_teardown() {
-    local id
-    for id in $(c task ls -q 2> /dev/null); do
-        c task kill -s SIGKILL "$id" > /dev/null 2>&1
-        c task rm -f "$id" > /dev/null 2>&1
-    done
-    for id in $(c container ls -q 2> /dev/null); do c container rm "$id" > /dev/null 2>&1; done
-    c image rm "$IMG" > /dev/null 2>&1
-    kill "$CONTAINERD_PID" 2> /dev/null && wait "$CONTAINERD_PID"
-    for id in $(shims); do kill -9 "$id" 2> /dev/null; done
-    # The namespace's parent cgroups are the test's (the shim names them after it).
-    for id in /sys/fs/cgroup/"$NS" /sys/fs/cgroup/*/"$NS"; do [ -d "$id" ] && rmdir "$id"; done
-}
+test_teardown() { containerd_teardown; }
 
 # clean ID: the container is gone from containerd and nothing of it is left.
 clean() {
@@ -68,8 +44,6 @@ clean() {
     rmdir "$STATE/$NS" 2> /dev/null
     host_cgroup_gone "$NS/$id" && nothing_left
 }
-up() { c version > /dev/null 2>&1; }
-status_is() { [ "$(c task ls | awk -v id="$1" '$1 == id { print $3 }')" = "$2" ]; }
 
 check "containerd starts with the shipped snippet in its config" wait_for 60 up
 check "the cri plugin loads it (ctr plugins ls: ok)" has "$(c plugins ls 2>&1)" '^io\.containerd\.grpc\.v1 +cri +.* ok *$'
@@ -78,6 +52,8 @@ check "the cri plugin has runtime cocoon: the runc v2 shim with BinaryName" \
     has "$cri_config" "cocoon:\{Type:io.containerd.runc.v2 [^}]*Options:map\[BinaryName:$COCOON Root:$STATE\]"
 check "the cri plugin has the untrusted workload runtime too" \
     has "$cri_config" "UntrustedWorkloadRuntime:\{Type:io.containerd.runc.v2 [^}]*Options:map\[BinaryName:$COCOON "
+check "the cri plugin has runtime cocoon-shim: cocoon's native shim" \
+    has "$cri_config" "cocoon-shim:\{Type:io.containerd.cocoon.v2 "
 check "runc stays the default runtime" has "$cri_config" "DefaultRuntimeName:runc .*runc:\{Type:io.containerd.runc.v2 "
 
 # The other shipped configs, as far as this host can check them (no CRI-O or
@@ -101,12 +77,7 @@ c image import --base-name localhost/busybox "$IMAGE_TAR" > /dev/null 2>&1
 check "ctr image import takes the OCI archive tools/mkimage.sh made" has "$(c image ls -q 2>&1)" "^$IMG\$"
 
 # 1. run --rm: output and exit status.
-out=$(c run --rm "${R[@]}" "$IMG" c1 sh -c 'echo out; echo err >&2; exit 5' < /dev/null 2>&1)
-status=$?
-check "run --rm: the exit status is the workload's (5)" [ "$status" = 5 ]
-check "run --rm: stdout reaches ctr" has "$out" '^out$'
-check "run --rm: stderr reaches ctr" has "$out" '^err$'
-check "run --rm: nothing left" clean c1
+run_rm_case c1
 
 # 2. run -t: a terminal (the shim's console socket), typed input, exit status.
 terminal_case "run -t" "ctr -a $SOCK -n $NS run -t --rm ${R[*]} $IMG c2"

@@ -13,13 +13,15 @@ case $name in
                    "$src/core/caps.c" "$src/core/rlimits.c" "$src/core/syscall-filter.c" "$src/core/hooks.c"
                    "$src/core/mount.c")
           libs=(-lyajl -lm -lseccomp -lcap) ;;
+    ttrpc) sources=("$src/shim/ttrpc.c" "$build/shim/shim.pb-c.c")
+           libs=(-lprotobuf-c) ;;
     *) echo "run-fuzz: unknown harness $name" >&2; exit 2 ;;
 esac
 
 out="$build/tests/fuzz"
 mkdir -p "$out/corpus-$name"
 clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$src/core" -I"$src/proto" -I"$build/proto" -I"$build" \
+    -I"$src/core" -I"$src/proto" -I"$build/proto" -I"$src/shim" -I"$build/shim" -I"$build" \
     "$src/tests/fuzz/fuzz-$name.c" "$src/core/error.c" "${sources[@]}" "${libs[@]}" -o "$out/fuzz-$name"
 # The corpus in the build dir grows from run to run; seeds keep the first run meaningful.
 if [[ -d "$src/tests/fuzz/seeds-$name" ]]; then
