@@ -64,11 +64,11 @@ import sys, tomllib
 r = tomllib.load(open(sys.argv[1], "rb"))["crio"]["runtime"]["runtimes"]["cocoon"]
 sys.exit(not (r["runtime_type"] == "oci" and r["runtime_path"].endswith("/cocoon") and r["runtime_root"]))' "$K8S/crio-cocoon.conf"
 if python3 -c 'import yaml' 2> /dev/null; then
-    check "the RuntimeClass is YAML with handler cocoon and overhead.podFixed memory and cpu" python3 -c '
+    check "the RuntimeClasses are YAML with handlers cocoon and cocoon-shim and overhead.podFixed memory and cpu" python3 -c '
 import sys, yaml
-r = yaml.safe_load(open(sys.argv[1]))
-f = r["overhead"]["podFixed"]
-sys.exit(not (r["kind"] == "RuntimeClass" and r["handler"] == "cocoon" and f["memory"] and f["cpu"]))' "$K8S/runtimeclass.yaml"
+docs = list(yaml.safe_load_all(open(sys.argv[1])))
+ok = [r["handler"] for r in docs if r["kind"] == "RuntimeClass" and r["overhead"]["podFixed"]["memory"] and r["overhead"]["podFixed"]["cpu"]]
+sys.exit(ok != ["cocoon", "cocoon-shim"])' "$K8S/runtimeclass.yaml"
 else
     ok "the RuntimeClass is YAML # SKIP python3-yaml is not installed"
 fi

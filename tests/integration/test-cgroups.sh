@@ -119,9 +119,11 @@ check "guest: nothing left on the host" nothing_left
 # 4. The verbs that reach the cgroup from the host: ps, pause/resume (the
 # freezer), update, events --stats, kill --all. The container's loop keeps
 # the longest gap between its turns (in centiseconds, from /proc/uptime) in
-# /tmp/maxgap: a pause shows up there as a gap as long as the pause.
+# /tmp/maxgap: a pause shows up there as a gap as long as the pause. (The
+# centiseconds are counted without the text's leading zeros: a guest this
+# young has an uptime of 0.87 s, and sh reads 087 as a bad octal number.)
 mkbundle --config-only "$B" sh -c 'sleep 1000 & echo 0 > /tmp/maxgap; last=; max=0
-while :; do read -r up _ < /proc/uptime; t=${up%.*}${up#*.}
+while :; do read -r up _ < /proc/uptime; t=$((${up%.*} * 100 + 1${up#*.} - 100))
     if [ -n "$last" ] && [ $((t - last)) -gt $max ]; then max=$((t - last)); echo $max > /tmp/maxgap; fi
     last=$t; sleep 0.1; done'
 configure ro '{"memory": {"limit": 67108864}, "pids": {"limit": 30}}' '["CAP_MKNOD"]' \
