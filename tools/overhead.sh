@@ -26,7 +26,8 @@ sleep 10
 stub=$("$cocoon" --root "$work/state" state idle | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
 pids=$(for d in /proc/[0-9]*; do
     case $(readlink "$d/cwd" 2>/dev/null) in "$work/state/idle" | "$work/state/idle"/*) echo "${d#/proc/}"; continue ;; esac
-    tr '\0' '\n' 2>/dev/null < "$d/environ" | grep -qx "COCOON_SANDBOX=$work/state/idle" && echo "${d#/proc/}"
+    # (|| true: the loop's status is its last test's, which set -e must not see.)
+    tr '\0' '\n' 2>/dev/null < "$d/environ" | grep -qx "COCOON_SANDBOX=$work/state/idle" && echo "${d#/proc/}" || true
 done)
 pids="$pids $stub"
 pss_kib() { local p t=0; for p in $pids; do t=$((t + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0))); done; echo $t; }
