@@ -766,6 +766,15 @@ static void stub_gone(struct supervisor *sv, struct host_process *p)
         if (p->exit_sent)
                 return;
         p->stub_gone = true;
+        /*
+         * Its output has no reader any more, here nor in the guest: the agent
+         * closes its end too, so a child still holding the process's stdout
+         * gets EPIPE, as with a fifo whose reader went away, and the streams
+         * end instead of staying open for as long as that child lives.
+         */
+        if (!sv->vm_dead)
+                for (int i = 1; i < 3; i++)
+                        (void) pump_reader_gone(&p->pumps[i], &sv->agent);
         for (int i = 0; i < 3; i++)
                 pump_close(&p->pumps[i]);
         if (p->exited || sv->stopping || sv->vm_dead)

@@ -313,6 +313,19 @@ check "$name: ... and its process is gone from the container" wait_for 30 nprocs
 out=$(rt exec c10 ps -o stat,args 2>&1)
 check "$name: ... killed and reaped: the container's own ps shows no such process, nor a zombie" \
     sh -c 'echo "$1" | grep -q "sleep 302" && ! echo "$1" | grep -q "sleep 303" && ! echo "$1" | grep -q "^ *Z"' _ "$out" || echo "$out" | diag
+if [ "$name" != runc ]; then
+    # The stub stands for the caller's streams: once it is gone, a child
+    # still writing to the exec's stdout gets EPIPE (runc's caller holds its
+    # own pipe, so there the child writes on).
+    rt exec -d --pid-file "$TEST_ROOT/e10b.pid" c10 sh -c "sh -c 'while echo x; do sleep 0.2; done' writer-loop & exec sleep 305" \
+        < /dev/null > /dev/null 2>&1
+    writer_runs() { rt exec c10 ps -o args 2>&1 | grep -q writer-loop; }
+    writer_gone() { local o; o=$(rt exec c10 ps -o args 2>&1) && echo "$o" | grep -q "sleep 302" && ! echo "$o" | grep -q writer-loop; }
+    check "$name: a detached exec with a writing child runs" wait_for 10 writer_runs
+    kill -9 "$(cat "$TEST_ROOT/e10b.pid")"
+    check "$name: ... once its stub is killed, the child writing to its stdout ends too (EPIPE)" \
+        wait_for 15 writer_gone
+fi
 kill -9 "$(cat "$TEST_ROOT/c10.pid")"
 check "$name: a container whose pid-file process is killed (SIGKILL) is stopped" wait_status c10 stopped
 check "$name: ... and state does not name the dead pid" python3 -c 'import json,sys; sys.exit(json.loads(sys.argv[1])["pid"] != 0)' "$(rt state c10)"
