@@ -164,6 +164,7 @@ int main(int argc, char **argv)
                 switch (c) {
                 case 'r':
                         rt.root = optarg;
+                        rt.root_given = true;
                         break;
                 case 'l':
                         log_path = optarg;

@@ -14,6 +14,7 @@
 
 struct runtime {
         const char *root; /* --root */
+        bool root_given;  /* --root was on the command line, not the default */
         bool debug;
         bool systemd_cgroup;
         struct cocoon_config cfg;

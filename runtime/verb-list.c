@@ -48,9 +48,17 @@ static int list_main(struct runtime *rt, int argc, char **argv)
                 return 2;
         }
 
-        /* A root that does not exist yet lists nothing; one that cannot be trusted is an error. */
+        /*
+         * The default root that does not exist yet lists nothing; a --root
+         * the caller named that does not exist is a mistake worth reporting
+         * (as runc does since 1.3); one that cannot be trusted is an error.
+         */
         _cleanup_error_ cocoon_error *err = NULL;
         int r = state_check_root(rt->root, &err);
+        if (r == -ENOENT && rt->root_given) {
+                r = error_sys(&err, ENOENT, "--root %s", rt->root);
+                return verb_fail(&verb_list, r, err);
+        }
         if (r < 0 && r != -ENOENT)
                 return verb_fail(&verb_list, r, err);
 

@@ -94,6 +94,9 @@ fake_stopped() {
 for id in b2 a1 c3; do fake_stopped $id; done
 check "list is sorted by id, as runc's" [ "$(cocoon list -q | tr '\n' ' ')" = "a1 b2 c3 " ]
 check "list's table too" [ "$(cocoon list | awk 'NR > 1 {print $1}' | tr '\n' ' ')" = "a1 b2 c3 " ]
+check "list with a --root that does not exist fails and names it (runc 1.3)" \
+    expect_fail "--root $TEST_ROOT/no-such-root: No such file or directory" "$COCOON" --root "$TEST_ROOT/no-such-root" list
+check "...and creates nothing" [ ! -e "$TEST_ROOT/no-such-root" ]
 out=$(cocoon ps --format json a1); status=$?
 check "ps of a stopped container is an empty list, as runc's" sh -c '[ "$2" -eq 0 ] && [ "$1" = "[]" ]' _ "$out" "$status"
 check "kill ID 0 of a stopped container says it is not running" expect_fail "not running" cocoon kill a1 0
