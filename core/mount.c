@@ -256,6 +256,16 @@ static int apply_pending(struct rootfs_ctx *ctx, cocoon_error **err)
         return 0;
 }
 
+/* Whether the comma-separated filesystem data has the option NAME=... */
+static bool has_option(const char *data, const char *name)
+{
+        size_t len = strlen(name);
+        for (const char *o = data; o && *o; o = strchr(o, ',') ? strchr(o, ',') + 1 : NULL)
+                if (strncmp(o, name, len) == 0 && o[len] == '=')
+                        return true;
+        return false;
+}
+
 static int mount_one(struct rootfs_ctx *ctx, const struct spec_mount *m, cocoon_error **err)
 {
         unsigned long flags, propagation;
@@ -279,6 +289,22 @@ static int mount_one(struct rootfs_ctx *ctx, const struct spec_mount *m, cocoon_
                 /* A guest with only cgroup v2 answers "cgroup" with the unified hierarchy, as runc does on v2 hosts. */
                 if (strcmp(type, "cgroup") == 0 && ctx->cgroup2_only)
                         type = "cgroup2";
+        }
+        /*
+         * A tmpfs without mode= on a directory the rootfs already has takes
+         * that directory's mode, set-id and sticky bits included, as runc
+         * does: a rootfs whose /tmp is 1777 or 0710 keeps it under the tmpfs.
+         */
+        if (!bind && strcmp(type, "tmpfs") == 0 && !has_option(data, "mode")) {
+                _cleanup_close_ int old = open_in_root(ctx->root, m->destination, 0);
+                struct stat st;
+                if (old >= 0 && fstat(old, &st) == 0 && S_ISDIR(st.st_mode)) {
+                        _cleanup_free_ char *d = NULL;
+                        if (asprintf(&d, "%s%smode=%04o", data, *data ? "," : "", st.st_mode & 07777) < 0)
+                                return error_set(err, ENOMEM, "out of memory");
+                        free(data);
+                        data = TAKE_PTR(d);
+                }
         }
         /* The destination as the container will see it: its symlinks resolve inside the rootfs. */
         _cleanup_close_ int dest_fd = open_in_root(ctx->root, m->destination, kind);

@@ -65,18 +65,56 @@ void process_identity_free(struct process_identity *id)
         *id = (struct process_identity) {0};
 }
 
+/* The length of NAME in "NAME=value". */
+static size_t env_name_len(const char *kv)
+{
+        return strcspn(kv, "=");
+}
+
+/* By name, then by position, later first: the first of each name in this order is the one kept. */
+static int by_name_then_later(const void *a, const void *b, void *env_list)
+{
+        char *const *env = env_list;
+        size_t i = *(const size_t *) a, j = *(const size_t *) b;
+        size_t li = env_name_len(env[i]), lj = env_name_len(env[j]);
+        int c = strncmp(env[i], env[j], li < lj ? li : lj);
+        if (c == 0 && li != lj)
+                c = li < lj ? -1 : 1;
+        return c ? c : (i < j ? 1 : -1);
+}
+
 char **process_env(const struct spec_process *p, const struct process_identity *id)
 {
-        bool has_home = false;
-        for (size_t i = 0; i < p->n_env; i++)
-                if (strncmp(p->env[i], "HOME=", 5) == 0)
-                        has_home = true;
         char **env = calloc(p->n_env + 2, sizeof(char *));
-        if (!env)
+        _cleanup_free_ size_t *order = calloc(p->n_env + 1, sizeof(size_t));
+        _cleanup_free_ bool *keep = calloc(p->n_env + 1, sizeof(bool));
+        if (!env || !order || !keep) {
+                free(env);
                 return NULL;
-        if (p->n_env)
-                memcpy(env, p->env, p->n_env * sizeof(char *));
-        if (!has_home && asprintf(&env[p->n_env], "HOME=%s", id->home) < 0) {
+        }
+        /* Only the last of each name is kept, where it stands (runc 1.2: "A=1 A=2" is one A=2). */
+        for (size_t i = 0; i < p->n_env; i++)
+                order[i] = i;
+        qsort_r(order, p->n_env, sizeof(size_t), by_name_then_later, p->env);
+        for (size_t k = 0; k < p->n_env; k++) {
+                size_t i = order[k], len = env_name_len(p->env[i]);
+                keep[i] = k == 0 || env_name_len(p->env[order[k - 1]]) != len ||
+                          strncmp(p->env[order[k - 1]], p->env[i], len) != 0;
+        }
+        /* An empty HOME counts as none: the user's home from /etc/passwd is added instead, as runc does. */
+        bool has_home = false;
+        size_t n = 0;
+        for (size_t i = 0; i < p->n_env; i++) {
+                if (!keep[i])
+                        continue;
+                if (strncmp(p->env[i], "HOME=", 5) == 0) {
+                        if (p->env[i][5] == '\0')
+                                continue;
+                        has_home = true;
+                }
+                env[n++] = p->env[i];
+        }
+        if (!has_home && asprintf(&env[n], "HOME=%s", id->home) < 0) {
                 free(env);
                 return NULL;
         }

@@ -24,7 +24,11 @@ struct process_identity {
 int process_resolve_identity(const struct spec_process *p, struct process_identity *ret, cocoon_error **err);
 void process_identity_free(struct process_identity *id);
 
-/* proc->env with HOME added when it has none (runc does this); a malloc'd list borrowing proc's strings. */
+/*
+ * proc->env as runc 1.2 passes it: the last of each name only, and HOME from
+ * the user's passwd entry when it has none or an empty one; a malloc'd list
+ * borrowing proc's strings.
+ */
 char **process_env(const struct spec_process *p, const struct process_identity *id);
 
 /*

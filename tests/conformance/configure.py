@@ -100,11 +100,15 @@ elif kind == "compat":
     os.chmod(os.path.join(rootfs, "private"), 0o700)
     p["cwd"] = "/private/made/here"
     os.symlink("/data", os.path.join(rootfs, "etc/datalink"))
+    # A tmpfs without mode= on a directory the rootfs has keeps that directory's mode.
+    os.makedirs(os.path.join(rootfs, "srv/keep"), exist_ok=True)
+    os.chmod(os.path.join(rootfs, "srv/keep"), 0o2710)
     os.makedirs(os.path.join(bundle, "vol/sub"), exist_ok=True)
     for m in c["mounts"]:
         if m["destination"] == "/dev":
             m["options"].append("ro")
     c["mounts"] += [{"destination": "/etc/datalink", "type": "tmpfs", "source": "tmpfs"},
+                    {"destination": "/srv/keep", "type": "tmpfs", "source": "tmpfs", "options": ["nodev"]},
                     {"destination": "/vol", "type": "bind", "source": os.path.join(os.path.abspath(bundle), "vol"),
                      "options": ["rbind", "rro"]}]
     lx["devices"] = [{"path": "/dev/mynull/", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666}]

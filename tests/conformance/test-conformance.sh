@@ -147,6 +147,7 @@ expect cwd /private/made/here "process.cwd: created, and entered while still roo
 expect dev_write_rc 1 "a read-only /dev: writing it fails"
 expect devnull_rc 0 "a read-only /dev: its devices and nested mounts are there"
 expect data_mount 1 "a mount through an absolute symlink lands inside the rootfs (/etc/datalink -> /data)"
+expect keep_mode 2710 "a tmpfs without mode= takes its mount point's mode, setgid included"
 expect vol_write_rc 1 "rro: the bind mount is read-only"
 expect vol_sub_write_rc 1 "rro: and so is the mount below it"
 expect mynull "crw-rw-rw- 1,3" "linux.devices: a path with a trailing slash"

@@ -255,11 +255,47 @@ static void test_hooks(void)
                    "the state document");
 }
 
+/* process.env as execve gets it, joined by spaces. */
+static char *env_of(char **in, size_t n, const char *home)
+{
+        struct spec_process p = {.env = in, .n_env = n};
+        struct process_identity id = {.home = (char *) home};
+        _cleanup_free_ char **env = process_env(&p, &id);
+        char *out = strdup("");
+        for (size_t i = 0; env && env[i]; i++) {
+                char *next = NULL;
+                if (asprintf(&next, "%s%s%s", out, *out ? " " : "", env[i]) < 0)
+                        abort();
+                free(out);
+                out = next;
+        }
+        return out;
+}
+
+static void test_env(void)
+{
+        char *plain[] = {"PATH=/bin", "TERM=xterm"};
+        char *dup[] = {"ONE=two", "PATH=/bin", "ONE=", "ONEX=1", "ONE=three"};
+        char *empty_home[] = {"HOME=/override", "A=1", "HOME="};
+        char *set_home[] = {"HOME=", "HOME=/h"};
+        _cleanup_free_ char *a = env_of(plain, 2, "/root");
+        TAP_STR_EQ(a, "PATH=/bin TERM=xterm HOME=/root", "HOME from passwd is added when the env has none");
+        _cleanup_free_ char *b = env_of(dup, 5, "/root");
+        TAP_STR_EQ(b, "PATH=/bin ONEX=1 ONE=three HOME=/root", "only the last of each name is kept, where it stands");
+        _cleanup_free_ char *c = env_of(empty_home, 3, "/root");
+        TAP_STR_EQ(c, "A=1 HOME=/root", "an empty HOME, even after another, is replaced by passwd's");
+        _cleanup_free_ char *d = env_of(set_home, 2, "/root");
+        TAP_STR_EQ(d, "HOME=/h", "a HOME set last is kept as it is");
+        _cleanup_free_ char *e = env_of(NULL, 0, "/");
+        TAP_STR_EQ(e, "HOME=/", "an empty env gets HOME alone");
+}
+
 int main(void)
 {
         if (!mkdtemp(tmpdir))
                 abort();
         test_passwd();
+        test_env();
         test_hooks();
         if (geteuid() == 0) {
                 test_apply();
