@@ -78,13 +78,18 @@ void log_msg(enum log_level level, const char *fmt, ...)
         char line[4300];
         int n = snprintf(line, sizeof(line), "time=\"%s\" level=%s msg=\"%s\"\n", stamp, level_name(level), msg);
         size_t len = n < 0 ? 0 : (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1;
-        /* Errors and warnings always reach stderr, as runc's do; debug and info lines with --debug. */
-        if (level == LOG_ERROR && !log_debug_on)
-                fprintf(stderr, "cocoon: %s\n", msg);
-        else if (level == LOG_WARN && !log_debug_on)
-                fprintf(stderr, "cocoon: warning: %s\n", msg);
-        else if (log_debug_on)
+        /*
+         * Errors and warnings always reach stderr, as runc's do. With --debug
+         * every line goes there in runc's format, unless --log names the
+         * place for them: then debug lines go to that file only, as runc's do.
+         */
+        bool lines_on_stderr = log_debug_on && log_fd < 0;
+        if (lines_on_stderr)
                 (void) !write(STDERR_FILENO, line, len);
+        else if (level == LOG_ERROR)
+                fprintf(stderr, "cocoon: %s\n", msg);
+        else if (level == LOG_WARN)
+                fprintf(stderr, "cocoon: warning: %s\n", msg);
         if (log_fd < 0)
                 return;
         if (log_json)

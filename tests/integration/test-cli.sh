@@ -11,6 +11,9 @@ out=$(cocoon help kill); status=$?
 check "help COMMAND prints the command's usage" sh -c '[ "$2" -eq 0 ] && echo "$1" | grep -q "^usage: cocoon kill"' _ "$out" "$status"
 out=$(cocoon --debug list 2>&1 >/dev/null)
 check "--debug writes runc's debug lines on stderr" sh -c 'echo "$1" | grep -q "^time=\".*Z\" level=debug msg=\"list: "' _ "$out"
+out=$(cocoon --debug --log "$TEST_ROOT/debug.log" list 2>&1 >/dev/null)
+check "--debug with --log writes the debug lines to the log file, not stderr" \
+    sh -c '[ -z "$1" ] && grep -q "^time=\".*Z\" level=debug msg=\"list: " "$2"' _ "$out" "$TEST_ROOT/debug.log"
 
 mkdir -p "$TEST_ROOT/spec" && cd "$TEST_ROOT/spec"
 cocoon spec; status=$?
