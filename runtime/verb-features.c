@@ -91,8 +91,14 @@ static int features_main(struct runtime *rt, int argc, char **argv)
         return 0;
 }
 
-static int unsupported(const struct verb *v)
+/* checkpoint and restore: their usage on -h, as every verb has; otherwise a clear refusal. */
+static int unsupported(const struct verb *v, int argc, char **argv)
 {
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+                        printf("usage: %s\n", v->usage);
+                        return 0;
+                }
         log_error("%s: not supported: the container's processes live in a virtual machine, which cocoon "
                   "cannot checkpoint or restore",
                   v->name);
@@ -101,14 +107,14 @@ static int unsupported(const struct verb *v)
 
 static int checkpoint_main(struct runtime *rt, int argc, char **argv)
 {
-        (void) rt, (void) argc, (void) argv;
-        return unsupported(&verb_checkpoint);
+        (void) rt;
+        return unsupported(&verb_checkpoint, argc, argv);
 }
 
 static int restore_main(struct runtime *rt, int argc, char **argv)
 {
-        (void) rt, (void) argc, (void) argv;
-        return unsupported(&verb_restore);
+        (void) rt;
+        return unsupported(&verb_restore, argc, argv);
 }
 
 const struct verb verb_features = {

@@ -33,6 +33,11 @@ assert "user" in l["namespaces"] and "CAP_SYS_ADMIN" in l["capabilities"] and l[
 assert l["seccomp"]["enabled"] and "SCMP_ACT_ERRNO" in l["seccomp"]["actions"] and "SCMP_ARCH_X86_64" in l["seccomp"]["archs"]' "$out"
 out=$(cocoon checkpoint c 2>&1); status=$?
 check "checkpoint says it is not supported" sh -c '[ "$2" -ne 0 ] && echo "$1" | grep -q "not supported"' _ "$out" "$status"
+for verb in create start run state kill delete exec ps list pause resume update events spec features checkpoint restore; do
+    out=$(cocoon "$verb" -h 2>&1); status=$?
+    check "$verb -h prints its usage and exits 0, as runc's verbs do" \
+        sh -c '[ "$2" -eq 0 ] && echo "$1" | grep -q "^usage: cocoon $3"' _ "$out" "$status" "$verb"
+done
 out=$(cocoon create --help); status=$?
 check "every verb has --help" sh -c '[ "$2" -eq 0 ] && echo "$1" | grep -q "pid-file"' _ "$out" "$status"
 
