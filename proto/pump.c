@@ -61,7 +61,7 @@ int pump_read(struct pump *p, struct conn *c)
         uint8_t buf[FRAME_DATA_CHUNK];
         size_t want = p->credit < sizeof(buf) ? p->credit : sizeof(buf);
         ssize_t n = read(p->fd, buf, want);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        if (n < 0 && (errno == EINTR || (errno == EAGAIN && !p->closing)))
                 return 0;
         if (n <= 0) {
                 /* EOF, or EIO from a pty whose other side is gone: the stream ends either way. */
@@ -73,6 +73,17 @@ int pump_read(struct pump *p, struct conn *c)
         p->total += n;
         pump_update(p);
         return conn_queue(c, FRAME_DATA, p->stream, p->fdno, buf, n);
+}
+
+int pump_drain(struct pump *p, struct conn *c)
+{
+        if (!p->outbound)
+                return -EINVAL;
+        p->closing = true;
+        int r = 0;
+        while (r == 0 && p->fd >= 0 && !p->eof && p->credit > 0)
+                r = pump_read(p, c);
+        return r;
 }
 
 int pump_reader_gone(struct pump *p, struct conn *c)

@@ -23,6 +23,7 @@ struct pump {
         uint8_t fdno;  /* 0, 1 or 2: which stdio fd of the process */
         bool outbound; /* local fd -> peer; else peer -> local fd */
         bool eof;      /* outbound: EOF sent; inbound: EOF received */
+        bool closing;  /* outbound: ends at the first read that finds nothing (pump_drain) */
         uint32_t credit; /* outbound: bytes the peer still accepts */
         uint8_t *buf;    /* inbound: bytes not yet written to fd */
         size_t len;
@@ -39,6 +40,13 @@ void pump_close(struct pump *p);
 /* Outbound: reads what the credit allows and queues DATA, or EOF at the end. */
 int pump_read(struct pump *p, struct conn *c);
 void pump_grant(struct pump *p, uint32_t credit);
+/*
+ * Outbound: the local fd is to end (containerd's CloseIO) even though its
+ * writers may not have closed it: sends what it holds, as far as the credit
+ * allows, and the EOF once a read finds nothing. Call it again when credit
+ * comes while p->closing and !p->eof.
+ */
+int pump_drain(struct pump *p, struct conn *c);
 /*
  * Outbound: the peer's reader is gone (it sent EOF against the flow). Stops
  * reading, so the local writer gets EPIPE, and ends the stream with an EOF.

@@ -11,6 +11,23 @@
 #include "cleanup.h"
 #include "runtime.h"
 
+/*
+ * One request whose answer must carry a body of the case want (what names
+ * the request in the error when it does not): the response in *ret.
+ */
+static int call_expect(const char *sv_dir, Request *req, int want, const char *what, Response **ret,
+                       cocoon_error **err)
+{
+        _cleanup_response_ Response *resp = NULL;
+        int r = sandbox_call(sv_dir, req, &resp, err);
+        if (r < 0)
+                return r;
+        if ((int) resp->body_case != want)
+                return error_set(err, EPROTO, "the supervisor answered %s without its result", what);
+        *ret = TAKE_PTR(resp);
+        return 0;
+}
+
 int sandbox_start(const char *sv_dir, const char *id, cocoon_error **err)
 {
         Cocoon__StartContainerRequest st = COCOON__START_CONTAINER_REQUEST__INIT;
@@ -53,11 +70,9 @@ int sandbox_list_processes(const char *sv_dir, const char *id, int32_t **ret_pid
         req.body_case = COCOON__REQUEST__BODY_LIST_PROCESSES;
         req.list_processes = &lp;
         _cleanup_response_ Response *resp = NULL;
-        int r = sandbox_call(sv_dir, &req, &resp, err);
+        int r = call_expect(sv_dir, &req, COCOON__RESPONSE__BODY_LIST_PROCESSES, "list_processes", &resp, err);
         if (r < 0)
                 return r;
-        if (resp->body_case != COCOON__RESPONSE__BODY_LIST_PROCESSES)
-                return error_set(err, EPROTO, "the supervisor answered list_processes without a list");
         const Cocoon__ListProcessesResponse *l = resp->list_processes;
         int32_t *pids = calloc(l->n_pids ? l->n_pids : 1, sizeof(*pids));
         if (!pids)
@@ -100,14 +115,7 @@ int sandbox_stats(const char *sv_dir, const char *id, Response **ret, cocoon_err
         Request req = COCOON__REQUEST__INIT;
         req.body_case = COCOON__REQUEST__BODY_STATS_CONTAINER;
         req.stats_container = &sc;
-        _cleanup_response_ Response *resp = NULL;
-        int r = sandbox_call(sv_dir, &req, &resp, err);
-        if (r < 0)
-                return r;
-        if (resp->body_case != COCOON__RESPONSE__BODY_STATS_CONTAINER)
-                return error_set(err, EPROTO, "the supervisor answered stats_container without statistics");
-        *ret = TAKE_PTR(resp);
-        return 0;
+        return call_expect(sv_dir, &req, COCOON__RESPONSE__BODY_STATS_CONTAINER, "stats_container", ret, err);
 }
 
 int sandbox_container_state(const char *sv_dir, const char *id, char **ret_status, cocoon_error **err)
@@ -118,11 +126,9 @@ int sandbox_container_state(const char *sv_dir, const char *id, char **ret_statu
         req.body_case = COCOON__REQUEST__BODY_CONTAINER_STATE;
         req.container_state = &cs;
         _cleanup_response_ Response *resp = NULL;
-        int r = sandbox_call(sv_dir, &req, &resp, err);
+        int r = call_expect(sv_dir, &req, COCOON__RESPONSE__BODY_CONTAINER_STATE, "container_state", &resp, err);
         if (r < 0)
                 return r;
-        if (resp->body_case != COCOON__RESPONSE__BODY_CONTAINER_STATE)
-                return error_set(err, EPROTO, "the supervisor answered container_state without a state");
         *ret_status = strdup(resp->container_state->status);
         return *ret_status ? 0 : -ENOMEM;
 }
@@ -135,4 +141,47 @@ int sandbox_remove(const char *sv_dir, const char *id, cocoon_error **err)
         req.body_case = COCOON__REQUEST__BODY_REMOVE_CONTAINER;
         req.remove_container = &rm;
         return sandbox_call(sv_dir, &req, NULL, err);
+}
+
+int sandbox_close_stdin(const char *sv_dir, const char *id, const char *exec_id, cocoon_error **err)
+{
+        Cocoon__CloseStdinRequest cs = COCOON__CLOSE_STDIN_REQUEST__INIT;
+        cs.container_id = (char *) id;
+        cs.exec_id = (char *) (exec_id ? exec_id : "");
+        Request req = COCOON__REQUEST__INIT;
+        req.body_case = COCOON__REQUEST__BODY_CLOSE_STDIN;
+        req.close_stdin = &cs;
+        return sandbox_call(sv_dir, &req, NULL, err);
+}
+
+int sandbox_attach(struct conn *c, uint64_t req_id, const struct sandbox_attach_opts *o, const int fds[3],
+                   void (*on_event)(Event *ev, void *userdata), void *userdata, cocoon_error **err)
+{
+        Request req = COCOON__REQUEST__INIT;
+        Cocoon__AttachRequest at = COCOON__ATTACH_REQUEST__INIT;
+        Cocoon__ExecProcessRequest ex = COCOON__EXEC_PROCESS_REQUEST__INIT;
+        req.id = req_id;
+        if (o->exec_process_json) {
+                ex.container_id = (char *) o->id;
+                ex.exec_id = (char *) o->exec_id;
+                ex.process_json = (char *) o->exec_process_json;
+                ex.ignore_paused = o->ignore_paused;
+                req.body_case = COCOON__REQUEST__BODY_EXEC_PROCESS;
+                req.exec_process = &ex;
+        } else {
+                at.container_id = (char *) o->id;
+                at.exec_id = (char *) o->exec_id;
+                req.body_case = COCOON__REQUEST__BODY_ATTACH;
+                req.attach = &at;
+        }
+        return msg_call(c, &req, fds, 3, NULL, on_event, userdata, err);
+}
+
+bool sandbox_exit_of(const Event *ev, const char *id, const char *exec_id, int *ret_exit_code)
+{
+        if (ev->body_case != COCOON__EVENT__BODY_EXITED || strcmp(ev->exited->container_id, id) != 0 ||
+            strcmp(ev->exited->exec_id, exec_id ? exec_id : "") != 0)
+                return false;
+        *ret_exit_code = ev->exited->exit_code;
+        return true;
 }

@@ -163,6 +163,26 @@ int sandbox_resize(const char *sv_dir, const char *id, const char *exec_id, unsi
 int sandbox_update(const char *sv_dir, const char *id, const char *resources_json, cocoon_error **err);
 /* The guest pids of the container's processes, in a new array. */
 int sandbox_list_processes(const char *sv_dir, const char *id, int32_t **ret_pids, size_t *ret_n, cocoon_error **err);
+/* The process's stdin ends once what it holds went in (containerd's CloseIO). */
+int sandbox_close_stdin(const char *sv_dir, const char *id, const char *exec_id, cocoon_error **err);
+/* A process to attach stdio to: the init, or an exec to start. */
+struct sandbox_attach_opts {
+        const char *id;
+        const char *exec_id;           /* "" for the container's init */
+        const char *exec_process_json; /* exec: the process to start; NULL to attach to the init */
+        bool ignore_paused;            /* exec: into a paused container too */
+};
+/*
+ * On c, a connection of its own to the supervisor (supervisor_connect):
+ * binds fds[0..2] (stdin, stdout, stderr) to the process, or starts the exec
+ * with them. The process's exit event then comes on c (sandbox_exit_of), and
+ * the supervisor kills the process if c closes before it exited: c stands
+ * for the process on the host. Events before the answer go to on_event.
+ */
+int sandbox_attach(struct conn *c, uint64_t req_id, const struct sandbox_attach_opts *o, const int fds[3],
+                   void (*on_event)(Event *ev, void *userdata), void *userdata, cocoon_error **err);
+/* True if ev is the exit of process exec_id of id; its exit code (0..255, 128+N for signal N) in *ret. */
+bool sandbox_exit_of(const Event *ev, const char *id, const char *exec_id, int *ret_exit_code);
 
 /* stub.c: the host process that stands for one guest process. */
 struct stub_opts {
@@ -173,13 +193,6 @@ struct stub_opts {
         bool terminal;                 /* the process has a terminal */
         bool ignore_paused;            /* exec: into a paused container too */
         const char *cgroup;            /* a detached stub joins this host cgroup (NULL: none) */
-        /*
-         * A detached stub's stdio: NULL keeps the caller's fds 0-2; else the
-         * stub opens these three paths itself (stdin for reading, the others
-         * for writing; "" is /dev/null), blocking until a fifo's other end is
-         * there, as containerd hands a shim its fifos.
-         */
-        const char *const *stdio_paths;
 };
 /*
  * Attaches our stdio to the process (or starts the exec with it), relays

@@ -43,12 +43,9 @@ struct wait_state {
 static void on_event(Event *ev, void *userdata)
 {
         struct wait_state *ws = userdata;
-        if (ev->body_case != COCOON__EVENT__BODY_EXITED)
-                return;
-        if (strcmp(ev->exited->container_id, ws->id) != 0 || strcmp(ev->exited->exec_id, ws->exec_id) != 0)
+        if (!sandbox_exit_of(ev, ws->id, ws->exec_id, &ws->exit_code))
                 return;
         ws->exited = true;
-        ws->exit_code = ev->exited->exit_code;
         if (ev->exited->reason && *ev->exited->reason)
                 log_error("%s: %s", ws->id, ev->exited->reason);
 }
@@ -143,24 +140,11 @@ static int wait_exit(struct conn *c, uint64_t *next_id, struct wait_state *ws, i
 static int attach(struct conn *c, uint64_t *next_id, const struct stub_opts *o, struct wait_state *ws,
                   cocoon_error **err)
 {
-        Request req = COCOON__REQUEST__INIT;
-        Cocoon__AttachRequest at = COCOON__ATTACH_REQUEST__INIT;
-        Cocoon__ExecProcessRequest ex = COCOON__EXEC_PROCESS_REQUEST__INIT;
-        if (o->exec_process_json) {
-                ex.container_id = (char *) o->id;
-                ex.exec_id = (char *) o->exec_id;
-                ex.process_json = (char *) o->exec_process_json;
-                ex.ignore_paused = o->ignore_paused;
-                req.body_case = COCOON__REQUEST__BODY_EXEC_PROCESS;
-                req.exec_process = &ex;
-        } else {
-                at.container_id = (char *) o->id;
-                at.exec_id = (char *) o->exec_id;
-                req.body_case = COCOON__REQUEST__BODY_ATTACH;
-                req.attach = &at;
-        }
+        const struct sandbox_attach_opts ao = {.id = o->id, .exec_id = o->exec_id,
+                                               .exec_process_json = o->exec_process_json,
+                                               .ignore_paused = o->ignore_paused};
         int fds[3] = {0, 1, 2};
-        int r = call(c, &req, next_id, fds, 3, ws, err);
+        int r = sandbox_attach(c, ++*next_id, &ao, fds, on_event, ws, err);
         if (r < 0)
                 return r;
         send_size(c, next_id, ws);
@@ -168,7 +152,7 @@ static int attach(struct conn *c, uint64_t *next_id, const struct stub_opts *o, 
                 return 0;
         Cocoon__StartContainerRequest st = COCOON__START_CONTAINER_REQUEST__INIT;
         st.container_id = (char *) o->id;
-        req = (Request) COCOON__REQUEST__INIT;
+        Request req = COCOON__REQUEST__INIT;
         req.body_case = COCOON__REQUEST__BODY_START_CONTAINER;
         req.start_container = &st;
         return call(c, &req, next_id, NULL, 0, ws, err);
@@ -307,51 +291,6 @@ static void report_attached(int r, const cocoon_error *err, void *ud)
                 close(null);
 }
 
-static void on_alarm(int sig)
-{
-        (void) sig; /* only interrupts a blocked open */
-}
-
-/*
- * o->stdio_paths onto fds 0-2. A fifo's reading end opens at once (its
- * O_NONBLOCK copy in the supervisor sees no end of file before a writer
- * came and went); a writing end waits for its reader if it is not there
- * yet, for a minute at most.
- */
-#define STDIO_OPEN_TIMEOUT_S 60
-static int open_stdio_paths(const char *const *paths, cocoon_error **err)
-{
-        struct sigaction sa = {.sa_handler = on_alarm}, old;
-        (void) sigaction(SIGALRM, &sa, &old);
-        int r = 0;
-        for (int i = 0; r == 0 && i < 3; i++) {
-                const char *path = paths[i] && *paths[i] ? paths[i] : "/dev/null";
-                int fd = open(path, (i == 0 ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_NOCTTY);
-                if (fd < 0 && errno == ENXIO) {
-                        alarm(STDIO_OPEN_TIMEOUT_S);
-                        fd = open(path, O_WRONLY | O_NOCTTY);
-                        alarm(0);
-                        if (fd < 0 && errno == EINTR) {
-                                r = error_set(err, ETIMEDOUT, "%s: nobody opened it for reading within %d s", path,
-                                              STDIO_OPEN_TIMEOUT_S);
-                                break;
-                        }
-                }
-                if (fd < 0) {
-                        r = error_sys(err, errno, "opening %s", path);
-                        break;
-                }
-                (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-                if (fd != i) {
-                        if (dup2(fd, i) < 0)
-                                r = error_sys(err, errno, "dup2 of %s", path);
-                        close(fd);
-                }
-        }
-        (void) sigaction(SIGALRM, &old, NULL);
-        return r;
-}
-
 static _Noreturn void stub_child(const char *dir, const struct stub_opts *o, const char *console_socket, int ready_fd)
 {
         _cleanup_error_ cocoon_error *err = NULL;
@@ -365,8 +304,6 @@ static _Noreturn void stub_child(const char *dir, const struct stub_opts *o, con
         /* Its own name in ps: its command line is its parent's (cocoon or the containerd shim). */
         (void) prctl(PR_SET_NAME, "cocoon-stub");
         int r = o->cgroup ? host_cgroup_join(o->cgroup, getpid(), &err) : 0;
-        if (r == 0 && o->stdio_paths)
-                r = open_stdio_paths(o->stdio_paths, &err);
         if (r == 0 && console_socket)
                 r = console_to_socket(console_socket, &err);
         int ctl = r < 0 ? r : supervisor_connect(dir, &err);

@@ -355,6 +355,20 @@ static int handle_attach(struct supervisor *sv, struct client *c, const Cocoon__
         return attach_stdio(sv, c, find_process(sv, req->container_id, req->exec_id), req->container_id, err);
 }
 
+/* containerd's CloseIO: what the process's stdin holds goes on, then its end. */
+static int handle_close_stdin(struct supervisor *sv, const Cocoon__CloseStdinRequest *req, cocoon_error **err)
+{
+        struct host_process *p = find_process(sv, req->container_id, req->exec_id);
+        if (!p)
+                return error_set(err, ENOENT, "process %s of %s does not exist", *req->exec_id ? req->exec_id : "init",
+                                 req->container_id);
+        int r = pump_drain(&p->pumps[0], &sv->agent);
+        if (r < 0)
+                return error_sys(err, -r, "closing the stdin of %s", req->container_id);
+        supervisor_kick(sv);
+        return 0;
+}
+
 /*
  * Anything the supervisor does not answer itself goes to the agent under a
  * new id; proc is the process the answer concerns (start, pause, exec).
@@ -445,6 +459,9 @@ static int handle_request(struct supervisor *sv, struct client *c, const uint8_t
         switch (req->body_case) {
         case COCOON__REQUEST__BODY_ATTACH:
                 r = handle_attach(sv, c, req->attach, &err);
+                break;
+        case COCOON__REQUEST__BODY_CLOSE_STDIN:
+                r = handle_close_stdin(sv, req->close_stdin, &err);
                 break;
         case COCOON__REQUEST__BODY_SHUTDOWN:
                 sv->shutdown_client = c;
@@ -646,6 +663,8 @@ static int on_agent_stdio(struct supervisor *sv, const struct frame_header *h, c
                 if (h->flags != 0)
                         return -EPROTO;
                 pump_grant(&p->pumps[0], (uint32_t) payload[0] << 24 | payload[1] << 16 | payload[2] << 8 | payload[3]);
+                if (p->pumps[0].closing)
+                        r = pump_drain(&p->pumps[0], &sv->agent); /* a CloseIO waiting for credit */
                 break;
         default:
                 return -EPROTO;

@@ -210,8 +210,7 @@ static void on_signal(struct server *sv)
         int status;
         pid_t pid;
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-                if (!shim_publisher_exited(sv->s, pid))
-                        shim_child_exited(sv->s, pid, status);
+                (void) shim_publisher_exited(sv->s, pid);
 }
 
 static int serve(struct shim *s, int lfd)
@@ -244,7 +243,8 @@ static int serve(struct shim *s, int lfd)
                 for (int i = 0; i < n && !s->exiting; i++) {
                         uint64_t k = evs[i].data.u64;
                         if (k > MAX_CONNS + 1) {
-                                shim_task_events(s, evs[i].data.ptr); /* a task's supervisor connection */
+                                struct shim_watch *w = evs[i].data.ptr; /* a connection to a supervisor */
+                                w->ready(s, w->obj);
                         } else if (k == MAX_CONNS + 1) {
                                 on_signal(&sv);
                         } else if (k == MAX_CONNS) {

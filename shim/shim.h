@@ -2,8 +2,9 @@
  * containerd-shim-cocoon-v2: containerd's runtime v2 shim for cocoon. One
  * shim process serves a pod (or a lone container): containerd's Task
  * service over ttrpc, the sandbox's VM through the runtime library (no
- * cocoon CLI process per operation), events back through containerd's
- * publish binary.
+ * cocoon CLI process per operation, no host process per container process:
+ * the shim holds a connection to the supervisor for each), events back
+ * through containerd's ttrpc socket.
  */
 #pragma once
 
@@ -22,15 +23,33 @@ struct shim_args {
         bool debug;
 };
 
+struct shim;
+
+/* Something on the loop's epoll (data.ptr): ready(s, obj) when its fd is readable. */
+struct shim_watch {
+        void (*ready)(struct shim *s, void *obj);
+        void *obj;
+};
+
+struct shim_task;
+
 struct shim_proc {
         struct shim_proc *next;
+        struct shim_task *task;
         char *exec_id; /* "" for the init */
         char *stdio[3];
         bool terminal;
         unsigned rows, cols; /* the terminal's size containerd asked for last */
         char *spec_json; /* an exec's process, until it starts */
         Cocoon__Shim__TaskStatus status;
-        pid_t stub; /* the host process standing for it, once started (the init's from create) */
+        /*
+         * Its connection to the supervisor, from the attach (the init's at
+         * Create, an exec's at Start) until its exit event came on it: the
+         * supervisor kills the process if it closes before. fd -1: none.
+         */
+        struct conn conn;
+        struct shim_watch watch;
+        bool exit_seen; /* its exit event came (exit_status holds it) */
         uint32_t exit_status;
         struct timespec exited_at;
         struct shim_waiter *waiters;
@@ -43,6 +62,7 @@ struct shim_task {
         bool rootfs_mounted;
         struct shim_proc *procs; /* the init first */
         struct conn events;      /* a connection to the supervisor, for its OOM events (fd -1: none) */
+        struct shim_watch events_watch;
 };
 
 /* An event waiting for its turn: containerd must see them in order (TaskStart before TaskExit). */
@@ -63,7 +83,7 @@ struct shim {
         struct runtime rt;
         char *root; /* cocoon's state for this namespace */
         struct shim_task *tasks;
-        int ep;        /* the loop's epoll: a task's events connection is registered with the task as data.ptr */
+        int ep;        /* the loop's epoll: supervisor connections are registered with a struct shim_watch as data.ptr */
         bool exiting;
 };
 
@@ -73,10 +93,6 @@ struct shim {
  * response now, or later for a Wait on a process still running.
  */
 void shim_dispatch(struct shim *s, int fd, uint32_t stream, const char *method, const uint8_t *payload, size_t len);
-/* The task's events connection is readable. */
-void shim_task_events(struct shim *s, struct shim_task *t);
-/* A host child exited: a stub's exit is its process's. */
-void shim_child_exited(struct shim *s, pid_t pid, int status);
 /* The connection fd closed: its pending Waits are dropped. */
 void shim_forget_fd(struct shim *s, int fd);
 /* Before exiting: every task's VM is stopped and its state removed. */
@@ -91,6 +107,13 @@ void shim_publish(struct shim *s, const char *topic, const char *name, const Pro
 bool shim_publisher_exited(struct shim *s, pid_t pid);
 /* Before the shim exits: every queued event is delivered (or given up on). */
 void shim_publish_flush(struct shim *s);
+
+/*
+ * stdio.c: containerd's three stdio paths (stdin, stdout, stderr; "" for
+ * none) opened for the supervisor: stdin for reading, the others for
+ * writing, all O_CLOEXEC.
+ */
+int shim_open_stdio(char *const paths[3], int ret_fds[3], cocoon_error **err);
 
 /* mount.c: the rootfs mounts containerd's snapshotter gives, onto <bundle>/rootfs. */
 int shim_mount_rootfs(const char *bundle, Cocoon__Shim__Mount *const *mounts, size_t n, cocoon_error **err);

@@ -1,10 +1,12 @@
 /*
  * The containerd.task.v2.Task service. A task is a cocoon container: its
  * own VM, or a pod's sandbox VM that it joins (pod.c decides, from the
- * annotations containerd's CRI writes). Each process that runs has a stub
- * (a child of the shim) that holds containerd's fifos, relays them to the
- * supervisor and exits with the process's status; its exit is the
- * process's exit as containerd sees it.
+ * annotations containerd's CRI writes). The shim opens each process's
+ * fifos and hands them to the supervisor on a connection of the process's
+ * own (sandbox_attach), which then brings the process's exit; no host
+ * process stands for a guest process. The pid containerd sees for every
+ * process of a task is its VM's supervisor's, as Kata's shim reports its
+ * hypervisor's.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -13,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -107,8 +108,34 @@ static int proc_find(struct shim *s, const char *id, const char *exec_id, struct
         return error_set(err, ENOENT, "process %s of task %s not found", exec_id, id);
 }
 
-static void proc_free(struct shim_proc *p)
+/* A connection to a supervisor, made non-blocking, on the loop: ready(s, obj) when it is readable. */
+static int conn_watch(struct shim *s, struct conn *c, struct shim_watch *w, void (*ready)(struct shim *s, void *obj),
+                      void *obj)
 {
+        (void) fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+        *w = (struct shim_watch) {.ready = ready, .obj = obj};
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+        return epoll_ctl(s->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0 ? -errno : 0;
+}
+
+/* Off the loop and closed (fd -1). */
+static void conn_unwatch(struct shim *s, struct conn *c)
+{
+        if (c->fd < 0)
+                return;
+        (void) epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+        conn_destroy(c);
+        c->fd = -1;
+}
+
+static void proc_detach(struct shim *s, struct shim_proc *p)
+{
+        conn_unwatch(s, &p->conn);
+}
+
+static void proc_free(struct shim *s, struct shim_proc *p)
+{
+        proc_detach(s, p);
         free(p->exec_id);
         for (int i = 0; i < 3; i++)
                 free(p->stdio[i]);
@@ -133,8 +160,9 @@ static struct shim_proc *proc_new(const char *exec_id, const char *in, const cha
         p->stdio[2] = strdup(errp ? errp : "");
         p->terminal = terminal;
         p->status = COCOON__SHIM__TASK_STATUS__CREATED;
+        p->conn.fd = -1;
         if (!p->exec_id || !p->stdio[0] || !p->stdio[1] || !p->stdio[2]) {
-                proc_free(p);
+                proc_free(NULL, p);
                 return NULL;
         }
         return p;
@@ -142,17 +170,15 @@ static struct shim_proc *proc_new(const char *exec_id, const char *in, const cha
 
 static void events_close(struct shim *s, struct shim_task *t)
 {
-        if (t->events.fd < 0)
-                return;
-        (void) epoll_ctl(s->ep, EPOLL_CTL_DEL, t->events.fd, NULL);
-        conn_destroy(&t->events);
-        t->events.fd = -1;
+        conn_unwatch(s, &t->events);
 }
 
 /*
  * The supervisor sends every connected client its events: a connection of
  * the task's own, read by the loop, brings the guest's OOM kills.
  */
+static void task_events(struct shim *s, void *obj);
+
 static void events_open(struct shim *s, struct shim_task *t)
 {
         _cleanup_error_ cocoon_error *err = NULL;
@@ -161,35 +187,55 @@ static void events_open(struct shim *s, struct shim_task *t)
                 log_warn("%s: no OOM events: %s", t->id, err ? err->msg : strerror(-fd));
                 return;
         }
-        (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         conn_init(&t->events, fd, false);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = t};
-        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+        if (conn_watch(s, &t->events, &t->events_watch, task_events, t) < 0)
                 events_close(s, t);
 }
 
-void shim_task_events(struct shim *s, struct shim_task *t)
+/*
+ * Reads what a supervisor connection has and passes each event to on(ev,
+ * ud): true once the connection is over (the supervisor closed it or spoke
+ * nonsense).
+ */
+static bool read_events(struct conn *c, void (*on)(Event *ev, void *ud), void *ud)
 {
         _cleanup_error_ cocoon_error *err = NULL;
-        ssize_t n = conn_fill(&t->events, &err);
+        ssize_t n = conn_fill(c, &err);
         struct frame_header h;
         const uint8_t *payload;
         int r;
-        while ((r = conn_next(&t->events, &h, &payload, &err)) > 0) {
+        while ((r = conn_next(c, &h, &payload, &err)) > 0) {
                 if (h.type != FRAME_EVENT)
                         continue;
                 _cleanup_event_ Event *ev = NULL;
                 if (msg_unpack_event(payload, h.length, &ev, &err) < 0)
-                        break;
-                if (ev->body_case == COCOON__EVENT__BODY_OOM && strcmp(ev->oom->container_id, t->id) == 0) {
-                        Cocoon__Shim__TaskOOM oom = COCOON__SHIM__TASK_OOM__INIT;
-                        oom.container_id = t->id;
-                        shim_publish(s, "/tasks/oom", "TaskOOM", &oom.base);
-                }
+                        return true;
+                on(ev, ud);
         }
-        /* The supervisor is gone (the stubs report the exits) or spoke nonsense: no more events. */
-        if (r < 0 || n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR))
-                events_close(s, t);
+        return r < 0 || n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR);
+}
+
+struct task_event {
+        struct shim *s;
+        struct shim_task *t;
+};
+
+static void on_task_event(Event *ev, void *ud)
+{
+        struct task_event *te = ud;
+        if (ev->body_case == COCOON__EVENT__BODY_OOM && strcmp(ev->oom->container_id, te->t->id) == 0) {
+                Cocoon__Shim__TaskOOM oom = COCOON__SHIM__TASK_OOM__INIT;
+                oom.container_id = te->t->id;
+                shim_publish(te->s, "/tasks/oom", "TaskOOM", &oom.base);
+        }
+}
+
+static void task_events(struct shim *s, void *obj)
+{
+        struct task_event te = {.s = s, .t = obj};
+        /* The supervisor is gone (the processes' connections report their exits) or spoke nonsense: no more events. */
+        if (read_events(&te.t->events, on_task_event, &te))
+                events_close(s, te.t);
 }
 
 static void task_unlink(struct shim *s, struct shim_task *t)
@@ -203,7 +249,7 @@ static void task_unlink(struct shim *s, struct shim_task *t)
         while (t->procs) {
                 struct shim_proc *p = t->procs;
                 t->procs = p->next;
-                proc_free(p);
+                proc_free(s, p);
         }
         free(t->id);
         free(t->bundle);
@@ -214,7 +260,6 @@ static void task_unlink(struct shim *s, struct shim_task *t)
 static int task_destroy(struct shim *s, struct shim_task *t, cocoon_error **err)
 {
         events_close(s, t);
-        /* Stubs of processes still running go with the VM; reap them here so none is left. */
         int r = container_relock(&t->c);
         if (r == 0) {
                 r = container_stop_sandbox(&t->c, err);
@@ -231,15 +276,84 @@ static int task_destroy(struct shim *s, struct shim_task *t, cocoon_error **err)
         }
         if (r < 0)
                 return r;
+        /* Processes still running went with the VM (or the pod's container). */
         for (struct shim_proc *p = t->procs; p; p = p->next)
-                if (p->stub > 0) {
-                        (void) kill(p->stub, SIGKILL);
-                        (void) waitpid(p->stub, NULL, 0);
-                        p->stub = 0;
-                }
+                proc_detach(s, p);
         if (t->rootfs_mounted)
                 shim_unmount_rootfs(t->bundle);
         return 0;
+}
+
+/* What containerd sees as the pid of each of the task's processes: its VM's supervisor (0 for an exec not started). */
+static uint32_t proc_pid(const struct shim_task *t, const struct shim_proc *p)
+{
+        if (*p->exec_id && p->status == COCOON__SHIM__TASK_STATUS__CREATED)
+                return 0;
+        return t->c.st.supervisor_pid > 0 ? (uint32_t) t->c.st.supervisor_pid : 0;
+}
+
+static void finish(struct shim *s, struct shim_task *t, struct shim_proc *p);
+
+static void on_proc_event(Event *ev, void *userdata)
+{
+        struct shim_proc *p = userdata;
+        int code;
+        if (!sandbox_exit_of(ev, p->task->id, p->exec_id, &code))
+                return;
+        p->exit_seen = true;
+        p->exit_status = code;
+        if (ev->exited->reason && *ev->exited->reason)
+                log_warn("%s: %s", p->task->id, ev->exited->reason);
+}
+
+/*
+ * The process's connection is readable: its exit event, or the supervisor
+ * went away without one (it was killed: the process died with its VM, 137).
+ * Either way the connection has done its job.
+ */
+static void proc_ready(struct shim *s, void *obj)
+{
+        struct shim_proc *p = obj;
+        bool gone = read_events(&p->conn, on_proc_event, p);
+        if (!p->exit_seen && !gone)
+                return;
+        if (!p->exit_seen) {
+                log_error("%s: the sandbox supervisor is gone, the process died with its VM", p->task->id);
+                p->exit_status = 128 + SIGKILL;
+        }
+        proc_detach(s, p);
+        if (p->status != COCOON__SHIM__TASK_STATUS__STOPPED)
+                finish(s, p->task, p);
+}
+
+/*
+ * Opens the process's fifos and hands them to the supervisor on a new
+ * connection: attached to the init (at Create), or starting the exec. The
+ * shim keeps no copy of them: the process's readers and writers are
+ * containerd's and the supervisor's alone (EOF and EPIPE as with runc).
+ */
+static int proc_attach(struct shim *s, struct shim_task *t, struct shim_proc *p, cocoon_error **err)
+{
+        int fds[3];
+        int r = shim_open_stdio(p->stdio, fds, err);
+        if (r < 0)
+                return r;
+        int fd = supervisor_connect(t->c.sv_dir, err);
+        if (fd >= 0) {
+                conn_init(&p->conn, fd, false);
+                const struct sandbox_attach_opts o = {.id = t->id, .exec_id = p->exec_id,
+                                                      .exec_process_json = *p->exec_id ? p->spec_json : NULL};
+                r = sandbox_attach(&p->conn, 1, &o, fds, on_proc_event, p, err);
+        } else {
+                r = fd;
+        }
+        for (int i = 0; i < 3; i++)
+                close(fds[i]);
+        if (r == 0 && (r = conn_watch(s, &p->conn, &p->watch, proc_ready, p)) < 0)
+                r = error_sys(err, -r, "watching the connection of %s", t->id);
+        if (r < 0 && fd >= 0)
+                conn_unwatch(s, &p->conn);
+        return r;
 }
 
 /* ---- methods ---- */
@@ -275,11 +389,9 @@ static int do_create(struct shim *s, const Cocoon__Shim__CreateTaskRequest *req,
                 return r;
         }
         struct shim_proc *p = t->procs;
-        const char *const stdio[3] = {p->stdio[0], p->stdio[1], p->stdio[2]};
-        struct stub_opts so = {.id = t->id, .exec_id = "", .terminal = p->terminal, .cgroup = t->c.st.cgroup,
-                               .stdio_paths = stdio};
-        r = stub_spawn(t->c.sv_dir, &so, NULL, &p->stub, err);
-        t->c.st.pid = p->stub;
+        p->task = t;
+        r = proc_attach(s, t, p, err);
+        t->c.st.pid = t->c.st.supervisor_pid; /* what containerd sees: CRI names a pod's namespaces /proc/PID/ns/TYPE */
         if (r == 0)
                 r = state_save(&t->c, err);
         if (r == 0)
@@ -293,7 +405,7 @@ static int do_create(struct shim *s, const Cocoon__Shim__CreateTaskRequest *req,
                 return r;
         }
         events_open(s, t);
-        *ret_pid = p->stub;
+        *ret_pid = proc_pid(t, p);
         return 0;
 }
 
@@ -336,10 +448,7 @@ static int do_start(struct shim *s, struct shim_task *t, struct shim_proc *p, co
                 if (r < 0)
                         return r;
         } else {
-                const char *const stdio[3] = {p->stdio[0], p->stdio[1], p->stdio[2]};
-                struct stub_opts so = {.id = t->id, .exec_id = p->exec_id, .exec_process_json = p->spec_json,
-                                       .terminal = p->terminal, .cgroup = t->c.st.cgroup, .stdio_paths = stdio};
-                int r = stub_spawn(t->c.sv_dir, &so, NULL, &p->stub, err);
+                int r = proc_attach(s, t, p, err);
                 if (r < 0)
                         return r;
                 if (p->terminal && p->rows && sandbox_resize(t->c.sv_dir, t->id, p->exec_id, p->rows, p->cols, NULL) < 0)
@@ -348,8 +457,6 @@ static int do_start(struct shim *s, struct shim_task *t, struct shim_proc *p, co
         p->status = COCOON__SHIM__TASK_STATUS__RUNNING;
         return 0;
 }
-
-static void finish(struct shim *s, struct shim_task *t, struct shim_proc *p);
 
 static void method_start(struct shim *s, int fd, uint32_t stream, const uint8_t *payload, size_t len)
 {
@@ -364,20 +471,23 @@ static void method_start(struct shim *s, int fd, uint32_t stream, const uint8_t 
                 r = do_start(s, t, p, &err);
         Cocoon__Shim__StartResponse resp = COCOON__SHIM__START_RESPONSE__INIT;
         if (r == 0)
-                resp.pid = p->stub;
+                resp.pid = proc_pid(t, p);
         reply(fd, stream, r, err, &resp.base);
         if (r == 0 && !*p->exec_id) {
                 Cocoon__Shim__TaskStart ev = COCOON__SHIM__TASK_START__INIT;
                 ev.container_id = t->id;
-                ev.pid = p->stub;
+                ev.pid = proc_pid(t, p);
                 shim_publish(s, "/tasks/start", "TaskStart", &ev.base);
         } else if (r == 0) {
                 Cocoon__Shim__TaskExecStarted ev = COCOON__SHIM__TASK_EXEC_STARTED__INIT;
                 ev.container_id = t->id;
                 ev.exec_id = p->exec_id;
-                ev.pid = p->stub;
+                ev.pid = proc_pid(t, p);
                 shim_publish(s, "/tasks/exec-started", "TaskExecStarted", &ev.base);
         }
+        /* An exit that came with the answer is reported after the start. */
+        if (r == 0 && p->conn.fd >= 0)
+                proc_ready(s, p);
         cocoon__shim__start_request__free_unpacked(req, NULL);
 }
 
@@ -395,7 +505,7 @@ static void method_state(struct shim *s, int fd, uint32_t stream, const uint8_t 
         if (r == 0) {
                 resp.id = p->exec_id && *p->exec_id ? p->exec_id : t->id;
                 resp.bundle = t->bundle;
-                resp.pid = p->stub;
+                resp.pid = proc_pid(t, p);
                 resp.status = p->status;
                 if (p->status == COCOON__SHIM__TASK_STATUS__RUNNING && !*p->exec_id) {
                         /* A pause or resume from elsewhere shows: the supervisor knows. */
@@ -490,11 +600,13 @@ static void method_exec(struct shim *s, int fd, uint32_t stream, const uint8_t *
                 }
         if (r == 0) {
                 p = proc_new(req->exec_id, req->stdin, req->stdout, req->stderr, req->terminal);
-                if (p)
+                if (p) {
+                        p->task = t;
                         p->spec_json = strndup((const char *) req->spec->value.data, req->spec->value.len);
+                }
                 if (!p || !p->spec_json) {
                         if (p)
-                                proc_free(p);
+                                proc_free(NULL, p);
                         r = -ENOMEM;
                 } else {
                         /* After the init, which stays first. */
@@ -530,7 +642,7 @@ static void method_delete(struct shim *s, int fd, uint32_t stream, const uint8_t
         Cocoon__Shim__Timestamp at = COCOON__SHIM__TIMESTAMP__INIT;
         Cocoon__Shim__TaskDelete ev = COCOON__SHIM__TASK_DELETE__INIT;
         if (r == 0) {
-                resp.pid = ev.pid = p->stub;
+                resp.pid = ev.pid = proc_pid(t, p);
                 resp.exit_status = ev.exit_status = p->exit_status;
                 at = timestamp_of(&p->exited_at);
                 resp.exited_at = ev.exited_at = &at;
@@ -548,7 +660,7 @@ static void method_delete(struct shim *s, int fd, uint32_t stream, const uint8_t
                                         *pp = p->next;
                                         break;
                                 }
-                        proc_free(p);
+                        proc_free(s, p);
                 }
         }
         cocoon__shim__delete_request__free_unpacked(req, NULL);
@@ -626,7 +738,7 @@ static void method_connect(struct shim *s, int fd, uint32_t stream, const uint8_
         struct shim_task *t = task_find(s, req->id);
         Cocoon__Shim__ConnectResponse resp = COCOON__SHIM__CONNECT_RESPONSE__INIT;
         resp.shim_pid = getpid();
-        resp.task_pid = t ? t->procs->stub : 0;
+        resp.task_pid = t ? proc_pid(t, t->procs) : 0;
         resp.version = (char *) "3";
         reply(fd, stream, 0, NULL, &resp.base);
         cocoon__shim__connect_request__free_unpacked(req, NULL);
@@ -671,9 +783,9 @@ static void method_resize_pty(struct shim *s, int fd, uint32_t stream, const uin
 }
 
 /*
- * The stub opened the stdin fifo for reading only and the supervisor reads
- * it: the process sees the end of its input when containerd closes its
- * writing end, which is what CloseIO announces. Nothing to do but check.
+ * containerd closed (or is about to close) its end of the stdin fifo: the
+ * process's stdin ends once what the fifo holds went in, even if another
+ * writer still has the fifo open.
  */
 static void method_close_io(struct shim *s, int fd, uint32_t stream, const uint8_t *payload, size_t len)
 {
@@ -684,6 +796,9 @@ static void method_close_io(struct shim *s, int fd, uint32_t stream, const uint8
         struct shim_task *t;
         struct shim_proc *p;
         int r = proc_find(s, req->id, req->exec_id, &t, &p, &err);
+        /* Only an attached process has a stdin to end: nothing before its start, nothing after its exit. */
+        if (r == 0 && req->stdin && p->conn.fd >= 0)
+                r = sandbox_close_stdin(t->c.sv_dir, t->id, p->exec_id, &err);
         reply(fd, stream, r, err, NULL);
         cocoon__shim__close_iorequest__free_unpacked(req, NULL);
 }
@@ -821,7 +936,7 @@ static void finish(struct shim *s, struct shim_task *t, struct shim_proc *p)
         Cocoon__Shim__TaskExit ev = COCOON__SHIM__TASK_EXIT__INIT;
         ev.container_id = t->id;
         ev.id = *p->exec_id ? p->exec_id : t->id;
-        ev.pid = p->stub;
+        ev.pid = proc_pid(t, p);
         ev.exit_status = p->exit_status;
         ev.exited_at = &at;
         shim_publish(s, "/tasks/exit", "TaskExit", &ev.base);
@@ -834,18 +949,6 @@ static void finish(struct shim *s, struct shim_task *t, struct shim_proc *p)
                 reply(w->fd, w->stream, 0, NULL, &resp.base);
                 free(w);
         }
-}
-
-void shim_child_exited(struct shim *s, pid_t pid, int status)
-{
-        for (struct shim_task *t = s->tasks; t; t = t->next)
-                for (struct shim_proc *p = t->procs; p; p = p->next) {
-                        if (p->stub != pid || p->status == COCOON__SHIM__TASK_STATUS__STOPPED)
-                                continue;
-                        p->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                        finish(s, t, p);
-                        return;
-                }
 }
 
 void shim_forget_fd(struct shim *s, int fd)

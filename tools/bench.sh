@@ -19,14 +19,25 @@
 # Then the backends (backend_section): `cocoon run /bin/true` and one idle
 # container's PSS under the QEMU backend and under the libvirt backend, when
 # the build has it and libvirt answers.
-# Usage: tools/bench.sh [RUNS] [backends]   (default 7; backends: that section
-# alone; needs a build: tools/setup.sh)
+# Last, containerd (containerd_section), with a containerd of its own: cocoon
+# through its native shim (containerd-shim-cocoon-v2) and through the runc
+# shim with BinaryName, interleaved: `ctr run --rm IMAGE ID true`, starting a
+# pod (a sandbox task and one container task with `ctr run -d`, annotated as
+# containerd's CRI does) and the host PSS of that running pod (shims and
+# their children, supervisor, QEMU, virtiofsd).
+# Usage: tools/bench.sh [RUNS] [backends|containerd|no-containerd]
+#   (default 7; backends, containerd: that section alone; no-containerd:
+#   everything else; needs a build: tools/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-7}
+section=${2:-}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench: RUNS must be a positive number, not '$runs'" >&2; exit 2; }
+[[ $section =~ ^(|backends|containerd|no-containerd)$ ]] ||
+    { echo "bench: unknown section '$section' (backends, containerd or no-containerd)" >&2; exit 2; }
 for f in build/runtime/cocoon build/tools/vm-floor build/tools/floor-initrd.img build/guest-image/vmlinux \
-         build/guest-image/vmlinux-cloud build/guest-image/cloud.conf build/guest-image/lean.conf; do
+         build/guest-image/vmlinux-cloud build/guest-image/cloud.conf build/guest-image/lean.conf \
+         build/shim/containerd-shim-cocoon-v2; do
     [[ -e $f ]] || { echo "bench: $f is missing: run tools/setup.sh first" >&2; exit 1; }
 done
 
@@ -39,7 +50,8 @@ cleanup() {
     "${oci:-runc}" --root "$work/oci" delete --force bench-exec > /dev/null 2>&1 || true
     rm -rf "$work"
 }
-trap cleanup EXIT
+cleanup_all() { containerd_cleanup; cleanup; }
+trap cleanup_all EXIT
 bash tools/mkbundle.sh "$work/bundle" /bin/true > /dev/null
 bash tools/mkbundle.sh "$work/sleeper" sleep 100000 > /dev/null
 
@@ -100,11 +112,88 @@ backend_section() {
     printf '  %-28s %7d ms %7d ms\n' "cocoon run /bin/true" "$(median "${q_run[@]}")" "$(median "${l_run[@]}")"
     printf '  %-28s %6d KiB %6d KiB\n' "idle container PSS" "$(median "${q_idle[@]}")" "$(median "${l_idle[@]}")"
 }
-# `tools/bench.sh RUNS backends`: that section alone.
-if [[ ${2:-} == backends ]]; then
-    backend_section
-    exit 0
-fi
+# ---- containerd: the native shim against the runc shim with BinaryName (docs/containerd.md) ----
+ctrd_sock="$work/containerd/containerd.sock"
+c() { ctr -a "$ctrd_sock" -n bench "$@"; }
+containerd_cleanup() {
+    [[ -n ${ctrd:-} ]] || return 0
+    local id
+    for id in $(c task ls -q 2> /dev/null); do
+        c task kill -s SIGKILL "$id" > /dev/null 2>&1 || true
+        c task rm -f "$id" > /dev/null 2>&1 || true
+    done
+    for id in $(c container ls -q 2> /dev/null); do c container rm "$id" > /dev/null 2>&1 || true; done
+    kill "$ctrd" 2> /dev/null && wait "$ctrd" 2> /dev/null || true
+    for id in /sys/fs/cgroup/bench /sys/fs/cgroup/*/bench; do [[ -d $id ]] && rmdir "$id" 2> /dev/null; done
+    grep -o " $work/[^ ]*rootfs" /proc/self/mountinfo | xargs -r -n1 umount 2> /dev/null || true
+    ctrd=
+}
+# The pod's host processes: the shims of this containerd and their children
+# (the runc shim's stubs), the supervisors (double-forked: their cwd is in a
+# state root), and QEMU and virtiofsd (COCOON_SANDBOX names a state directory).
+ctrd_pod_pids() {
+    local d p
+    for d in /proc/[0-9]*; do
+        tr '\0' ' ' 2> /dev/null < "$d/cmdline" | grep -q -- "containerd-shim.* -address $ctrd_sock " && echo "${d#/proc/}"
+        case $(readlink "$d/cwd" 2> /dev/null) in "$work"/containerd/*) echo "${d#/proc/}" ;; esac
+        tr '\0' '\n' 2> /dev/null < "$d/environ" | grep -q "^COCOON_SANDBOX=$work/containerd/" && echo "${d#/proc/}"
+    done
+    for p in $(pgrep -f -- "containerd-shim.* -address $ctrd_sock " || true); do pgrep -P "$p" || true; done
+}
+containerd_section() {
+    if ! command -v containerd > /dev/null || ! command -v ctr > /dev/null; then
+        echo "containerd: containerd (and ctr) not installed: apt-get install containerd; section skipped"
+        return 1
+    fi
+    local w=$work/containerd img=localhost/busybox:latest A=io.kubernetes.cri kind n id cid t0 opts
+    mkdir -p "$w"
+    printf 'version = 2\nroot = "%s"\nstate = "%s"\n[grpc]\n  address = "%s"\n[ttrpc]\n  address = "%s.ttrpc"\n' \
+        "$w/root" "$w/state" "$ctrd_sock" "$ctrd_sock" > "$w/config.toml"
+    PATH="$PWD/build/shim:$PATH" COCOON_ROOT="$w/native" containerd --config "$w/config.toml" > "$w/log" 2>&1 &
+    ctrd=$!
+    for ((n = 0; n < 100; n++)); do c version > /dev/null 2>&1 && break; sleep 0.1; done
+    bash tools/mkimage.sh --name "$img" "$work/sleeper/rootfs" "$w/bb.tar" sh > /dev/null
+    c image import --base-name localhost/busybox "$w/bb.tar" > /dev/null
+    declare -A rt=([native]="--runtime io.containerd.cocoon.v2"
+                   [runc]="--runtime io.containerd.runc.v2 --runc-binary $PWD/build/runtime/cocoon --runc-root $w/runc")
+    declare -A run_t pod_t pod_kib
+    ctr_run_rm() { c run --rm "${opts[@]}" "$img" "r$id" true < /dev/null; }
+    ctr_pod() {
+        c run -d --annotation $A.container-type=sandbox --annotation $A.sandbox-id="p$id" "${opts[@]}" "$img" "p$id" \
+            sleep 100000 &&
+            c run -d --annotation $A.container-type=container --annotation $A.sandbox-id="p$id" "${opts[@]}" "$img" \
+                "m$id" sleep 100000
+    }
+    # Interleaved, so that a busy moment of the machine weighs on both.
+    for ((n = 0; n < runs; n++)); do
+        for kind in native runc; do
+            read -ra opts <<< "${rt[$kind]}"
+            id="$kind$n"
+            run_t[$kind]+="$(run_timed ctr_run_rm) "
+            pod_t[$kind]+="$(run_timed ctr_pod) "
+            sleep 3
+            pod_kib[$kind]+="$(pss $(ctrd_pod_pids | sort -u)) "
+            for cid in "m$id" "p$id"; do
+                c task kill -s SIGKILL "$cid" > /dev/null
+                c task rm -f "$cid" > /dev/null 2>&1 || true
+                c container rm "$cid" > /dev/null
+            done
+        done
+    done
+    containerd_cleanup
+    printf 'containerd, median of %d runs (pod: a sandbox and one container; PSS 3 s after its start)\n' "$runs"
+    printf '  %-32s %12s %12s\n' "" "native shim" "runc shim"
+    # shellcheck disable=SC2086
+    printf '  %-32s %9d ms %9d ms\n' "ctr run --rm true" "$(median ${run_t[native]})" "$(median ${run_t[runc]})" \
+        "pod start (ctr run -d twice)" "$(median ${pod_t[native]})" "$(median ${pod_t[runc]})"
+    # shellcheck disable=SC2086
+    printf '  %-32s %8d KiB %8d KiB\n' "pod PSS" "$(median ${pod_kib[native]})" "$(median ${pod_kib[runc]})"
+}
+# `tools/bench.sh RUNS backends|containerd`: that section alone.
+case $section in
+backends) backend_section; exit 0 ;;
+containerd) containerd_section; exit $? ;;
+esac
 
 n=0
 cocoon_run() { build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-$n"; }
@@ -272,3 +361,4 @@ kernel_section() {
 }
 kernel_section
 backend_section
+[[ $section == no-containerd ]] || containerd_section || true

@@ -4,6 +4,9 @@
 # and exit status, run -t, exec and exec -t, stats from the guest's cgroup,
 # pause/resume/ps, kill, the guest's OOM killer as a /tasks/oom event, the
 # events' order, and a pod (CRI's annotations) in one VM under one shim.
+# No host process stands for a container's or an exec's process (ps: the
+# shim has no child); a kill of an exec reaches the guest process; CloseIO
+# ends an exec's stdin.
 # After each case nothing is left: no shim, VM, virtiofsd or supervisor, no
 # shim socket, no rootfs mount or bundle, no state, no host cgroup. The test
 # starts its own containerd (root, state and socket in this run's temporary
@@ -26,6 +29,19 @@ shims() {
         [ "$(cat "$d/comm" 2> /dev/null)" = containerd-shim ] || continue
         tr '\0' ' ' 2> /dev/null < "$d/cmdline" | grep -q -- "containerd-shim-cocoon-v2 .*-address $SOCK " && echo "${d#/proc/}"
     done
+}
+# No host process stands for a container's or an exec's process: the shims
+# have no child (the stubs of the CLI path would be theirs, named cocoon-stub).
+shim_children() {
+    local p
+    for p in $(shims); do ps -o pid=,comm= --ppid "$p"; done
+}
+no_stub() {
+    local kids
+    kids=$(shim_children)
+    [ -z "$kids" ] && return 0
+    echo "the shim has child processes: $kids" | diag
+    return 1
 }
 # The shims' sockets (/run/containerd/s/cocoon-HASH) that were not there before this run.
 shim_sockets() { ls /run/containerd/s/cocoon-* 2> /dev/null | grep -vxF -f "$CT/sockets-before"; }
@@ -71,6 +87,21 @@ check "run -t: nothing left" clean st
 c run -d --memory-limit 104857600 "${R[@]}" "$IMG" s3 sh -c 'while :; do sleep 0.2; done' > /dev/null 2>&1
 check "run -d: the task is running" status_is s3 RUNNING
 check "run -d: one shim serves it" [ "$(shims | wc -l)" = 1 ]
+# An exec that runs on: no host process for it or the init; a kill reaches the guest process.
+c task exec --exec-id e0 s3 sleep 1000 < /dev/null > /dev/null 2>&1 &
+exec_pid=$!
+exec_sleeps() { c task exec --exec-id probe s3 sh -c 'ps -o args | grep -q "^sleep 1000"' < /dev/null > /dev/null 2>&1; }
+check "task exec: a long exec runs in the guest" wait_for 30 exec_sleeps
+check "run -d and a running exec: no stub or other host process under the shim (ps)" no_stub
+c task kill --exec-id e0 -s SIGKILL s3
+wait "$exec_pid"
+status=$?
+check "task kill --exec-id: the guest process dies, the exec's status is 137" [ "$status" = 137 ]
+check "the container still runs after its exec was killed" status_is s3 RUNNING
+out=$(printf 'in-data\n' | c task exec --exec-id e3 s3 cat 2>&1)
+status=$?
+check "task exec with stdin: cat sees the input and its end (CloseIO), exit 0" [ "$status" = 0 ]
+check "task exec with stdin: the input comes back" [ "$out" = in-data ]
 out=$(c task exec --exec-id e1 s3 sh -c 'echo exec-out; exit 7' < /dev/null 2>&1)
 status=$?
 check "task exec: the exit status is the process's (7)" [ "$status" = 7 ]
@@ -124,6 +155,7 @@ c run -d --annotation $A.container-type=container --annotation $A.sandbox-id=p1 
 pod_runs() { status_is p1 RUNNING && status_is p2 RUNNING; }
 check "pod: the sandbox and its container run" pod_runs
 check "pod: one shim process serves both" [ "$(shims | wc -l)" = 1 ]
+check "pod: no stub or other host process under the shim (ps)" no_stub
 qemus=$(for p in $(pids_in_root); do cat "/proc/$p/comm"; done | grep -c '^qemu-system')
 check "pod: one VM (QEMU) for both" [ "$qemus" = 1 ]
 check "pod: exec in the container" has "$(c task exec --exec-id e1 p2 sh -c 'echo in-p2' < /dev/null 2>&1)" '^in-p2$'
