@@ -196,14 +196,27 @@ int remove_tree(const char *path)
         return remove_at(AT_FDCWD, path, st.st_dev);
 }
 
-static int openat2_in_root(int rootfd, const char *path)
+static int openat2_in_root_flags(int rootfd, const char *path, uint64_t flags)
 {
-        struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+        struct open_how how = {.flags = O_PATH | O_CLOEXEC | flags, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
         int fd;
         do
                 fd = (int) syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
         while (fd < 0 && errno == EAGAIN);
         return fd < 0 ? -errno : fd;
+}
+
+static int openat2_in_root(int rootfd, const char *path)
+{
+        return openat2_in_root_flags(rootfd, path, 0);
+}
+
+int lstat_in_root(int rootfd, const char *path, struct stat *st)
+{
+        _cleanup_close_ int fd = openat2_in_root_flags(rootfd, path, O_NOFOLLOW);
+        if (fd < 0)
+                return fd;
+        return fstat(fd, st) < 0 ? -errno : 0;
 }
 
 /* Creates what is missing of path under rootfd, with symlinks resolved inside it; depth bounds symlink loops. */

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* "a" + "/" + "b" with exactly one slash between them; malloc'd, NULL on ENOMEM. */
@@ -27,5 +28,7 @@ int remove_tree(const char *path);
  * including the targets of dangling symlinks; 0 creates nothing. fd or -errno.
  */
 int open_in_root(int rootfd, const char *path, mode_t create);
+/* lstat() of path under rootfd: symlinks on the way resolve inside it, the last one is not followed. 0 or -errno. */
+int lstat_in_root(int rootfd, const char *path, struct stat *st);
 /* "/proc/self/fd/N": a path for syscalls that take no fd (mount); malloc'd, NULL on ENOMEM. */
 char *fd_path(int fd);

@@ -291,6 +291,20 @@ static int mount_one(struct rootfs_ctx *ctx, const struct spec_mount *m, cocoon_
                         type = "cgroup2";
         }
         /*
+         * proc and sysfs go on a real directory only: through a symlink the
+         * image planted they would land where maskedPaths do not reach. runc
+         * refuses it with the same words.
+         */
+        if (!bind && (strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0)) {
+                struct stat st;
+                r = lstat_in_root(ctx->root, m->destination, &st);
+                if (r < 0 && r != -ENOENT)
+                        return error_sys(err, -r, "mount point %s", m->destination);
+                if (r == 0 && !S_ISDIR(st.st_mode))
+                        return error_set(err, EINVAL, "mount %s: filesystem \"%s\" must be mounted on ordinary directory",
+                                         m->destination, type);
+        }
+        /*
          * A tmpfs without mode= on a directory the rootfs already has takes
          * that directory's mode, set-id and sticky bits included, as runc
          * does: a rootfs whose /tmp is 1777 or 0710 keeps it under the tmpfs.

@@ -162,6 +162,12 @@ out=$(cocoon run --bundle "$TEST_ROOT/bad" noroot 2>&1); status=$?
 check "a missing rootfs is a clear error" sh -c 'echo "$1" | grep -q "root.path" && [ "$2" -ne 0 ]' _ "$out" "$status"
 out=$(cocoon run --bundle "$B" "../escape" 2>&1); status=$?
 check "an invalid container id is refused" sh -c 'echo "$1" | grep -q "invalid container id" && [ "$2" -ne 0 ]' _ "$out" "$status"
+# An image whose /proc is a symlink: proc would land where maskedPaths do not reach.
+mkbundle "$TEST_ROOT/symproc" true
+rmdir "$TEST_ROOT/symproc/rootfs/proc" && mkdir "$TEST_ROOT/symproc/rootfs/bad-proc" && ln -s /bad-proc "$TEST_ROOT/symproc/rootfs/proc"
+check "proc on a symlinked /proc is refused, as runc refuses it" \
+    expect_fail 'filesystem "proc" must be mounted on ordinary directory' cocoon run --bundle "$TEST_ROOT/symproc" symproc
+check "...and nothing was mounted through it" [ -z "$(ls -A "$TEST_ROOT/symproc/rootfs/bad-proc")" ]
 check "bad input: nothing left on the host" nothing_left
 
 done_testing
