@@ -144,16 +144,16 @@ static int wait_hook(pid_t pid, unsigned timeout, int *ret_status, bool *ret_tim
         return w < 0 ? -errno : 0;
 }
 
-static int run_one(const struct spec_hook *h, const char *state_json, const char *kind, cocoon_error **err)
+static int run_one(const struct spec_hook *h, const char *state_json, cocoon_error **err)
 {
         _cleanup_close_ int in = memfd_with("hook-state", state_json);
         _cleanup_close_ int out = memfd_with("hook-output", NULL);
         if (in < 0 || out < 0)
-                return error_sys(err, -(in < 0 ? in : out), "%s hook %s: creating its stdin", kind, h->path);
+                return error_sys(err, -(in < 0 ? in : out), "%s: creating its stdin", h->path);
         char *const default_args[] = {h->path, NULL};
         pid_t pid = fork();
         if (pid < 0)
-                return error_sys(err, errno, "%s hook %s: fork", kind, h->path);
+                return error_sys(err, errno, "%s: fork", h->path);
         if (pid == 0) {
                 sigset_t all;
                 sigfillset(&all);
@@ -171,7 +171,7 @@ static int run_one(const struct spec_hook *h, const char *state_json, const char
         bool timed_out;
         int r = wait_hook(pid, h->has_timeout ? h->timeout : 0, &status, &timed_out);
         if (r < 0)
-                return error_sys(err, -r, "%s hook %s: waiting", kind, h->path);
+                return error_sys(err, -r, "%s: waiting", h->path);
         if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
 
@@ -184,21 +184,22 @@ static int run_one(const struct spec_hook *h, const char *state_json, const char
         }
         const char *sep = output[0] ? ": " : "";
         if (timed_out)
-                return error_set(err, ETIMEDOUT, "%s hook %s: timed out after %us%s%s", kind, h->path, h->timeout, sep,
+                return error_set(err, ETIMEDOUT, "%s: timed out after %us%s%s", h->path, h->timeout, sep,
                                  output);
         if (WIFSIGNALED(status))
-                return error_set(err, ECHILD, "%s hook %s: killed by signal %d%s%s", kind, h->path, WTERMSIG(status), sep,
+                return error_set(err, ECHILD, "%s: killed by signal %d%s%s", h->path, WTERMSIG(status), sep,
                                  output);
-        return error_set(err, ECHILD, "%s hook %s: exited with status %d%s%s", kind, h->path, WEXITSTATUS(status), sep,
+        return error_set(err, ECHILD, "%s: exited with status %d%s%s", h->path, WEXITSTATUS(status), sep,
                          output);
 }
 
 int hooks_run(const struct spec_hook *hooks, size_t n, const char *state_json, const char *kind, cocoon_error **err)
 {
         for (size_t i = 0; i < n; i++) {
-                int r = run_one(&hooks[i], state_json, kind, err);
+                /* runc's words, which callers and runc's tests match: "error running prestart hook #1: ..." */
+                int r = run_one(&hooks[i], state_json, err);
                 if (r < 0)
-                        return r;
+                        return error_wrap(err, r, "error running %s hook #%zu", kind, i);
         }
         return 0;
 }

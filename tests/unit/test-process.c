@@ -233,7 +233,7 @@ static void test_hooks(void)
         struct spec_hook hooks[] = {{.path = "/bin/sh", .args = fail_args, .n_args = 3}, ok_hook};
         r = hooks_run(hooks, 2, "{}", "poststop", &err);
         TAP_OK(r < 0, "a failing hook fails the run");
-        TAP_CONTAINS(err ? err->msg : NULL, "poststop hook /bin/sh: exited with status 4: broken",
+        TAP_CONTAINS(err ? err->msg : NULL, "error running poststop hook #0: /bin/sh: exited with status 4: broken",
                      "the error names the kind, the path, the status and the output");
         error_free(TAKE_PTR(err));
 
@@ -241,12 +241,12 @@ static void test_hooks(void)
         struct spec_hook slow = {.path = "/bin/sleep", .args = slow_args, .n_args = 2, .has_timeout = true, .timeout = 1};
         r = hooks_run(&slow, 1, "{}", "createRuntime", &err);
         TAP_OK(r == -ETIMEDOUT, "a hook past its timeout is killed");
-        TAP_CONTAINS(err ? err->msg : NULL, "createRuntime hook /bin/sleep: timed out after 1s", "and says so");
+        TAP_CONTAINS(err ? err->msg : NULL, "error running createRuntime hook #0: /bin/sleep: timed out after 1s", "and says so");
         error_free(TAKE_PTR(err));
 
         struct spec_hook missing = {.path = "/nonexistent/hook"};
         r = hooks_run(&missing, 1, "{}", "poststart", &err);
-        TAP_CONTAINS(err ? err->msg : NULL, "poststart hook /nonexistent/hook: exited with status 127: exec: No such file",
+        TAP_CONTAINS(err ? err->msg : NULL, "error running poststart hook #0: /nonexistent/hook: exited with status 127: exec: No such file",
                      "a missing hook binary");
 
         struct oci_spec spec = {.oci_version = "1.1.0", .id = "c1", .bundle = "/b"};
