@@ -279,3 +279,85 @@ char *fd_path(int fd)
         char *p = NULL;
         return asprintf(&p, "/proc/self/fd/%d", fd) < 0 ? NULL : p;
 }
+
+static int copy_tree_depth(int src_dir, int dst_dir, int depth);
+
+static int copy_file_at(int src_dir, int dst_dir, const char *name)
+{
+        _cleanup_close_ int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (in < 0)
+                return -errno;
+        _cleanup_close_ int out = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (out < 0)
+                return -errno;
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(in, buf, sizeof(buf))) > 0) {
+                int r = write_all(out, buf, (size_t) n);
+                if (r < 0)
+                        return r;
+        }
+        return n < 0 ? -errno : 0;
+}
+
+/* What copy_tree makes of one entry; its owner and mode are set by the caller. */
+static int copy_entry(int src_dir, int dst_dir, const char *name, const struct stat *st, int depth)
+{
+        if (S_ISDIR(st->st_mode)) {
+                if (mkdirat(dst_dir, name, 0700) < 0)
+                        return -errno;
+                _cleanup_close_ int s = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int d = openat(dst_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (s < 0 || d < 0)
+                        return -errno;
+                return depth >= 64 ? -ELOOP : copy_tree_depth(s, d, depth + 1);
+        }
+        if (S_ISREG(st->st_mode))
+                return copy_file_at(src_dir, dst_dir, name);
+        if (S_ISLNK(st->st_mode)) {
+                char target[PATH_MAX];
+                ssize_t len = readlinkat(src_dir, name, target, sizeof(target) - 1);
+                if (len < 0)
+                        return -errno;
+                target[len] = '\0';
+                return symlinkat(target, dst_dir, name) < 0 ? -errno : 0;
+        }
+        /* Devices, fifos and sockets: the node itself. */
+        return mknodat(dst_dir, name, st->st_mode & S_IFMT, st->st_rdev) < 0 ? -errno : 0;
+}
+
+static int copy_tree_depth(int src_dir, int dst_dir, int depth)
+{
+        int dup_fd = dup(src_dir);
+        if (dup_fd < 0)
+                return -errno;
+        DIR *d = fdopendir(dup_fd);
+        if (!d) {
+                close(dup_fd);
+                return -errno;
+        }
+        rewinddir(d);
+        int r = 0;
+        struct dirent *de;
+        while (r == 0 && (de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                struct stat st;
+                if (fstatat(src_dir, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = -errno;
+                        break;
+                }
+                r = copy_entry(src_dir, dst_dir, de->d_name, &st, depth);
+                if (r == 0 && fchownat(dst_dir, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                        r = -errno;
+                if (r == 0 && !S_ISLNK(st.st_mode) && fchmodat(dst_dir, de->d_name, st.st_mode & 07777, 0) < 0)
+                        r = -errno;
+        }
+        closedir(d);
+        return r;
+}
+
+int copy_tree(int src_dir, int dst_dir)
+{
+        return copy_tree_depth(src_dir, dst_dir, 0);
+}

@@ -30,5 +30,11 @@ int remove_tree(const char *path);
 int open_in_root(int rootfd, const char *path, mode_t create);
 /* lstat() of path under rootfd: symlinks on the way resolve inside it, the last one is not followed. 0 or -errno. */
 int lstat_in_root(int rootfd, const char *path, struct stat *st);
+/*
+ * Copies what the directory src_dir holds into the directory dst_dir:
+ * directories, files' contents, symlinks and device, fifo and socket nodes,
+ * with their owners and modes (not hard links, times or xattrs). 0 or -errno.
+ */
+int copy_tree(int src_dir, int dst_dir);
 /* "/proc/self/fd/N": a path for syscalls that take no fd (mount); malloc'd, NULL on ENOMEM. */
 char *fd_path(int fd);

@@ -104,19 +104,25 @@ int mount_propagation_flag(const char *name, unsigned long *ret)
 }
 
 static int parse_options(char *const *options, size_t n, unsigned long *ret_flags, unsigned long *ret_propagation,
-                         char **ret_data, struct mount_attr *ret_attr, cocoon_error **err);
+                         char **ret_data, struct mount_attr *ret_attr, bool *ret_copyup, cocoon_error **err);
 
 int mount_parse_options(char *const *options, size_t n, unsigned long *ret_flags, unsigned long *ret_propagation,
                         char **ret_data, cocoon_error **err)
 {
-        return parse_options(options, n, ret_flags, ret_propagation, ret_data, NULL, err);
+        return parse_options(options, n, ret_flags, ret_propagation, ret_data, NULL, NULL, err);
 }
 
-/* mount_parse_options, and the recursive options' mount_setattr change in *ret_attr (rro also sets MS_RDONLY). */
+/*
+ * mount_parse_options, and the recursive options' mount_setattr change in
+ * *ret_attr (rro also sets MS_RDONLY), and whether a tmpfs gets what its
+ * mount point held (runc's and crun's "tmpcopyup", which podman passes;
+ * "notmpcopyup" undoes it). Neither is filesystem data.
+ */
 static int parse_options(char *const *options, size_t n, unsigned long *ret_flags, unsigned long *ret_propagation,
-                         char **ret_data, struct mount_attr *ret_attr, cocoon_error **err)
+                         char **ret_data, struct mount_attr *ret_attr, bool *ret_copyup, cocoon_error **err)
 {
         unsigned long flags = 0, propagation = 0;
+        bool copyup = false;
         struct mount_attr attr = {0};
         size_t data_len = 0;
         _cleanup_free_ char *data = calloc(1, 1);
@@ -138,6 +144,10 @@ static int parse_options(char *const *options, size_t n, unsigned long *ret_flag
                         known = true;
                 if (!known && recursive_attr(o, &attr))
                         known = true;
+                if (!known && (strcmp(o, "tmpcopyup") == 0 || strcmp(o, "notmpcopyup") == 0)) {
+                        copyup = o[0] == 't';
+                        known = true;
+                }
                 if (known)
                         continue;
                 /* Anything else is filesystem data, passed through as the kernel expects it. */
@@ -159,6 +169,8 @@ static int parse_options(char *const *options, size_t n, unsigned long *ret_flag
         *ret_data = TAKE_PTR(data);
         if (ret_attr)
                 *ret_attr = attr;
+        if (ret_copyup)
+                *ret_copyup = copyup;
         return 0;
 }
 
@@ -270,8 +282,9 @@ static int mount_one(struct rootfs_ctx *ctx, const struct spec_mount *m, cocoon_
 {
         unsigned long flags, propagation;
         struct mount_attr rec;
+        bool copyup;
         _cleanup_free_ char *data = NULL;
-        int r = parse_options(m->options, m->n_options, &flags, &propagation, &data, &rec, err);
+        int r = parse_options(m->options, m->n_options, &flags, &propagation, &data, &rec, &copyup, err);
         if (r < 0)
                 return r;
         bool bind = mount_is_bind(m, flags);
@@ -340,6 +353,15 @@ static int mount_one(struct rootfs_ctx *ctx, const struct spec_mount *m, cocoon_
                 bind = r == 1;
                 if (r == 0 && mount(m->source ? m->source : type, dest, type, flags, data) < 0)
                         return error_sys(err, errno, "mounting %s on %s", type, m->destination);
+                if (r == 0 && copyup && strcmp(type, "tmpfs") == 0) {
+                        /* dest_fd still names the directory beneath; the path now reaches the tmpfs. */
+                        _cleanup_close_ int below = openat(dest_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        _cleanup_close_ int top = open_in_root(ctx->root, m->destination, 0);
+                        _cleanup_close_ int top_dir = top < 0 ? -1 : openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        r = below < 0 || top_dir < 0 ? -errno : copy_tree(below, top_dir);
+                        if (r < 0)
+                                return error_sys(err, -r, "tmpcopyup: copying what %s held into its tmpfs", m->destination);
+                }
         }
         /* Bind mounts ignore other flags until remounted. */
         unsigned long rest = bind ? flags & ~(MS_BIND | MS_REC | MS_REMOUNT) : 0;
@@ -632,18 +654,40 @@ static int pivot_into(int root, cocoon_error **err)
         return 0;
 }
 
+/* Whether maskedPaths names p before index i: a path listed twice is masked once, as runc does. */
+static bool masked_before(const struct oci_spec *spec, size_t i)
+{
+        for (size_t j = 0; j < i; j++)
+                if (strcmp(spec->masked_paths[j], spec->masked_paths[i]) == 0)
+                        return true;
+        return false;
+}
+
+/*
+ * Files get /dev/null bound over them; directories an empty read-only
+ * tmpfs, one for all of them (each later one a bind of the first), as runc
+ * 1.2 does: one mount per directory would be as many superblocks.
+ */
 static int mask_paths(const struct oci_spec *spec, cocoon_error **err)
 {
+        const char *first_dir = NULL;
         for (size_t i = 0; i < spec->n_masked_paths; i++) {
                 const char *p = spec->masked_paths[i];
                 struct stat st;
+                if (masked_before(spec, i))
+                        continue;
                 if (stat(p, &st) < 0) {
                         if (errno == ENOENT)
                                 continue;
                         return error_sys(err, errno, "masking %s", p);
                 }
-                int r = S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0k")
-                                            : mount("/dev/null", p, NULL, MS_BIND, NULL);
+                int r;
+                if (!S_ISDIR(st.st_mode))
+                        r = mount("/dev/null", p, NULL, MS_BIND, NULL);
+                else if (first_dir)
+                        r = mount(first_dir, p, NULL, MS_BIND, NULL);
+                else if ((r = mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0k")) == 0)
+                        first_dir = p;
                 if (r < 0)
                         return error_sys(err, errno, "masking %s", p);
         }

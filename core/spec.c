@@ -82,7 +82,8 @@ static int parse_user(yajl_val obj, struct spec_user *user, cocoon_error **err)
         r = parse_id(obj, path, "uid", !user->username, &user->uid, err);
         if (r < 0)
                 return r;
-        r = parse_id(obj, path, "gid", !user->username, &user->gid, err);
+        /* A missing gid is 0, as runc and crun read it (the runtime-spec calls it required; callers omit it). */
+        r = parse_id(obj, path, "gid", false, &user->gid, err);
         if (r < 0)
                 return r;
 

@@ -21,8 +21,8 @@
 struct exec_opts {
         const char *process_file, *pid_file, *console_socket, *cwd, *user;
         bool detach, tty, no_new_privs, ignore_paused;
-        char **env, **gids;
-        size_t n_env, n_gids;
+        char **env, **gids, **caps;
+        size_t n_env, n_gids, n_caps;
         char **args; /* NULL-terminated, from the command line */
 };
 
@@ -83,6 +83,39 @@ static int put_user(struct json_writer *w, const char *user, yajl_val base_user,
         return 0;
 }
 
+static bool strv_has(yajl_val list, const char *s)
+{
+        for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++)
+                if (YAJL_IS_STRING(list->u.array.values[i]) && strcmp(list->u.array.values[i]->u.string, s) == 0)
+                        return true;
+        return false;
+}
+
+/*
+ * process.capabilities with --cap: each named one is added to the bounding,
+ * effective and permitted sets, and to the ambient set when the container's
+ * inheritable set has it, as runc does (never to inheritable itself).
+ */
+static void put_capabilities(struct json_writer *w, yajl_val base, char **caps, size_t n_caps)
+{
+        static const char *const sets[] = {"bounding", "effective", "permitted", "inheritable", "ambient"};
+        yajl_val inheritable = json_get(base, "inheritable");
+        json_open_map(w, "capabilities");
+        for (size_t s = 0; s < ARRAY_SIZE(sets); s++) {
+                yajl_val have = json_get(base, sets[s]);
+                json_open_array(w, sets[s]);
+                for (size_t i = 0; YAJL_IS_ARRAY(have) && i < have->u.array.len; i++)
+                        json_value(w, have->u.array.values[i]);
+                for (size_t i = 0; i < n_caps && strcmp(sets[s], "inheritable") != 0; i++) {
+                        bool wanted = strcmp(sets[s], "ambient") != 0 || strv_has(inheritable, caps[i]);
+                        if (wanted && !strv_has(have, caps[i]))
+                                json_str(w, caps[i]);
+                }
+                json_close_array(w);
+        }
+        json_close_map(w);
+}
+
 /* The container's process with the flags applied. */
 static int process_from_flags(const struct container *c, const struct exec_opts *o, char **ret, cocoon_error **err)
 {
@@ -104,7 +137,8 @@ static int process_from_flags(const struct container *c, const struct exec_opts 
         json_open_map(&w, NULL);
         for (size_t i = 0; YAJL_IS_OBJECT(base) && i < base->u.object.len; i++) {
                 const char *k = base->u.object.keys[i];
-                bool skip = o->no_new_privs && strcmp(k, "noNewPrivileges") == 0;
+                bool skip = (o->no_new_privs && strcmp(k, "noNewPrivileges") == 0) ||
+                            (o->n_caps && strcmp(k, "capabilities") == 0);
                 for (const char *const *p = replaced; *p; p++)
                         skip = skip || strcmp(k, *p) == 0;
                 if (skip)
@@ -125,6 +159,8 @@ static int process_from_flags(const struct container *c, const struct exec_opts 
         json_key_str(&w, "cwd", o->cwd ? o->cwd : YAJL_IS_STRING(cwd) ? cwd->u.string : "/");
         if (o->no_new_privs)
                 json_key_bool(&w, "noNewPrivileges", true);
+        if (o->n_caps)
+                put_capabilities(&w, json_get(base, "capabilities"), o->caps, o->n_caps);
         r = put_user(&w, o->user, YAJL_IS_OBJECT(json_get(base, "user")) ? json_get(base, "user") : NULL, o->gids, err);
         json_close_map(&w);
         _cleanup_free_ char *out = NULL;
@@ -142,7 +178,8 @@ static int parse(int argc, char **argv, struct exec_opts *o, const char **id)
                 {"process", required_argument, NULL, 'p'},
                 {"detach", no_argument, NULL, 'd'},
                 {"pid-file", required_argument, NULL, 'P'},
-                {"console-socket", required_argument, NULL, 'c'},
+                {"console-socket", required_argument, NULL, 'S'},
+                {"cap", required_argument, NULL, 'c'},
                 {"tty", no_argument, NULL, 't'},
                 {"env", required_argument, NULL, 'e'},
                 {"cwd", required_argument, NULL, 'w'},
@@ -155,7 +192,7 @@ static int parse(int argc, char **argv, struct exec_opts *o, const char **id)
                 {},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "+p:dte:w:u:g:h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+p:dte:w:u:g:c:h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'I':
                         o->ignore_paused = true;
@@ -169,8 +206,16 @@ static int parse(int argc, char **argv, struct exec_opts *o, const char **id)
                 case 'P':
                         o->pid_file = optarg;
                         break;
-                case 'c':
+                case 'S':
                         o->console_socket = optarg;
+                        break;
+                case 'c':
+                        if (strncmp(optarg, "CAP_", 4) != 0) {
+                                log_error("exec: --cap %s: expected a capability name such as CAP_KILL", optarg);
+                                return -2;
+                        }
+                        if (push(&o->caps, &o->n_caps, optarg) < 0)
+                                return -1;
                         break;
                 case 't':
                         o->tty = true;
@@ -238,9 +283,10 @@ static int exec_main(struct runtime *rt, int argc, char **argv)
         if (r <= 0) {
                 free(o.env);
                 free(o.gids);
+                free(o.caps);
                 return -r;
         }
-        _cleanup_free_ char **env = o.env, **gids = o.gids;
+        _cleanup_free_ char **env = o.env, **gids = o.gids, **caps = o.caps;
         _cleanup_error_ cocoon_error *err = NULL;
         struct container c;
         r = check_pid_file(o.pid_file, &err);
@@ -321,7 +367,7 @@ const struct verb verb_exec = {
         .run = exec_main,
         .usage = "cocoon exec [--process|-p F] [-d] [--pid-file F] [--console-socket S] [-t] [--env|-e K=V]\n"
                  "            [--cwd|-w DIR] [--user|-u UID[:GID]|NAME] [--additional-gids|-g GID]\n"
-                 "            [--ignore-paused] ID [ARGS...]\n"
+                 "            [--cap|-c CAP_NAME] [--ignore-paused] ID [ARGS...]\n"
                  "  Runs another process in the created or running container, in the foreground (exiting with\n"
                  "  its status, or 255 when the exec itself fails) or with -d behind a stub whose pid goes to\n"
                  "  --pid-file. A paused container is refused unless --ignore-paused: then the process is set\n"

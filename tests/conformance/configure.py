@@ -100,6 +100,16 @@ elif kind == "compat":
     os.chmod(os.path.join(rootfs, "private"), 0o700)
     p["cwd"] = "/private/made/here"
     os.symlink("/data", os.path.join(rootfs, "etc/datalink"))
+    # tmpcopyup (podman passes it): the tmpfs starts with what its mount point held.
+    os.makedirs(os.path.join(rootfs, "srv/copy/sub"), exist_ok=True)
+    with open(os.path.join(rootfs, "srv/copy/file"), "w") as f:
+        f.write("held")
+    os.chmod(os.path.join(rootfs, "srv/copy/file"), 0o640)
+    os.symlink("../file", os.path.join(rootfs, "srv/copy/sub/link"))
+    # Masked directories, one listed twice.
+    for d in ("srv/m1", "srv/m2"):
+        os.makedirs(os.path.join(rootfs, d), exist_ok=True)
+    lx["maskedPaths"] = lx.get("maskedPaths", []) + ["/srv/m1", "/srv/m2", "/srv/m1"]
     # A tmpfs without mode= on a directory the rootfs has keeps that directory's mode.
     os.makedirs(os.path.join(rootfs, "srv/keep"), exist_ok=True)
     os.chmod(os.path.join(rootfs, "srv/keep"), 0o2710)
@@ -109,6 +119,7 @@ elif kind == "compat":
             m["options"].append("ro")
     c["mounts"] += [{"destination": "/etc/datalink", "type": "tmpfs", "source": "tmpfs"},
                     {"destination": "/srv/keep", "type": "tmpfs", "source": "tmpfs", "options": ["nodev"]},
+                    {"destination": "/srv/copy", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "nosuid"]},
                     {"destination": "/vol", "type": "bind", "source": os.path.join(os.path.abspath(bundle), "vol"),
                      "options": ["rbind", "rro"]}]
     lx["devices"] = [{"path": "/dev/mynull/", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666}]

@@ -46,6 +46,12 @@ touch /dev/probe-file 2>/dev/null; echo "dev_write_rc=$?"
 echo x > /dev/null 2>/dev/null; echo "devnull_rc=$?"
 echo "data_mount=$(grep ' /data ' /proc/self/mountinfo | grep -c ' - tmpfs ')"
 echo "keep_mode=$(stat -c %a /srv/keep 2>/dev/null)"
+[ -d /srv/copy ] && echo "copyup=$(grep -c ' /srv/copy .* - tmpfs ' /proc/self/mountinfo) $(cat /srv/copy/sub/link) $(stat -c %a /srv/copy/file)"
+if [ -d /srv/m1 ]; then
+    echo "masked_one_tmpfs=$([ "$(stat -c %d /srv/m1)" = "$(stat -c %d /srv/m2)" ] && echo 1 || echo 0)"
+    echo "masked_twice_mounts=$(grep -c ' /srv/m1 ' /proc/self/mountinfo)"
+    touch /srv/m2/x 2>/dev/null; echo "masked_write_rc=$?"
+fi
 touch /vol/probe-file 2>/dev/null; echo "vol_write_rc=$?"
 touch /vol/sub/probe-file 2>/dev/null; echo "vol_sub_write_rc=$?"
 echo "mynull=$(ls -ln /dev/mynull 2>&1 | awk '{print $1, $5 $6}')"

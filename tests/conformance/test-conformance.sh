@@ -148,6 +148,15 @@ expect dev_write_rc 1 "a read-only /dev: writing it fails"
 expect devnull_rc 0 "a read-only /dev: its devices and nested mounts are there"
 expect data_mount 1 "a mount through an absolute symlink lands inside the rootfs (/etc/datalink -> /data)"
 expect keep_mode 2710 "a tmpfs without mode= takes its mount point's mode, setgid included"
+expect copyup "1 held 640" "tmpcopyup: a tmpfs that starts with its mount point's files, links and modes"
+expect masked_write_rc 1 "maskedPaths: a masked directory cannot be written"
+if [ "$RT" = runc ]; then
+    expect masked_one_tmpfs 0 "maskedPaths: Debian's runc 1.1.5 mounts a tmpfs per directory (runc 1.2 shares one)"
+    expect masked_twice_mounts 2 "maskedPaths: Debian's runc 1.1.5 masks a path listed twice twice"
+else
+    expect masked_one_tmpfs 1 "maskedPaths: the masked directories share one read-only tmpfs, as in runc 1.2"
+    expect masked_twice_mounts 1 "maskedPaths: a path listed twice is masked once, as in runc 1.2"
+fi
 expect vol_write_rc 1 "rro: the bind mount is read-only"
 expect vol_sub_write_rc 1 "rro: and so is the mount below it"
 expect mynull "crw-rw-rw- 1,3" "linux.devices: a path with a trailing slash"

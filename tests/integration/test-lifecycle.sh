@@ -170,6 +170,9 @@ out=$(rt exec c4 sh -c 'echo exec-out; exit 5' 2>&1); status=$?
 check "$name: exec relays output and exits with the process's status" sh -c "[ '$out' = exec-out ] && [ $status -eq 5 ]"
 out=$(rt exec --env FOO=bar --cwd /tmp --user 1000:1000 c4 sh -c 'echo $FOO $(pwd) $(id -u):$(id -g)' 2>&1)
 check "$name: exec --env --cwd --user" [ "$out" = "bar /tmp 1000:1000" ]
+out=$(rt exec --cap CAP_SYS_ADMIN c4 grep -E '^Cap(Inh|Prm|Eff|Bnd)' /proc/self/status 2>&1 | tr -s '\t\n' ' ')
+check "$name: exec --cap adds to bounding, effective and permitted, not inheritable" \
+    [ "$out" = "CapInh: 0000000000000000 CapPrm: 0000000020200420 CapEff: 0000000020200420 CapBnd: 0000000020200420 " ]
 if [ "$name" != runc ]; then
     # runc 1.1 takes only numbers; cocoon resolves a name in the container's /etc/passwd.
     out=$(rt exec --user nobody c4 sh -c 'echo $(id -u):$(id -g)' 2>&1)

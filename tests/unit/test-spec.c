@@ -120,8 +120,6 @@ static const struct {
           "process.user.uid: expected an integer between 0 and 4294967294" },
         { "uid string", "{" BASE ", " PROCESS(", 'user': {'uid': '0', 'gid': 0}") "}",
           "process.user.uid: expected an integer between 0 and 4294967294, got a string" },
-        { "gid missing", "{" BASE ", " PROCESS(", 'user': {'uid': 0}") "}",
-          "process.user.gid: required field is missing" },
         { "additionalGids bad", "{" BASE ", " PROCESS(", 'user': {'uid': 0, 'gid': 0, 'additionalGids': [1, -2]}") "}",
           "process.user.additionalGids[1]: expected an integer between 0 and 4294967294, got -2" },
         { "umask too large", "{" BASE ", " PROCESS(", 'user': {'uid': 0, 'gid': 0, 'umask': 512}") "}",
@@ -598,6 +596,16 @@ static void test_minimal(void)
                "absent security and linux fields: nothing set, capabilities left alone");
 }
 
+static void test_uid_without_gid(void)
+{
+        _cleanup_free_ char *json = dq("{" BASE ", " PROCESS(", 'user': {'uid': 33}") "}");
+        _cleanup_spec_ struct oci_spec *spec = NULL;
+        _cleanup_error_ cocoon_error *err = NULL;
+        int r = spec_parse(json, strlen(json), &spec, &err);
+        TAP_OK(r == 0 && spec && spec->process.user.uid == 33 && spec->process.user.gid == 0,
+               "process.user with uid and no gid: gid 0, as runc and crun read it");
+}
+
 /* What cocoon accepts but cannot apply in its guest is named in a warning, not dropped in silence. */
 static void test_label_warnings(void)
 {
@@ -813,6 +821,7 @@ int main(void)
 {
         test_full();
         test_minimal();
+        test_uid_without_gid();
         test_linux_fields();
         test_duplicate_keys();
         test_label_warnings();
