@@ -76,19 +76,82 @@ struct qemu_vm {
  * Under TCG the guest's TSC is the host's, but the guest kernel calibrates it
  * against an emulated PIT, which fails when the host is busy and can hang the
  * boot. Measuring the rate here and passing tsc_early_khz= makes TCG boots
- * reliable. Returns 0 where there is no TSC to measure.
+ * reliable. The rate is the host's until it reboots, so it is measured once
+ * per boot and kept in TSC_CACHE with the boot's id: a start does not wait
+ * the measurement's 50 ms every time. Returns 0 where there is no TSC.
  */
+#define TSC_CACHE "/run/cocoon-tsc-khz"
+#define TSC_KHZ_MIN 100000UL    /* 100 MHz */
+#define TSC_KHZ_MAX 20000000UL  /* 20 GHz */
+
+#if defined(__x86_64__)
+static uint64_t raw_ns(void)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC_RAW, &t);
+        return (uint64_t) t.tv_sec * 1000000000u + (uint64_t) t.tv_nsec;
+}
+
+/* A TSC reading and the time it was taken, retried while something came between the two. */
+static void tsc_sample(uint64_t *ret_tsc, uint64_t *ret_ns)
+{
+        for (int i = 0;; i++) {
+                uint64_t before = raw_ns(), tsc = __rdtsc(), after = raw_ns();
+                if (after - before < 20000 || i == 10) {
+                        *ret_tsc = tsc;
+                        *ret_ns = before + (after - before) / 2;
+                        return;
+                }
+        }
+}
+
+static unsigned long measure_tsc_khz(void)
+{
+        uint64_t t0, n0, t1, n1;
+        tsc_sample(&t0, &n0);
+        (void) nanosleep(&(struct timespec) {0, 50 * 1000 * 1000}, NULL);
+        tsc_sample(&t1, &n1);
+        return n1 > n0 ? (unsigned long) ((t1 - t0) * 1000000u / (n1 - n0)) : 0;
+}
+
+/* The cached rate, if it is root's, from this boot and sane; else 0. */
+static unsigned long cached_tsc_khz(const char *boot_id)
+{
+        _cleanup_close_ int fd = open(TSC_CACHE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        char text[96];
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
+                return 0;
+        ssize_t n = read(fd, text, sizeof(text) - 1);
+        if (n <= 0)
+                return 0;
+        text[n] = '\0';
+        char id[64];
+        unsigned long khz;
+        if (sscanf(text, "%63s %lu", id, &khz) != 2 || strcmp(id, boot_id) != 0 || khz < TSC_KHZ_MIN ||
+            khz > TSC_KHZ_MAX)
+                return 0;
+        return khz;
+}
+#endif
+
 unsigned long host_tsc_khz(void)
 {
 #if defined(__x86_64__)
-        struct timespec a, b, pause = {0, 20 * 1000 * 1000};
-        clock_gettime(CLOCK_MONOTONIC_RAW, &a);
-        uint64_t t0 = __rdtsc();
-        nanosleep(&pause, NULL);
-        uint64_t t1 = __rdtsc();
-        clock_gettime(CLOCK_MONOTONIC_RAW, &b);
-        uint64_t ns = (uint64_t) (b.tv_sec - a.tv_sec) * 1000000000u + (uint64_t) (b.tv_nsec - a.tv_nsec);
-        return ns ? (unsigned long) ((t1 - t0) * 1000000u / ns) : 0;
+        _cleanup_free_ char *boot_id = NULL;
+        if (read_file("/proc/sys/kernel/random/boot_id", 64, &boot_id, NULL) < 0)
+                return measure_tsc_khz();
+        boot_id[strcspn(boot_id, "\n")] = '\0';
+        unsigned long khz = cached_tsc_khz(boot_id);
+        if (khz)
+                return khz;
+        khz = measure_tsc_khz();
+        char text[96];
+        int n = snprintf(text, sizeof(text), "%s %lu\n", boot_id, khz);
+        /* Only root may keep it (/run is root's); anyone else measures each time. */
+        if (geteuid() == 0 && khz >= TSC_KHZ_MIN && khz <= TSC_KHZ_MAX && n > 0 && (size_t) n < sizeof(text))
+                (void) write_file_atomic(TSC_CACHE, text, (size_t) n, 0644);
+        return khz;
 #else
         return 0;
 #endif

@@ -161,4 +161,29 @@ check "the workload's 256 MiB made QEMU's guest RAM grow" [ "$peak" -gt $((256 *
 check "freed guest memory goes back to the host (>= 200 MiB)" [ $((peak - low)) -gt $((200 * 1024)) ]
 cocoon delete --force guest-mem > /dev/null 2>&1
 check "guest-mem: nothing left on the host" nothing_left
+
+# Under TCG the host's TSC rate reaches the guest as tsc_early_khz=: measured
+# once per host boot, kept in /run/cocoon-tsc-khz with the boot's id, and
+# not trusted from a file that others could have written.
+TSC=/run/cocoon-tsc-khz
+boot_id=$(cat /proc/sys/kernel/random/boot_id)
+mkbundle "$TEST_ROOT/cmdline" cat /proc/cmdline
+guest_tsc() { cocoon run -b "$TEST_ROOT/cmdline" "$1" 2>&1 | grep -o 'tsc_early_khz=[0-9]*' | cut -d= -f2; }
+if [ -n "$(cocoon run -b "$TEST_ROOT/cmdline" tsc0 2>&1 | grep -o 'tsc_early_khz=[0-9]*')" ]; then
+    first=$(cut -d' ' -f2 "$TSC")
+    check "the guest's TSC rate is the one kept for this boot" [ "$(guest_tsc tsc1)" = "$first" ]
+    check "the rate is kept with this boot's id, root's and not writable by others" \
+        sh -c "grep -qx '$boot_id [0-9]*' $TSC && [ \"\$(stat -c %u:%a $TSC)\" = 0:644 ]"
+    # A kept rate 500 kHz off (0.02%: harmless to the guest) shows which one the guest got.
+    printf '%s %s\n' "$boot_id" $((first + 500)) > "$TSC"
+    check "a start uses the kept rate" [ "$(guest_tsc tsc2)" = $((first + 500)) ]
+    chmod 0666 "$TSC"
+    again=$(guest_tsc tsc3)
+    check "a kept rate that others could have written is measured again" \
+        sh -c "[ -n '$again' ] && [ '$again' != $((first + 500)) ]"
+    check "and kept again, root's alone" sh -c "grep -qx '$boot_id $again' $TSC && [ \"\$(stat -c %a $TSC)\" = 644 ]"
+    check "tsc: nothing left on the host" nothing_left
+else
+    ok "the TSC rate # SKIP no tsc_early_khz= (KVM, or no TSC)"
+fi
 done_testing
