@@ -235,48 +235,6 @@ static int make_in_top(const char *path, bool file)
 }
 
 /*
- * Makes path (absolute in the tree at root) as a directory, or a file when
- * file, with its parents. The image's symlinks resolve inside the tree
- * (RESOLVE_IN_ROOT), as they will in the guest; an existing entry stays.
- */
-static int make_in_tree(int root, const char *path, bool file)
-{
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        char *s = p;
-        while (*s == '/')
-                s++;
-        while (*s) {
-                char *end = s + strcspn(s, "/");
-                bool last = end[strspn(end, "/")] == '\0';
-                char saved = *end;
-                *end = '\0';
-                int fd = sys_openat2(root, p, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-                if (fd == -ENOENT) {
-                        /* The parent as the guest will see it, then the entry in it. */
-                        char c = *s;
-                        *s = '\0';
-                        _cleanup_close_ int parent = sys_openat2(root, *p ? p : "/", O_PATH | O_DIRECTORY,
-                                                                 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-                        *s = c;
-                        if (parent < 0)
-                                return parent;
-                        int r = make_entry(parent, s, last && file);
-                        if (r < 0)
-                                return r;
-                } else if (fd < 0) {
-                        return fd;
-                } else {
-                        close(fd);
-                }
-                *end = saved;
-                s = end + strspn(end, "/");
-        }
-        return 0;
-}
-
-/*
  * A read-only rootfs gets the mount points of the spec's mounts before it
  * turns read-only, as runc makes them on the host: the guest could not.
  */
@@ -291,7 +249,10 @@ static int make_mount_points(int rootfs, const struct bundle *b, const struct sh
                                 return error_sys(err, errno, "mounts[%zu]", i);
                         file = !S_ISDIR(st.st_mode);
                 }
-                int r = make_in_tree(rootfs, b->spec->mounts[i].destination, file);
+                /* As the guest would make it: the image's symlinks, dangling ones too, resolve inside the rootfs. */
+                int r = open_in_root(rootfs, b->spec->mounts[i].destination, file ? S_IFREG : S_IFDIR);
+                if (r >= 0)
+                        close(r);
                 if (r < 0)
                         return error_sys(err, -r, "mounts[%zu]: creating the mount point %s in the read-only rootfs", i,
                                          b->spec->mounts[i].destination);

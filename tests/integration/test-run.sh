@@ -162,6 +162,18 @@ out=$(cocoon run --bundle "$TEST_ROOT/bad" noroot 2>&1); status=$?
 check "a missing rootfs is a clear error" sh -c 'echo "$1" | grep -q "root.path" && [ "$2" -ne 0 ]' _ "$out" "$status"
 out=$(cocoon run --bundle "$B" "../escape" 2>&1); status=$?
 check "an invalid container id is refused" sh -c 'echo "$1" | grep -q "invalid container id" && [ "$2" -ne 0 ]' _ "$out" "$status"
+# A read-only rootfs whose mount point is a chain of dangling symlinks: the
+# mount point is made where the chain ends, inside the rootfs, as runc makes it.
+mkbundle "$TEST_ROOT/dangle" cat /tmp/foo/bar/baz/hosts
+ln -s /tmp/foo/bar "$TEST_ROOT/dangle/rootfs/jump" && ln -sf /jump/baz/hosts "$TEST_ROOT/dangle/rootfs/etc/hosts"
+echo "bound through the links" > "$TEST_ROOT/hosts-src"
+edit_config "$TEST_ROOT/dangle" "c['root']['readonly'] = True
+c['mounts'].append({'destination': '/etc/hosts', 'type': 'bind', 'source': '$TEST_ROOT/hosts-src', 'options': ['bind', 'ro']})"
+out=$(cocoon run --bundle "$TEST_ROOT/dangle" dangle 2>&1); status=$?
+check "a bind mount through dangling symlinks in a read-only rootfs lands at their end" \
+    sh -c '[ "$2" -eq 0 ] && [ "$1" = "bound through the links" ]' _ "$out" "$status"
+check "...which is inside the rootfs" [ -f "$TEST_ROOT/dangle/rootfs/tmp/foo/bar/baz/hosts" ]
+
 # An image whose /proc is a symlink: proc would land where maskedPaths do not reach.
 mkbundle "$TEST_ROOT/symproc" true
 rmdir "$TEST_ROOT/symproc/rootfs/proc" && mkdir "$TEST_ROOT/symproc/rootfs/bad-proc" && ln -s /bad-proc "$TEST_ROOT/symproc/rootfs/proc"
