@@ -19,10 +19,16 @@ enum vm_accel { VM_ACCEL_AUTO, VM_ACCEL_KVM, VM_ACCEL_TCG };
 /* At most this many NICs: each is one more fd handed to the VMM. */
 #define VM_MAX_NICS 8
 
-/* A guest NIC backed by a tap device the caller opened (and keeps owning). */
+/*
+ * A guest NIC backed by a tap device the caller made (and keeps owning):
+ * open, as tap_fd, for a backend that hands fds to its VMM; by name, in the
+ * host's network namespace, for one whose VMM opens it itself
+ * (hypervisor_ops.nics_by_name).
+ */
 struct vm_nic {
-        int tap_fd;
-        unsigned char mac[6];
+        int tap_fd;           /* -1 when by name */
+        char tap_name[16];    /* IFNAMSIZ; "" when by fd */
+        unsigned char mac[6]; /* the guest NIC's: the interface's it stands in for */
 };
 
 /* The backend's own settings ([hypervisor] keys it knows, such as the VMM's path). */
@@ -69,6 +75,8 @@ struct vm_report {
 
 struct hypervisor_ops {
         const char *name;
+        /* Its VMM opens taps by name in the host's network namespace (libvirt), rather than taking their fds. */
+        bool nics_by_name;
         /* Settings: new (defaults), set one key (-ENOENT: not a key of this backend, -EINVAL: bad value), free. */
         int (*settings_new)(struct hypervisor_settings **ret);
         int (*settings_set)(struct hypervisor_settings *s, const char *key, const char *value);

@@ -246,7 +246,7 @@ static void xml_elem(FILE *f, const char *indent, const char *tag, const char *t
  * The domain: direct kernel boot, RAM from a shared memfd (virtio-fs needs
  * it), the console on the first serial port, the agent on a virtio-serial
  * channel, the share over vhost-user-fs from our virtiofsd, a balloon with
- * free page reporting; no USB, no graphics, no NIC.
+ * free page reporting, the NICs on host taps; no USB, no graphics.
  */
 char *libvirt_domain_xml(const struct vm_config *cfg, const struct libvirt_domain_plan *p)
 {
@@ -290,6 +290,20 @@ char *libvirt_domain_xml(const struct vm_config *cfg, const struct libvirt_domai
         fputs("    <filesystem type='mount'><driver type='virtiofs' queue='1024'/><source socket='", f);
         xml_text(f, p->sock_dir);
         fputs("/virtiofs.sock'/><target dir='" GUEST_VIRTIOFS_TAG "'/></filesystem>\n", f);
+        /*
+         * Each NIC: the host tap the supervisor made (root's, muted, tc
+         * redirected to the pod's interface through a veth), which libvirt
+         * opens and leaves as it is (managed='no'), with the interface's
+         * MAC; no option ROM, nothing boots from it.
+         */
+        for (size_t i = 0; i < cfg->n_nics; i++) {
+                const unsigned char *m = cfg->nics[i].mac;
+                fprintf(f,
+                        "    <interface type='ethernet'><mac address='%02x:%02x:%02x:%02x:%02x:%02x'/><target dev='",
+                        m[0], m[1], m[2], m[3], m[4], m[5]);
+                xml_text(f, cfg->nics[i].tap_name);
+                fputs("' managed='no'/><model type='virtio'/><rom enabled='no'/></interface>\n", f);
+        }
         fputs("    <memballoon model='virtio' freePageReporting='on'/>\n", f);
         fputs("    <video><model type='none'/></video>\n  </devices>\n", f);
         /* libvirt's own user, pinned, and nothing of ours relabelled. */
@@ -485,13 +499,15 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
                 r = -ENOMEM;
                 goto fail;
         }
-        if (cfg->n_nics > 0) {
-                r = error_set(err, ENOTSUP,
-                              "the libvirt backend does not give a VM network interfaces yet (the spec has a network "
-                              "namespace with %zu); use the qemu backend for networked containers (docs/libvirt.md)",
-                              cfg->n_nics);
+        if (cfg->n_nics > VM_MAX_NICS) {
+                r = error_set(err, E2BIG, "%zu network interfaces, at most %d", cfg->n_nics, VM_MAX_NICS);
                 goto fail;
         }
+        for (size_t i = 0; i < cfg->n_nics; i++)
+                if (!cfg->nics[i].tap_name[0]) {
+                        r = error_set(err, EINVAL, "network interface %zu: libvirt opens taps by name, and it has none", i);
+                        goto fail;
+                }
         r = qemu_identity(vm->set, &plan.qemu_uid, &plan.qemu_gid, err);
         if (r < 0)
                 goto fail;
@@ -855,6 +871,7 @@ static int libvirt_check_host(const struct vm_config *cfg, cocoon_error **err)
 
 const struct hypervisor_ops libvirt_ops = {
         .name = "libvirt",
+        .nics_by_name = true,
         .settings_new = settings_new,
         .settings_set = settings_set,
         .settings_free = settings_free,
