@@ -49,6 +49,13 @@ struct vm_config {
         const char *initrd;
         unsigned vcpus;
         unsigned memory_mib;
+        /*
+         * The host's bound on the VMM's memory (guest RAM plus its own), 0:
+         * none. The runtime sets it on the sandbox's host cgroup, where the
+         * QEMU backend's VMM lives; a backend whose VMM lives elsewhere
+         * (libvirt's cgroup) applies it there itself.
+         */
+        unsigned vmm_memory_max_mib;
         enum vm_accel accel;
         const char *run_dir;     /* private directory for sockets and logs */
         const char *shared_dir;  /* served to the guest over virtio-fs */

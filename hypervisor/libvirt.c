@@ -476,6 +476,27 @@ static void sweep_leftovers(struct libvirt_vm *vm)
                 closedir(d);
 }
 
+/*
+ * QEMU lives in libvirt's cgroup, not in the sandbox's, where the QEMU
+ * backend's VMM is bounded: the same bound (guest RAM plus the VMM's
+ * overhead) becomes the domain's memory hard limit, which libvirt writes
+ * into its cgroup; then the paused domain runs. Set live rather than as
+ * <memtune> in the XML, because libvirt also raises QEMU's RLIMIT_MEMLOCK to
+ * a hard limit it starts with, which needs CAP_SYS_RESOURCE, which a
+ * libvirtd in a container may lack, and which QEMU does not need (it locks
+ * no memory).
+ */
+static int bound_memory(struct libvirt_vm *vm, unsigned mib, cocoon_error **err)
+{
+        virTypedParameter p = {.field = VIR_DOMAIN_MEMORY_HARD_LIMIT, .type = VIR_TYPED_PARAM_ULLONG};
+        p.value.ul = (unsigned long long) mib * 1024; /* KiB */
+        if (virDomainSetMemoryParameters(vm->dom, &p, 1, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                return error_set(err, EIO, "bounding domain %s's memory to %u MiB: %s", vm->name, mib, last_error());
+        if (virDomainResume(vm->dom) < 0)
+                return error_set(err, EIO, "resuming domain %s: %s", vm->name, last_error());
+        return 0;
+}
+
 static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_error **err)
 {
         struct libvirt_vm *vm = calloc(1, sizeof(*vm));
@@ -613,10 +634,17 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
                 r = -ENOMEM;
                 goto fail;
         }
-        vm->dom = virDomainCreateXML(vm->conn, xml, VIR_DOMAIN_START_AUTODESTROY);
+        /* Paused until its memory is bounded (bound_memory). */
+        vm->dom = virDomainCreateXML(vm->conn, xml,
+                                     VIR_DOMAIN_START_AUTODESTROY | (cfg->vmm_memory_max_mib ? VIR_DOMAIN_START_PAUSED : 0));
         if (!vm->dom) {
                 r = error_set(err, EIO, "libvirt could not start the domain: %s", last_error());
                 goto fail;
+        }
+        if (cfg->vmm_memory_max_mib) {
+                r = bound_memory(vm, cfg->vmm_memory_max_mib, err);
+                if (r < 0)
+                        goto fail;
         }
         console_fd = accept_qemu(console_listen, plan.qemu_uid, "console", err);
         if (console_fd < 0) {

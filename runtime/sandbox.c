@@ -224,9 +224,9 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
         r = vm_size(cfg, b, &vc.vcpus, &vc.memory_mib, err);
         if (r < 0)
                 return r;
+        vc.vmm_memory_max_mib = vc.memory_mib + cfg->vmm_overhead_mib;
         if (cgroup) {
-                r = host_cgroup_limit(cgroup, ((uint64_t) vc.memory_mib + cfg->vmm_overhead_mib) << 20,
-                                      cfg->vmm_pids_max, err);
+                r = host_cgroup_limit(cgroup, (uint64_t) vc.vmm_memory_max_mib << 20, cfg->vmm_pids_max, err);
                 if (r < 0)
                         return r;
         }

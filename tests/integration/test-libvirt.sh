@@ -69,6 +69,27 @@ if [ -r /sys/module/apparmor/parameters/enabled ] && [ "$(cat /sys/module/apparm
 else
     echo "AppArmor is off on this host: no profile to check" | diag
 fi
+# The QEMU backend's host cgroup bound on the VMM's memory (the guest's plus
+# vmm_overhead_mib, 320 MiB by default) is the domain's memtune hard_limit,
+# which libvirt writes into the cgroup it made for the domain.
+xml=$(virsh -c "$URI" dumpxml "$dom" 2> /dev/null)
+mem_kib=$(echo "$xml" | sed -n "s|.*<memory unit='KiB'>\([0-9]*\)</memory>.*|\1|p")
+hard_kib=$(echo "$xml" | sed -n "s|.*<hard_limit unit='KiB'>\([0-9]*\)</hard_limit>.*|\1|p")
+echo "domain memory ${mem_kib:-?} KiB, hard_limit ${hard_kib:-?} KiB" | diag
+check "the domain's memtune hard_limit is its memory plus 320 MiB" \
+    sh -c '[ -n "$1" ] && [ "$2" = $(($1 + 320 * 1024)) ]' _ "$mem_kib" "$hard_kib"
+# memory_limit: the limit of QEMU's memory cgroup (v2 memory.max or v1 memory.limit_in_bytes).
+memory_limit() {
+    local rel
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        rel=$(sed -n 's|^0::||p' "/proc/$1/cgroup"); cat "/sys/fs/cgroup$rel/memory.max"
+    else
+        rel=$(sed -n 's|^[0-9]*:[^:]*\bmemory\b[^:]*:||p' "/proc/$1/cgroup"); cat "/sys/fs/cgroup/memory$rel/memory.limit_in_bytes"
+    fi
+}
+limit=$(memory_limit "$pid" 2> /dev/null)
+echo "QEMU's cgroup: $(grep -E '(^0::|memory)' "/proc/$pid/cgroup" 2> /dev/null | tr '\n' ' ') limit ${limit:-?}" | diag
+check "libvirt's cgroup of QEMU has that memory limit" sh -c '[ -n "$1" ] && [ "$2" = $(($1 * 1024)) ]' _ "$hard_kib" "$limit"
 cocoon start c1
 check "the container runs in the domain" wait_for 120 sh -c '[ "$("$1" --root "$2" state c1 | python3 -c "import json,sys; print(json.load(sys.stdin)[\"status\"])")" = running ]' _ "$COCOON" "$STATE"
 cocoon delete --force c1
