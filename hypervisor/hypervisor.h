@@ -92,18 +92,10 @@ struct hypervisor_ops {
         int (*check_host)(const struct vm_config *cfg, cocoon_error **err);
         /* Starts the VM; the agent link is connected (bytes may wait until the agent is up). */
         int (*start)(const struct vm_config *cfg, struct vm **ret, cocoon_error **err);
-        /* The connected byte stream to the agent, handed over once (-EBADF after). */
-        int (*take_agent_fd)(struct vm *vm);
-        /* Readable once the VM has ended (a pidfd here; whatever a backend has). */
-        int (*wait_fd)(struct vm *vm);
-        /* Whether the guest runs accelerated (KVM) rather than emulated. */
-        bool (*accelerated)(struct vm *vm);
         /* Stops the VM (graceful, then by force) and reaps its processes. */
         int (*stop)(struct vm *vm, cocoon_error **err);
         /* The VMM's view of the guest: "running", "paused", "shutdown", "guest-panicked"... (malloc'd) */
         int (*status)(struct vm *vm, char **ret_status);
-        /* What it knows of the VM's end (best after stop, once the logs are complete); strings malloc'd. */
-        void (*report)(struct vm *vm, struct vm_report *ret);
         void (*free)(struct vm *vm);
 };
 
@@ -128,12 +120,16 @@ const char *hypervisor_backend_names(void);
 /* Whether name is a backend cocoon has at all, built in or not (for a clearer error). */
 bool hypervisor_known_backend(const char *name);
 
-/* The VM's calls, through its backend's table. */
+/* The VM's calls: through its backend's table, or read from what every backend's VM has. */
+/* The connected byte stream to the agent, handed over once (-EBADF after). */
 int vm_take_agent_fd(struct vm *vm);
+/* Readable once the VM has ended (any of its parts: the VMM, virtiofsd). */
 int vm_wait_fd(struct vm *vm);
+/* Whether the guest runs accelerated (KVM) rather than emulated. */
 bool vm_accelerated(struct vm *vm);
 int vm_stop(struct vm *vm, cocoon_error **err);
 int vm_status(struct vm *vm, char **ret_status);
+/* What the backend knows of the VM's end (best after stop, once the logs are complete); strings malloc'd. */
 void vm_report(struct vm *vm, struct vm_report *ret);
 void vm_report_done(struct vm_report *r);
 void vm_free(struct vm *vm);

@@ -93,15 +93,11 @@ struct libvirt_vm {
         char name[64];   /* the domain's */
         char *sock_dir;  /* while QEMU connects */
         char *tag;       /* COCOON_SANDBOX=<run dir> */
-        int end_rd;      /* readable once the domain ended */
-        int wait_fd;     /* epoll over end_rd and virtiofsd's pidfd: either one's end is the VM's */
-        int agent_fd;
+        int end_rd;      /* readable once the domain ended; base.wait_fd: an epoll over it and virtiofsd's pidfd */
         int log_wr;      /* what libvirt said, into vmm.log */
         int virtiofsd_pidfd;
-        bool kvm;
         int ended;       /* the end's code once read, -1 before */
         struct jail_uid uid;
-        struct console *console;
 };
 
 /* libvirt prints every error on stderr unless told otherwise; we report them ourselves. */
@@ -502,26 +498,23 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
         struct libvirt_vm *vm = calloc(1, sizeof(*vm));
         if (!vm)
                 return -ENOMEM;
-        *vm = (struct libvirt_vm) {.base.ops = &libvirt_ops, .set = settings_of(cfg), .lifecycle_cb = -1,
-                                   .end_rd = -1, .wait_fd = -1, .agent_fd = -1, .log_wr = -1, .virtiofsd_pidfd = -1, .ended = -1,
-                                   .uid.lock_fd = -1};
+        *vm = (struct libvirt_vm) {.set = settings_of(cfg), .lifecycle_cb = -1, .end_rd = -1, .log_wr = -1,
+                                   .virtiofsd_pidfd = -1, .ended = -1, .uid.lock_fd = -1};
+        int r = vm_base_init(&vm->base, &libvirt_ops, cfg, err);
         _cleanup_close_ int end_wr = -1, console_listen = -1, agent_listen = -1, vfs_listen = -1;
         _cleanup_close_ int console_fd = -1, log_rd = -1;
         _cleanup_free_ char *run_dir = realpath(cfg->run_dir, NULL), *xml = NULL, *jail_root = NULL;
         _cleanup_free_ char *vmm_log = path_join(cfg->run_dir, "vmm.log");
         _cleanup_free_ char *console_log = path_join(cfg->run_dir, "console.log");
         _cleanup_free_ char *jail_dir = path_join(cfg->run_dir, "jail");
-        struct libvirt_domain_plan plan = {0};
-        int r;
+        struct libvirt_domain_plan plan = {.kvm = vm->base.kvm};
 
+        if (r < 0)
+                goto fail;
         if (!run_dir || !vmm_log || !console_log || !jail_dir ||
             asprintf(&vm->tag, "COCOON_SANDBOX=%s", run_dir) < 0) {
                 vm->tag = NULL;
                 r = -ENOMEM;
-                goto fail;
-        }
-        if (cfg->n_nics > VM_MAX_NICS) {
-                r = error_set(err, E2BIG, "%zu network interfaces, at most %d", cfg->n_nics, VM_MAX_NICS);
                 goto fail;
         }
         for (size_t i = 0; i < cfg->n_nics; i++)
@@ -532,15 +525,7 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
         r = qemu_identity(vm->set, &plan.qemu_uid, &plan.qemu_gid, err);
         if (r < 0)
                 goto fail;
-        const char *no_kvm = cfg->accel == VM_ACCEL_AUTO ? kvm_unusable_why() : NULL;
-        plan.kvm = vm->kvm = cfg->accel == VM_ACCEL_KVM || (cfg->accel == VM_ACCEL_AUTO && !no_kvm);
-        if (!vm->kvm && cfg->warn) {
-                char msg[256];
-                snprintf(msg, sizeof(msg), "KVM is not usable here (%s): the VM runs under TCG emulation, much slower",
-                         no_kvm ? no_kvm : "accel = tcg");
-                cfg->warn(msg);
-        }
-        plan.tsc_khz = vm->kvm ? 0 : host_tsc_khz();
+        plan.tsc_khz = vm->base.kvm ? 0 : host_tsc_khz();
 
         int pfd[2];
         if (pipe2(pfd, O_CLOEXEC) < 0) {
@@ -619,7 +604,7 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
         cleanup_closep(&vfs_listen);
         vfs_listen = -1;
         int ends[] = {vm->end_rd, vm->virtiofsd_pidfd};
-        r = watch_fds(ends, ARRAY_SIZE(ends), &vm->wait_fd);
+        r = watch_fds(ends, ARRAY_SIZE(ends), &vm->base.wait_fd);
         if (r < 0) {
                 r = error_sys(err, -r, "watching the VM's end");
                 goto fail;
@@ -651,15 +636,15 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
                 r = console_fd;
                 goto fail;
         }
-        vm->agent_fd = accept_qemu(agent_listen, plan.qemu_uid, "agent channel", err);
-        if (vm->agent_fd < 0) {
-                r = vm->agent_fd;
+        vm->base.agent_fd = accept_qemu(agent_listen, plan.qemu_uid, "agent channel", err);
+        if (vm->base.agent_fd < 0) {
+                r = vm->base.agent_fd;
                 goto fail;
         }
         /* QEMU holds its connections: nobody else needs the sockets. */
         remove_sock_dir(vm);
         write_log(vm, "libvirt started domain %s (%s)\n", vm->name, vm->set->uri);
-        r = console_start(TAKE_FD(console_fd), console_log, TAKE_FD(log_rd), vmm_log, &vm->console, err);
+        r = console_start(TAKE_FD(console_fd), console_log, TAKE_FD(log_rd), vmm_log, &vm->base.console, err);
         if (r < 0)
                 goto fail;
         *ret = &vm->base;
@@ -713,7 +698,7 @@ static int libvirt_stop(struct vm *base, cocoon_error **err)
                 vm->log_wr = -1;
         }
         /* QEMU is gone, and so is the console's writer. */
-        console_stop(vm->console);
+        console_stop(vm->base.console);
         return r;
 }
 
@@ -729,12 +714,10 @@ static void libvirt_free(struct vm *base)
                         (void) virConnectUnregisterCloseCallback(vm->conn, on_close);
                 (void) virConnectClose(vm->conn);
         }
-        int fds[] = {vm->end_rd, vm->wait_fd, vm->agent_fd, vm->log_wr};
-        for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-                if (fds[i] >= 0)
-                        close(fds[i]);
+        cleanup_closep(&vm->end_rd);
+        cleanup_closep(&vm->log_wr);
+        vm_base_release(&vm->base);
         jail_uid_release(&vm->uid);
-        console_free(vm->console);
         free(vm->tag);
         free(vm);
 }
@@ -753,28 +736,6 @@ static int libvirt_status(struct vm *base, char **ret_status)
                                                       : "shutdown";
         *ret_status = strdup(s);
         return *ret_status ? 0 : -ENOMEM;
-}
-
-static int libvirt_take_agent_fd(struct vm *base)
-{
-        struct libvirt_vm *vm = (struct libvirt_vm *) base;
-        return vm->agent_fd >= 0 ? TAKE_FD(vm->agent_fd) : -EBADF;
-}
-
-static int libvirt_wait_fd(struct vm *base)
-{
-        return ((struct libvirt_vm *) base)->wait_fd;
-}
-
-static bool libvirt_accelerated(struct vm *base)
-{
-        return ((struct libvirt_vm *) base)->kvm;
-}
-
-static void libvirt_report(struct vm *base, struct vm_report *ret)
-{
-        struct libvirt_vm *vm = (struct libvirt_vm *) base;
-        console_report(vm->console, ret);
 }
 
 static int settings_new(struct hypervisor_settings **ret)
@@ -905,11 +866,7 @@ const struct hypervisor_ops libvirt_ops = {
         .settings_free = settings_free,
         .check_host = libvirt_check_host,
         .start = libvirt_start,
-        .take_agent_fd = libvirt_take_agent_fd,
-        .wait_fd = libvirt_wait_fd,
-        .accelerated = libvirt_accelerated,
         .stop = libvirt_stop,
         .status = libvirt_status,
-        .report = libvirt_report,
         .free = libvirt_free,
 };
