@@ -463,7 +463,8 @@ static int create_veth(struct network *net, struct iface *i, cocoon_error **err)
                 if (r == -EEXIST && attempt < 3)
                         continue; /* a name taken (by chance, 32 random bits): other names */
                 if (r < 0) {
-                        *err = TAKE_PTR(e);
+                        if (err)
+                                *err = TAKE_PTR(e);
                         return r;
                 }
                 break;
