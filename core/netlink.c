@@ -53,6 +53,17 @@ void nl_put(struct nl_msg *m, uint16_t type, const void *data, size_t len)
         m->hdr.nlmsg_len = at + RTA_SPACE(len);
 }
 
+void *nl_reserve(struct nl_msg *m, size_t len)
+{
+        size_t at = NLMSG_ALIGN(m->hdr.nlmsg_len);
+        if (m->overflow || at + NLMSG_ALIGN(len) > sizeof(m->buf)) {
+                m->overflow = true;
+                return NULL;
+        }
+        m->hdr.nlmsg_len = at + NLMSG_ALIGN(len);
+        return memset(m->buf + at, 0, NLMSG_ALIGN(len));
+}
+
 void nl_put_u32(struct nl_msg *m, uint16_t type, uint32_t v)
 {
         nl_put(m, type, &v, sizeof(v));

@@ -36,6 +36,8 @@ int nl_open(int *ret_fd, cocoon_error **err);
 /* Starts a message and returns its zeroed family header (ifinfomsg, rtmsg...) of hdrlen bytes. */
 void *nl_begin(struct nl_msg *m, uint16_t type, uint16_t flags, size_t hdrlen);
 void nl_put(struct nl_msg *m, uint16_t type, const void *data, size_t len);
+/* Appends len zeroed bytes that are no attribute (a veth peer's ifinfomsg); NULL once the message overflows. */
+void *nl_reserve(struct nl_msg *m, size_t len);
 void nl_put_u32(struct nl_msg *m, uint16_t type, uint32_t v);
 void nl_put_str(struct nl_msg *m, uint16_t type, const char *s);
 void nl_nest_begin(struct nl_msg *m, uint16_t type);

@@ -51,10 +51,28 @@ struct libvirt_domain_plan {
 };
 char *libvirt_domain_xml(const struct vm_config *cfg, const struct libvirt_domain_plan *p);
 
-/* Every backend's vm starts with this. */
+/*
+ * Every backend's vm starts with this: what vm_take_agent_fd(),
+ * vm_wait_fd(), vm_accelerated() and vm_report() read, for every backend
+ * alike (hypervisor.c).
+ */
+struct console;
 struct vm {
         const struct hypervisor_ops *ops;
+        int agent_fd;            /* the connected byte stream to the agent, until taken */
+        int wait_fd;             /* readable once the VM has ended */
+        bool kvm;                /* accelerated, rather than TCG */
+        int vmm_exit;            /* the VMM's exit code (128 + signal) if it ended by itself, else -1 */
+        struct console *console; /* the guest's console and the VMM's own output */
 };
+/*
+ * Fills the base (nothing open yet, so that the backend's free is safe at
+ * once), chooses KVM or TCG (warning through cfg->warn about TCG), and
+ * checks what every backend refuses alike.
+ */
+int vm_base_init(struct vm *vm, const struct hypervisor_ops *ops, const struct vm_config *cfg, cocoon_error **err);
+/* Closes and frees what the base holds; the backend's free calls it. */
+void vm_base_release(struct vm *vm);
 
 /* jail.c: the uids the jailed processes run as, one per live sandbox. */
 #define JAIL_UID_FIRST_DEFAULT 1879048192u /* 0x70000000: just above systemd-nspawn's container range */

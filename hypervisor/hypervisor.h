@@ -19,10 +19,16 @@ enum vm_accel { VM_ACCEL_AUTO, VM_ACCEL_KVM, VM_ACCEL_TCG };
 /* At most this many NICs: each is one more fd handed to the VMM. */
 #define VM_MAX_NICS 8
 
-/* A guest NIC backed by a tap device the caller opened (and keeps owning). */
+/*
+ * A guest NIC backed by a tap device the caller made (and keeps owning):
+ * open, as tap_fd, for a backend that hands fds to its VMM; by name, in the
+ * host's network namespace, for one whose VMM opens it itself
+ * (hypervisor_ops.nics_by_name).
+ */
 struct vm_nic {
-        int tap_fd;
-        unsigned char mac[6];
+        int tap_fd;           /* -1 when by name */
+        char tap_name[16];    /* IFNAMSIZ; "" when by fd */
+        unsigned char mac[6]; /* the guest NIC's: the interface's it stands in for */
 };
 
 /* The backend's own settings ([hypervisor] keys it knows, such as the VMM's path). */
@@ -43,6 +49,13 @@ struct vm_config {
         const char *initrd;
         unsigned vcpus;
         unsigned memory_mib;
+        /*
+         * The host's bound on the VMM's memory (guest RAM plus its own), 0:
+         * none. The runtime sets it on the sandbox's host cgroup, where the
+         * QEMU backend's VMM lives; a backend whose VMM lives elsewhere
+         * (libvirt's cgroup) applies it there itself.
+         */
+        unsigned vmm_memory_max_mib;
         enum vm_accel accel;
         const char *run_dir;     /* private directory for sockets and logs */
         const char *shared_dir;  /* served to the guest over virtio-fs */
@@ -69,6 +82,8 @@ struct vm_report {
 
 struct hypervisor_ops {
         const char *name;
+        /* Its VMM opens taps by name in the host's network namespace (libvirt), rather than taking their fds. */
+        bool nics_by_name;
         /* Settings: new (defaults), set one key (-ENOENT: not a key of this backend, -EINVAL: bad value), free. */
         int (*settings_new)(struct hypervisor_settings **ret);
         int (*settings_set)(struct hypervisor_settings *s, const char *key, const char *value);
@@ -77,18 +92,10 @@ struct hypervisor_ops {
         int (*check_host)(const struct vm_config *cfg, cocoon_error **err);
         /* Starts the VM; the agent link is connected (bytes may wait until the agent is up). */
         int (*start)(const struct vm_config *cfg, struct vm **ret, cocoon_error **err);
-        /* The connected byte stream to the agent, handed over once (-EBADF after). */
-        int (*take_agent_fd)(struct vm *vm);
-        /* Readable once the VM has ended (a pidfd here; whatever a backend has). */
-        int (*wait_fd)(struct vm *vm);
-        /* Whether the guest runs accelerated (KVM) rather than emulated. */
-        bool (*accelerated)(struct vm *vm);
         /* Stops the VM (graceful, then by force) and reaps its processes. */
         int (*stop)(struct vm *vm, cocoon_error **err);
         /* The VMM's view of the guest: "running", "paused", "shutdown", "guest-panicked"... (malloc'd) */
         int (*status)(struct vm *vm, char **ret_status);
-        /* What it knows of the VM's end (best after stop, once the logs are complete); strings malloc'd. */
-        void (*report)(struct vm *vm, struct vm_report *ret);
         void (*free)(struct vm *vm);
 };
 
@@ -113,12 +120,16 @@ const char *hypervisor_backend_names(void);
 /* Whether name is a backend cocoon has at all, built in or not (for a clearer error). */
 bool hypervisor_known_backend(const char *name);
 
-/* The VM's calls, through its backend's table. */
+/* The VM's calls: through its backend's table, or read from what every backend's VM has. */
+/* The connected byte stream to the agent, handed over once (-EBADF after). */
 int vm_take_agent_fd(struct vm *vm);
+/* Readable once the VM has ended (any of its parts: the VMM, virtiofsd). */
 int vm_wait_fd(struct vm *vm);
+/* Whether the guest runs accelerated (KVM) rather than emulated. */
 bool vm_accelerated(struct vm *vm);
 int vm_stop(struct vm *vm, cocoon_error **err);
 int vm_status(struct vm *vm, char **ret_status);
+/* What the backend knows of the VM's end (best after stop, once the logs are complete); strings malloc'd. */
 void vm_report(struct vm *vm, struct vm_report *ret);
 void vm_report_done(struct vm_report *r);
 void vm_free(struct vm *vm);

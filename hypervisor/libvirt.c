@@ -93,15 +93,11 @@ struct libvirt_vm {
         char name[64];   /* the domain's */
         char *sock_dir;  /* while QEMU connects */
         char *tag;       /* COCOON_SANDBOX=<run dir> */
-        int end_rd;      /* readable once the domain ended */
-        int wait_fd;     /* epoll over end_rd and virtiofsd's pidfd: either one's end is the VM's */
-        int agent_fd;
+        int end_rd;      /* readable once the domain ended; base.wait_fd: an epoll over it and virtiofsd's pidfd */
         int log_wr;      /* what libvirt said, into vmm.log */
         int virtiofsd_pidfd;
-        bool kvm;
         int ended;       /* the end's code once read, -1 before */
         struct jail_uid uid;
-        struct console *console;
 };
 
 /* libvirt prints every error on stderr unless told otherwise; we report them ourselves. */
@@ -246,7 +242,7 @@ static void xml_elem(FILE *f, const char *indent, const char *tag, const char *t
  * The domain: direct kernel boot, RAM from a shared memfd (virtio-fs needs
  * it), the console on the first serial port, the agent on a virtio-serial
  * channel, the share over vhost-user-fs from our virtiofsd, a balloon with
- * free page reporting; no USB, no graphics, no NIC.
+ * free page reporting, the NICs on host taps; no USB, no graphics.
  */
 char *libvirt_domain_xml(const struct vm_config *cfg, const struct libvirt_domain_plan *p)
 {
@@ -290,6 +286,20 @@ char *libvirt_domain_xml(const struct vm_config *cfg, const struct libvirt_domai
         fputs("    <filesystem type='mount'><driver type='virtiofs' queue='1024'/><source socket='", f);
         xml_text(f, p->sock_dir);
         fputs("/virtiofs.sock'/><target dir='" GUEST_VIRTIOFS_TAG "'/></filesystem>\n", f);
+        /*
+         * Each NIC: the host tap the supervisor made (root's, muted, tc
+         * redirected to the pod's interface through a veth), which libvirt
+         * opens and leaves as it is (managed='no'), with the interface's
+         * MAC; no option ROM, nothing boots from it.
+         */
+        for (size_t i = 0; i < cfg->n_nics; i++) {
+                const unsigned char *m = cfg->nics[i].mac;
+                fprintf(f,
+                        "    <interface type='ethernet'><mac address='%02x:%02x:%02x:%02x:%02x:%02x'/><target dev='",
+                        m[0], m[1], m[2], m[3], m[4], m[5]);
+                xml_text(f, cfg->nics[i].tap_name);
+                fputs("' managed='no'/><model type='virtio'/><rom enabled='no'/></interface>\n", f);
+        }
         fputs("    <memballoon model='virtio' freePageReporting='on'/>\n", f);
         fputs("    <video><model type='none'/></video>\n  </devices>\n", f);
         /* libvirt's own user, pinned, and nothing of ours relabelled. */
@@ -462,48 +472,60 @@ static void sweep_leftovers(struct libvirt_vm *vm)
                 closedir(d);
 }
 
+/*
+ * QEMU lives in libvirt's cgroup, not in the sandbox's, where the QEMU
+ * backend's VMM is bounded: the same bound (guest RAM plus the VMM's
+ * overhead) becomes the domain's memory hard limit, which libvirt writes
+ * into its cgroup; then the paused domain runs. Set live rather than as
+ * <memtune> in the XML, because libvirt also raises QEMU's RLIMIT_MEMLOCK to
+ * a hard limit it starts with, which needs CAP_SYS_RESOURCE, which a
+ * libvirtd in a container may lack, and which QEMU does not need (it locks
+ * no memory).
+ */
+static int bound_memory(struct libvirt_vm *vm, unsigned mib, cocoon_error **err)
+{
+        virTypedParameter p = {.field = VIR_DOMAIN_MEMORY_HARD_LIMIT, .type = VIR_TYPED_PARAM_ULLONG};
+        p.value.ul = (unsigned long long) mib * 1024; /* KiB */
+        if (virDomainSetMemoryParameters(vm->dom, &p, 1, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                return error_set(err, EIO, "bounding domain %s's memory to %u MiB: %s", vm->name, mib, last_error());
+        if (virDomainResume(vm->dom) < 0)
+                return error_set(err, EIO, "resuming domain %s: %s", vm->name, last_error());
+        return 0;
+}
+
 static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_error **err)
 {
         struct libvirt_vm *vm = calloc(1, sizeof(*vm));
         if (!vm)
                 return -ENOMEM;
-        *vm = (struct libvirt_vm) {.base.ops = &libvirt_ops, .set = settings_of(cfg), .lifecycle_cb = -1,
-                                   .end_rd = -1, .wait_fd = -1, .agent_fd = -1, .log_wr = -1, .virtiofsd_pidfd = -1, .ended = -1,
-                                   .uid.lock_fd = -1};
+        *vm = (struct libvirt_vm) {.set = settings_of(cfg), .lifecycle_cb = -1, .end_rd = -1, .log_wr = -1,
+                                   .virtiofsd_pidfd = -1, .ended = -1, .uid.lock_fd = -1};
+        int r = vm_base_init(&vm->base, &libvirt_ops, cfg, err);
         _cleanup_close_ int end_wr = -1, console_listen = -1, agent_listen = -1, vfs_listen = -1;
         _cleanup_close_ int console_fd = -1, log_rd = -1;
         _cleanup_free_ char *run_dir = realpath(cfg->run_dir, NULL), *xml = NULL, *jail_root = NULL;
         _cleanup_free_ char *vmm_log = path_join(cfg->run_dir, "vmm.log");
         _cleanup_free_ char *console_log = path_join(cfg->run_dir, "console.log");
         _cleanup_free_ char *jail_dir = path_join(cfg->run_dir, "jail");
-        struct libvirt_domain_plan plan = {0};
-        int r;
+        struct libvirt_domain_plan plan = {.kvm = vm->base.kvm};
 
+        if (r < 0)
+                goto fail;
         if (!run_dir || !vmm_log || !console_log || !jail_dir ||
             asprintf(&vm->tag, "COCOON_SANDBOX=%s", run_dir) < 0) {
                 vm->tag = NULL;
                 r = -ENOMEM;
                 goto fail;
         }
-        if (cfg->n_nics > 0) {
-                r = error_set(err, ENOTSUP,
-                              "the libvirt backend does not give a VM network interfaces yet (the spec has a network "
-                              "namespace with %zu); use the qemu backend for networked containers (docs/libvirt.md)",
-                              cfg->n_nics);
-                goto fail;
-        }
+        for (size_t i = 0; i < cfg->n_nics; i++)
+                if (!cfg->nics[i].tap_name[0]) {
+                        r = error_set(err, EINVAL, "network interface %zu: libvirt opens taps by name, and it has none", i);
+                        goto fail;
+                }
         r = qemu_identity(vm->set, &plan.qemu_uid, &plan.qemu_gid, err);
         if (r < 0)
                 goto fail;
-        const char *no_kvm = cfg->accel == VM_ACCEL_AUTO ? kvm_unusable_why() : NULL;
-        plan.kvm = vm->kvm = cfg->accel == VM_ACCEL_KVM || (cfg->accel == VM_ACCEL_AUTO && !no_kvm);
-        if (!vm->kvm && cfg->warn) {
-                char msg[256];
-                snprintf(msg, sizeof(msg), "KVM is not usable here (%s): the VM runs under TCG emulation, much slower",
-                         no_kvm ? no_kvm : "accel = tcg");
-                cfg->warn(msg);
-        }
-        plan.tsc_khz = vm->kvm ? 0 : host_tsc_khz();
+        plan.tsc_khz = vm->base.kvm ? 0 : host_tsc_khz();
 
         int pfd[2];
         if (pipe2(pfd, O_CLOEXEC) < 0) {
@@ -582,7 +604,7 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
         cleanup_closep(&vfs_listen);
         vfs_listen = -1;
         int ends[] = {vm->end_rd, vm->virtiofsd_pidfd};
-        r = watch_fds(ends, ARRAY_SIZE(ends), &vm->wait_fd);
+        r = watch_fds(ends, ARRAY_SIZE(ends), &vm->base.wait_fd);
         if (r < 0) {
                 r = error_sys(err, -r, "watching the VM's end");
                 goto fail;
@@ -597,25 +619,32 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
                 r = -ENOMEM;
                 goto fail;
         }
-        vm->dom = virDomainCreateXML(vm->conn, xml, VIR_DOMAIN_START_AUTODESTROY);
+        /* Paused until its memory is bounded (bound_memory). */
+        vm->dom = virDomainCreateXML(vm->conn, xml,
+                                     VIR_DOMAIN_START_AUTODESTROY | (cfg->vmm_memory_max_mib ? VIR_DOMAIN_START_PAUSED : 0));
         if (!vm->dom) {
                 r = error_set(err, EIO, "libvirt could not start the domain: %s", last_error());
                 goto fail;
+        }
+        if (cfg->vmm_memory_max_mib) {
+                r = bound_memory(vm, cfg->vmm_memory_max_mib, err);
+                if (r < 0)
+                        goto fail;
         }
         console_fd = accept_qemu(console_listen, plan.qemu_uid, "console", err);
         if (console_fd < 0) {
                 r = console_fd;
                 goto fail;
         }
-        vm->agent_fd = accept_qemu(agent_listen, plan.qemu_uid, "agent channel", err);
-        if (vm->agent_fd < 0) {
-                r = vm->agent_fd;
+        vm->base.agent_fd = accept_qemu(agent_listen, plan.qemu_uid, "agent channel", err);
+        if (vm->base.agent_fd < 0) {
+                r = vm->base.agent_fd;
                 goto fail;
         }
         /* QEMU holds its connections: nobody else needs the sockets. */
         remove_sock_dir(vm);
         write_log(vm, "libvirt started domain %s (%s)\n", vm->name, vm->set->uri);
-        r = console_start(TAKE_FD(console_fd), console_log, TAKE_FD(log_rd), vmm_log, &vm->console, err);
+        r = console_start(TAKE_FD(console_fd), console_log, TAKE_FD(log_rd), vmm_log, &vm->base.console, err);
         if (r < 0)
                 goto fail;
         *ret = &vm->base;
@@ -669,7 +698,7 @@ static int libvirt_stop(struct vm *base, cocoon_error **err)
                 vm->log_wr = -1;
         }
         /* QEMU is gone, and so is the console's writer. */
-        console_stop(vm->console);
+        console_stop(vm->base.console);
         return r;
 }
 
@@ -685,12 +714,10 @@ static void libvirt_free(struct vm *base)
                         (void) virConnectUnregisterCloseCallback(vm->conn, on_close);
                 (void) virConnectClose(vm->conn);
         }
-        int fds[] = {vm->end_rd, vm->wait_fd, vm->agent_fd, vm->log_wr};
-        for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-                if (fds[i] >= 0)
-                        close(fds[i]);
+        cleanup_closep(&vm->end_rd);
+        cleanup_closep(&vm->log_wr);
+        vm_base_release(&vm->base);
         jail_uid_release(&vm->uid);
-        console_free(vm->console);
         free(vm->tag);
         free(vm);
 }
@@ -709,28 +736,6 @@ static int libvirt_status(struct vm *base, char **ret_status)
                                                       : "shutdown";
         *ret_status = strdup(s);
         return *ret_status ? 0 : -ENOMEM;
-}
-
-static int libvirt_take_agent_fd(struct vm *base)
-{
-        struct libvirt_vm *vm = (struct libvirt_vm *) base;
-        return vm->agent_fd >= 0 ? TAKE_FD(vm->agent_fd) : -EBADF;
-}
-
-static int libvirt_wait_fd(struct vm *base)
-{
-        return ((struct libvirt_vm *) base)->wait_fd;
-}
-
-static bool libvirt_accelerated(struct vm *base)
-{
-        return ((struct libvirt_vm *) base)->kvm;
-}
-
-static void libvirt_report(struct vm *base, struct vm_report *ret)
-{
-        struct libvirt_vm *vm = (struct libvirt_vm *) base;
-        console_report(vm->console, ret);
 }
 
 static int settings_new(struct hypervisor_settings **ret)
@@ -855,16 +860,13 @@ static int libvirt_check_host(const struct vm_config *cfg, cocoon_error **err)
 
 const struct hypervisor_ops libvirt_ops = {
         .name = "libvirt",
+        .nics_by_name = true,
         .settings_new = settings_new,
         .settings_set = settings_set,
         .settings_free = settings_free,
         .check_host = libvirt_check_host,
         .start = libvirt_start,
-        .take_agent_fd = libvirt_take_agent_fd,
-        .wait_fd = libvirt_wait_fd,
-        .accelerated = libvirt_accelerated,
         .stop = libvirt_stop,
         .status = libvirt_status,
-        .report = libvirt_report,
         .free = libvirt_free,
 };

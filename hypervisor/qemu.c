@@ -61,15 +61,11 @@ struct qemu_vm {
         const struct vm_config *cfg; /* during start only */
         const struct hypervisor_settings *set;
         char *tag; /* COCOON_SANDBOX=<run dir>, in the environment of its processes */
-        int vmm_pidfd, virtiofsd_pidfd;
-        int vmm_exit; /* its exit code (128 + signal) if it ended by itself, else -1 */
-        int wait_fd; /* an epoll fd on both pidfds: either one's end is the VM's */
+        int vmm_pidfd, virtiofsd_pidfd; /* base.wait_fd: an epoll fd on both, either one's end is the VM's */
         int qmp_fd;
-        int agent_fd; /* connected byte stream to the agent, taken by take_agent_fd */
-        bool vsock, kvm;
+        bool vsock;
         unsigned cid; /* vsock guest CID */
         struct jail_uid uid;
-        struct console *console;
 };
 
 /*
@@ -429,15 +425,15 @@ static int virtiofs_link(struct qemu_vm *vm, const char *run_dir, const char *ja
 static void explain_failure(struct qemu_vm *vm, cocoon_error **err)
 {
         (void) qemu_ops.stop(&vm->base, NULL); /* its log is complete once it is gone */
-        _cleanup_free_ char *said = vm->console ? console_tail(vm->console, CONSOLE_VMM) : NULL;
-        if (!err || vm->vmm_exit < 0) {
+        _cleanup_free_ char *said = vm->base.console ? console_tail(vm->base.console, CONSOLE_VMM) : NULL;
+        if (!err || vm->base.vmm_exit < 0) {
                 if (said)
                         error_append(err, "; QEMU said:\n%s", said);
                 return;
         }
         error_free(*err);
         *err = NULL;
-        error_set(err, EIO, "QEMU exited with status %d before the VM started%s%s", vm->vmm_exit,
+        error_set(err, EIO, "QEMU exited with status %d before the VM started%s%s", vm->base.vmm_exit,
                   said ? "; its last lines:\n" : " without a word", said ? said : "");
 }
 
@@ -471,38 +467,27 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
         struct qemu_vm *vm = calloc(1, sizeof(*vm));
         if (!vm)
                 return -ENOMEM;
-        *vm = (struct qemu_vm) {.base.ops = &qemu_ops, .cfg = cfg, .set = settings_of(cfg),
-                                .vmm_pidfd = -1, .virtiofsd_pidfd = -1, .vmm_exit = -1, .wait_fd = -1, .qmp_fd = -1,
-                                .agent_fd = -1, .uid.lock_fd = -1};
+        *vm = (struct qemu_vm) {.cfg = cfg, .set = settings_of(cfg), .vmm_pidfd = -1, .virtiofsd_pidfd = -1,
+                                .qmp_fd = -1, .uid.lock_fd = -1};
+        int r = vm_base_init(&vm->base, &qemu_ops, cfg, err);
         _cleanup_close_ int vfs_end = -1, qmp_peer = -1, agent_peer = -1, console_peer = -1, console_ours = -1;
         _cleanup_close_ int log_rd = -1, log_wr = -1;
         _cleanup_free_ char *vmm_log = path_join(cfg->run_dir, "vmm.log");
         _cleanup_free_ char *console_log = path_join(cfg->run_dir, "console.log");
         _cleanup_free_ char *jail_dir = path_join(cfg->run_dir, "jail"), *jail_root = NULL;
         struct argv_builder b = {0};
-        struct qemu_plan plan = {.set = vm->set};
-        int r;
+        struct qemu_plan plan = {.set = vm->set, .kvm = vm->base.kvm};
 
         _cleanup_free_ char *run_dir = realpath(cfg->run_dir, NULL);
+        if (r < 0)
+                goto fail;
         if (!vmm_log || !console_log || !jail_dir || !run_dir || asprintf(&vm->tag, "COCOON_SANDBOX=%s", run_dir) < 0) {
                 vm->tag = NULL;
                 r = -ENOMEM;
                 goto fail;
         }
-        if (cfg->n_nics > VM_MAX_NICS) {
-                r = error_set(err, E2BIG, "%zu network interfaces, at most %d", cfg->n_nics, VM_MAX_NICS);
-                goto fail;
-        }
-        const char *no_kvm = cfg->accel == VM_ACCEL_AUTO ? kvm_unusable_why() : NULL;
-        plan.kvm = vm->kvm = cfg->accel == VM_ACCEL_KVM || (cfg->accel == VM_ACCEL_AUTO && !no_kvm);
-        if (!vm->kvm && cfg->warn) {
-                char msg[256];
-                snprintf(msg, sizeof(msg), "KVM is not usable here (%s): the VM runs under TCG emulation, much slower",
-                         no_kvm ? no_kvm : "accel = tcg");
-                cfg->warn(msg);
-        }
         plan.vsock = vm->vsock = device_usable("/dev/vhost-vsock");
-        plan.tsc_khz = vm->kvm ? 0 : host_tsc_khz();
+        plan.tsc_khz = vm->base.kvm ? 0 : host_tsc_khz();
         if (vm->set->vmm.jail) {
                 r = jail_uid_claim(vm->set->vmm.uid_first, vm->set->vmm.uid_count, &vm->uid, err);
                 if (r < 0)
@@ -549,7 +534,7 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                         r = error_sys(err, errno, "socketpair");
                         goto fail;
                 }
-                vm->agent_fd = sp[0];
+                vm->base.agent_fd = sp[0];
                 agent_peer = sp[1];
         }
 
@@ -587,11 +572,11 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
         qmp_peer = agent_peer = vfs_end = console_peer = log_wr = -1;
         if (r < 0)
                 goto fail;
-        r = console_start(TAKE_FD(console_ours), console_log, TAKE_FD(log_rd), vmm_log, &vm->console, err);
+        r = console_start(TAKE_FD(console_ours), console_log, TAKE_FD(log_rd), vmm_log, &vm->base.console, err);
         if (r < 0)
                 goto fail;
         int ends[] = {vm->vmm_pidfd, vm->virtiofsd_pidfd};
-        r = watch_fds(ends, ARRAY_SIZE(ends), &vm->wait_fd);
+        r = watch_fds(ends, ARRAY_SIZE(ends), &vm->base.wait_fd);
         if (r < 0) {
                 r = error_sys(err, -r, "watching the VM's processes");
                 goto fail;
@@ -603,10 +588,10 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                 goto fail;
         }
         if (vm->vsock && !cfg->no_agent) {
-                unsigned timeout_s = cfg->boot_timeout_s ? cfg->boot_timeout_s : vm_default_boot_timeout(vm->kvm);
-                vm->agent_fd = connect_vsock(vm->cid, timeout_s * 1000, err);
-                if (vm->agent_fd < 0) {
-                        r = vm->agent_fd;
+                unsigned timeout_s = cfg->boot_timeout_s ? cfg->boot_timeout_s : vm_default_boot_timeout(vm->base.kvm);
+                vm->base.agent_fd = connect_vsock(vm->cid, timeout_s * 1000, err);
+                if (vm->base.agent_fd < 0) {
+                        r = vm->base.agent_fd;
                         goto fail;
                 }
         }
@@ -636,7 +621,7 @@ static int qemu_stop(struct vm *base, cocoon_error **err)
                 }
                 int status = reap_or_kill(vm->vmm_pidfd, 5000);
                 if (by_itself)
-                        vm->vmm_exit = status;
+                        vm->base.vmm_exit = status;
                 close(vm->vmm_pidfd);
                 vm->vmm_pidfd = -1;
         }
@@ -647,7 +632,7 @@ static int qemu_stop(struct vm *base, cocoon_error **err)
                 vm->virtiofsd_pidfd = -1;
         }
         /* Its writers are gone: the console reader ends at EOF. */
-        console_stop(vm->console);
+        console_stop(vm->base.console);
         return 0;
 }
 
@@ -659,40 +644,14 @@ static int qemu_status(struct vm *base, char **ret_status)
         return qmp_query_status(vm->qmp_fd, ret_status);
 }
 
-static int qemu_take_agent_fd(struct vm *base)
-{
-        struct qemu_vm *vm = (struct qemu_vm *) base;
-        return vm->agent_fd >= 0 ? TAKE_FD(vm->agent_fd) : -EBADF;
-}
-
-static int qemu_wait_fd(struct vm *base)
-{
-        return ((struct qemu_vm *) base)->wait_fd;
-}
-
-static bool qemu_accelerated(struct vm *base)
-{
-        return ((struct qemu_vm *) base)->kvm;
-}
-
-static void qemu_report(struct vm *base, struct vm_report *ret)
-{
-        struct qemu_vm *vm = (struct qemu_vm *) base;
-        ret->vmm_exit = vm->vmm_exit;
-        console_report(vm->console, ret);
-}
-
 static void qemu_free(struct vm *base)
 {
         struct qemu_vm *vm = (struct qemu_vm *) base;
         (void) qemu_stop(base, NULL);
-        int fds[] = {vm->qmp_fd, vm->agent_fd, vm->wait_fd};
-        for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-                if (fds[i] >= 0)
-                        close(fds[i]);
+        cleanup_closep(&vm->qmp_fd);
+        vm_base_release(&vm->base);
         /* Last: the uid is free once nothing of this sandbox runs as it. */
         jail_uid_release(&vm->uid);
-        console_free(vm->console);
         free(vm->tag);
         free(vm);
 }
@@ -843,11 +802,7 @@ const struct hypervisor_ops qemu_ops = {
         .settings_free = settings_free,
         .check_host = qemu_check_host,
         .start = qemu_start,
-        .take_agent_fd = qemu_take_agent_fd,
-        .wait_fd = qemu_wait_fd,
-        .accelerated = qemu_accelerated,
         .stop = qemu_stop,
         .status = qemu_status,
-        .report = qemu_report,
         .free = qemu_free,
 };

@@ -19,6 +19,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "msg.h"
+#include "network.h"
 #include "cgroup.h"
 #include "runtime.h"
 
@@ -156,6 +157,12 @@ static int leave_sandbox(const struct container *c, cocoon_error **err)
 int container_stop_sandbox(const struct container *c, cocoon_error **err)
 {
         int r = c->st.sandbox ? leave_sandbox(c, err) : stop_supervisor(c, err);
+        /* Host interfaces a killed supervisor could not remove (docs/networking.md). */
+        if (r == 0 && !c->st.sandbox) {
+                _cleanup_free_ char *owner = realpath(c->sv_dir, NULL);
+                if (owner)
+                        network_sweep(owner);
+        }
         /* A cgroup that was there before the container stays, with whatever else is in it. */
         if (r == 0 && c->st.cgroup_owned)
                 host_cgroup_remove(c->st.cgroup);

@@ -2,6 +2,16 @@
  * Taps for the interfaces of a container's network namespace, redirected to
  * and from them with tc (see network.h). Everything is done over rtnetlink
  * from inside the namespace; the supervisor enters it only while it plumbs.
+ *
+ * For a VMM that opens its taps by name in the host's namespace (libvirt's),
+ * each interface gets instead a veth pair from the namespace to the host and
+ * a tap beside the host end, redirected in both namespaces: interface <->
+ * veth end in the container's, host veth end <-> tap in the host's. The
+ * host-side devices carry no address, no IPv6, no ARP, and strict reverse
+ * path filtering, and their every ingress frame is stolen by tc before the
+ * host's stack could see it; each is tagged (IFLA_IFALIAS) with the
+ * sandbox's state directory so that network_sweep() finds what a killed
+ * supervisor left. docs/networking.md, docs/libvirt.md.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,11 +23,13 @@
 #include <linux/nsfs.h>
 #include <linux/pkt_cls.h>
 #include <linux/tc_act/tc_mirred.h>
+#include <linux/veth.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +42,13 @@
 /* tun picks the first free number: several sandboxes never share a namespace, but leftovers may be there. */
 #define TAP_NAME "cocoon_tap%d"
 #define INGRESS_HANDLE TC_H_MAKE(TC_H_INGRESS, 0)
+/* Host taps: the kernel numbers the tap (never an existing one); the veth ends get 8 random hex digits, created exclusively. */
+#define HOST_TAP_NAME "cocoont%d"
+#define VETH_HOST_PREFIX "cocoonv"
+#define VETH_NS_PREFIX "cocoonp"
+/* Every host-side device's alias: this and the sandbox's state directory. */
+#define HOST_TAG "cocoon "
+_Static_assert(sizeof(((struct vm_nic *) 0)->tap_name) == IFNAMSIZ, "a vm_nic holds a tap name");
 
 struct address {
         unsigned char addr[16];
@@ -39,9 +58,12 @@ struct address {
 
 struct iface {
         char name[IFNAMSIZ];
-        int index, tap_index;
+        int index, tap_index; /* the tap: in the namespace, or with host taps in the host's */
         unsigned mtu;
         bool redirected; /* our ingress qdisc is on it */
+        /* Host taps: the veth pair, its end in the namespace and the one in the host's. */
+        char veth_name[IFNAMSIZ], host_veth_name[IFNAMSIZ];
+        int veth_index, host_veth_index;
         struct address *addrs;
         size_t n_addrs;
 };
@@ -57,6 +79,9 @@ struct route {
 struct network {
         char *path; /* the namespace, for messages */
         int nl;     /* rtnetlink, bound to the container's namespace */
+        char *host_tag; /* host taps: HOST_TAG and the owner; NULL: taps in the namespace, handed over as fds */
+        int host_nl;    /* host taps: rtnetlink in the host's namespace */
+        int host_ns;    /* host taps: the host's namespace, where the veth's other end goes */
         struct iface ifaces[VM_MAX_NICS];
         struct vm_nic nics[VM_MAX_NICS];
         size_t n;
@@ -99,8 +124,10 @@ static int on_link(const struct nlmsghdr *h, void *userdata)
         const char *name = RTA_DATA(tb[IFLA_IFNAME]);
         if (tb[IFLA_LINKINFO])
                 nl_parse_nested(tb[IFLA_LINKINFO], info, IFLA_INFO_MAX);
-        /* A tap is ours (or another VM's); only Ethernet devices can stand behind a guest NIC. */
+        /* A tap or a cocoon veth end is ours (or another VM's); only Ethernet devices can stand behind a guest NIC. */
         if (info[IFLA_INFO_KIND] && strcmp(RTA_DATA(info[IFLA_INFO_KIND]), "tun") == 0)
+                return 0;
+        if (strncmp(name, VETH_NS_PREFIX, strlen(VETH_NS_PREFIX)) == 0)
                 return 0;
         if (ifi->ifi_type != ARPHRD_ETHER || !tb[IFLA_ADDRESS] || RTA_PAYLOAD(tb[IFLA_ADDRESS]) != ETH_ALEN) {
                 log_warn("network namespace %s: interface %s is not Ethernet, leaving it out of the VM", net->path,
@@ -207,42 +234,46 @@ static int read_config(struct network *net, cocoon_error **err)
 }
 
 /*
- * A tap for the VMM: IFF_VNET_HDR as the VMM expects for offloads, and not
- * persistent, so that it vanishes with the last fd, the VMM's.
+ * A tap for the VMM, named by the template (the kernel picks the number):
+ * IFF_VNET_HDR as the VMM expects for offloads, and not persistent, so that
+ * it vanishes with the last fd, the VMM's. Its name goes to ret_name.
  */
-static int create_tap(struct iface *i, int *ret_fd, cocoon_error **err)
+static int create_tap(const char *template, struct iface *i, char ret_name[IFNAMSIZ], int *ret_fd, cocoon_error **err)
 {
         _cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
         if (fd < 0)
                 return error_sys(err, errno, "opening /dev/net/tun");
         struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR};
-        strcpy(ifr.ifr_name, TAP_NAME);
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", template);
         if (ioctl(fd, TUNSETIFF, &ifr) < 0)
                 return error_sys(err, errno, "creating a tap device");
         i->tap_index = (int) if_nametoindex(ifr.ifr_name);
         if (i->tap_index == 0)
                 return error_sys(err, errno, "looking up the tap %s", ifr.ifr_name);
+        memcpy(ret_name, ifr.ifr_name, IFNAMSIZ);
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
-static int set_link(int nl, int index, unsigned mtu, bool up, const char *what, cocoon_error **err)
+/* Sets flags (IFF_UP, IFF_NOARP) on the link, and its MTU unless 0. */
+static int set_link(int nl, int index, unsigned mtu, unsigned flags, const char *what, cocoon_error **err)
 {
         struct nl_msg m;
         struct ifinfomsg *ifi = nl_begin(&m, RTM_NEWLINK, 0, sizeof(*ifi));
         ifi->ifi_index = index;
-        ifi->ifi_change = up ? IFF_UP : 0;
-        ifi->ifi_flags = up ? IFF_UP : 0;
+        ifi->ifi_change = flags;
+        ifi->ifi_flags = flags;
         if (mtu)
                 nl_put_u32(&m, IFLA_MTU, mtu);
         return nl_call(nl, &m, what, err);
 }
 
 /*
- * The tap is a pipe, not a host: no IPv6 link-local address of its own, so
- * that it sends nothing (router or neighbour solicitations) to the guest.
+ * A tap or veth end is a pipe, not a host: no IPv6 link-local address of
+ * its own, so that it sends nothing (router or neighbour solicitations) to
+ * the guest.
  */
-static void tap_quiet(int nl, int index)
+static void quiet_ipv6(int nl, int index)
 {
         struct nl_msg m;
         struct ifinfomsg *ifi = nl_begin(&m, RTM_NEWLINK, 0, sizeof(*ifi));
@@ -254,7 +285,7 @@ static void tap_quiet(int nl, int index)
         nl_nest_end(&m);
         nl_nest_end(&m);
         _cleanup_error_ cocoon_error *e = NULL;
-        int r = nl_call(nl, &m, "turning off IPv6 addresses on the tap", &e);
+        int r = nl_call(nl, &m, "turning off IPv6 addresses on a tap or veth end", &e);
         if (r < 0)
                 log_debug("%s, ignoring", e ? e->msg : strerror(-r));
 }
@@ -317,24 +348,196 @@ static void del_ingress(int nl, int index, const char *name)
                 log_warn("interface %s: %s, ignoring", name, e ? e->msg : strerror(-r));
 }
 
+static int redirect_pair(int nl, int a, int b, const char *b_what, cocoon_error **err);
+
 static int plumb(struct network *net, struct iface *i, struct vm_nic *nic, cocoon_error **err)
 {
-        int r = create_tap(i, &nic->tap_fd, err);
+        char name[IFNAMSIZ];
+        int r = create_tap(TAP_NAME, i, name, &nic->tap_fd, err);
         if (r < 0)
                 return r;
-        tap_quiet(net->nl, i->tap_index);
-        r = set_link(net->nl, i->tap_index, i->mtu, true, "bringing the tap up", err);
+        quiet_ipv6(net->nl, i->tap_index);
+        r = set_link(net->nl, i->tap_index, i->mtu, IFF_UP, "bringing the tap up", err);
         if (r < 0)
                 return r;
         r = add_ingress(net->nl, i->index, "adding an ingress qdisc (is another VM using this namespace?)", err);
         if (r < 0)
                 return r;
         i->redirected = true;
-        r = add_ingress(net->nl, i->tap_index, "adding an ingress qdisc to the tap", err);
+        return redirect_pair(net->nl, i->index, i->tap_index, "the tap", err);
+}
+
+/* Redirects every frame entering a into b and every one entering b into a. */
+static int redirect_pair(int nl, int a, int b, const char *b_what, cocoon_error **err)
+{
+        int r = add_ingress(nl, b, "adding an ingress qdisc", err);
         if (r == 0)
-                r = add_redirect(net->nl, i->index, i->tap_index, "redirecting its traffic to the tap", err);
+                r = add_redirect(nl, a, b, "redirecting its traffic", err);
         if (r == 0)
-                r = add_redirect(net->nl, i->tap_index, i->index, "redirecting the tap's traffic to it", err);
+                r = add_redirect(nl, b, a, "redirecting the traffic back", err);
+        return r < 0 ? error_wrap(err, r, "%s", b_what) : 0;
+}
+
+static void del_link(int nl, int index, const char *name)
+{
+        struct nl_msg m;
+        struct ifinfomsg *ifi = nl_begin(&m, RTM_DELLINK, 0, sizeof(*ifi));
+        ifi->ifi_index = index;
+        _cleanup_error_ cocoon_error *e = NULL;
+        int r = nl_call(nl, &m, "removing it", &e);
+        /* ENODEV: gone already (a veth with its peer, or with the engine's namespace). */
+        if (r < 0 && r != -ENODEV)
+                log_warn("interface %s: %s, ignoring", name, e ? e->msg : strerror(-r));
+}
+
+/* The sandbox's tag on a host-side device, by index, so that network_sweep() finds it. */
+static int tag_link(struct network *net, int index, cocoon_error **err)
+{
+        struct nl_msg m;
+        struct ifinfomsg *ifi = nl_begin(&m, RTM_NEWLINK, 0, sizeof(*ifi));
+        ifi->ifi_index = index;
+        nl_put_str(&m, IFLA_IFALIAS, net->host_tag);
+        return nl_call(net->host_nl, &m, "tagging it with the sandbox", err);
+}
+
+/* Writes value to /proc/sys/net/<family>/conf/<dev>/<key>: the caller's network namespace's. */
+static int write_conf(const char *family, const char *dev, const char *key, const char *value, cocoon_error **err)
+{
+        char path[96];
+        snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/%s", family, dev, key);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        /* A kernel without IPv6 has none to disable. */
+        if (fd < 0 && errno == ENOENT && strcmp(family, "ipv6") == 0 && access("/proc/sys/net/ipv6", F_OK) < 0)
+                return 0;
+        if (fd < 0 || write(fd, value, strlen(value)) < 0)
+                return error_sys(err, errno, "setting %s", path);
+        return 0;
+}
+
+/*
+ * A host-side device, still down, made a pipe that the host's stack ignores
+ * even if tc did not steal a frame: IPv6 off (no link-local address, no
+ * router or neighbour solicitation, no DAD), no ARP, and strict reverse
+ * path filtering (no route leads back through it, so IPv4 drops whatever
+ * enters it). It has no address.
+ */
+static int mute_host_link(struct network *net, int index, const char *name, cocoon_error **err)
+{
+        quiet_ipv6(net->host_nl, index);
+        int r = write_conf("ipv6", name, "disable_ipv6", "1", err);
+        if (r == 0)
+                r = write_conf("ipv4", name, "rp_filter", "1", err);
+        return r;
+}
+
+/*
+ * In the namespace: a veth pair whose other end goes straight into the
+ * host's namespace, both ends with the interface's MTU, names that exist
+ * nowhere yet (NLM_F_EXCL), the host end tagged at once.
+ */
+static int create_veth(struct network *net, struct iface *i, cocoon_error **err)
+{
+        for (int attempt = 0;; attempt++) {
+                uint32_t rnd;
+                if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+                        return error_sys(err, errno, "getrandom");
+                snprintf(i->veth_name, sizeof(i->veth_name), VETH_NS_PREFIX "%08x", rnd);
+                snprintf(i->host_veth_name, sizeof(i->host_veth_name), VETH_HOST_PREFIX "%08x", rnd);
+                struct nl_msg m;
+                nl_begin(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifinfomsg));
+                nl_put_str(&m, IFLA_IFNAME, i->veth_name);
+                nl_put_u32(&m, IFLA_MTU, i->mtu);
+                nl_nest_begin(&m, IFLA_LINKINFO);
+                nl_put_str(&m, IFLA_INFO_KIND, "veth");
+                nl_nest_begin(&m, IFLA_INFO_DATA);
+                nl_nest_begin(&m, VETH_INFO_PEER);
+                nl_reserve(&m, sizeof(struct ifinfomsg));
+                nl_put_str(&m, IFLA_IFNAME, i->host_veth_name);
+                nl_put_u32(&m, IFLA_MTU, i->mtu);
+                nl_put_u32(&m, IFLA_NET_NS_FD, (uint32_t) net->host_ns);
+                nl_nest_end(&m);
+                nl_nest_end(&m);
+                nl_nest_end(&m);
+                _cleanup_error_ cocoon_error *e = NULL;
+                int r = nl_call(net->nl, &m, "creating a veth pair to the host", &e);
+                if (r == -EEXIST && attempt < 3)
+                        continue; /* a name taken (by chance, 32 random bits): other names */
+                if (r < 0) {
+                        if (err)
+                                *err = TAKE_PTR(e);
+                        return r;
+                }
+                break;
+        }
+        i->veth_index = (int) if_nametoindex(i->veth_name);
+        if (i->veth_index == 0)
+                return error_sys(err, errno, "looking up the veth end %s", i->veth_name);
+        /* By name in the host's namespace: its index there is not known here. */
+        struct nl_msg m;
+        nl_begin(&m, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
+        nl_put_str(&m, IFLA_IFNAME, i->host_veth_name);
+        nl_put_str(&m, IFLA_IFALIAS, net->host_tag);
+        return nl_call(net->host_nl, &m, "tagging the veth's host end with the sandbox", err);
+}
+
+/* In the namespace: interface <-> our veth end, which goes up quiet. */
+static int plumb_veth(struct network *net, struct iface *i, cocoon_error **err)
+{
+        int r = create_veth(net, i, err);
+        if (r < 0)
+                return r;
+        quiet_ipv6(net->nl, i->veth_index);
+        r = add_ingress(net->nl, i->index, "adding an ingress qdisc (is another VM using this namespace?)", err);
+        if (r < 0)
+                return r;
+        i->redirected = true;
+        r = redirect_pair(net->nl, i->index, i->veth_index, i->veth_name, err);
+        if (r == 0)
+                r = set_link(net->nl, i->veth_index, 0, IFF_UP, "bringing the veth end up", err);
+        return r;
+}
+
+/*
+ * A persistent tap in the host's namespace for the VMM to open by name:
+ * numbered by the kernel (so never one that existed), tagged before it is
+ * made persistent (a supervisor killed before that leaves nothing: the tap
+ * goes with our fd), and owned by root, so that no other user can attach to
+ * it while no VMM holds it.
+ */
+static int create_host_tap(struct network *net, struct iface *i, struct vm_nic *nic, cocoon_error **err)
+{
+        _cleanup_close_ int fd = -1;
+        int r = create_tap(HOST_TAP_NAME, i, nic->tap_name, &fd, err);
+        if (r < 0)
+                return r;
+        r = tag_link(net, i->tap_index, err);
+        if (r < 0)
+                return r;
+        if (ioctl(fd, TUNSETOWNER, 0UL) < 0 || ioctl(fd, TUNSETPERSIST, 1UL) < 0)
+                return error_sys(err, errno, "making the tap %s root's and persistent", nic->tap_name);
+        return 0;
+}
+
+/* In the host's namespace: the tap <-> the veth's host end, both muted before they go up. */
+static int plumb_host(struct network *net, struct iface *i, struct vm_nic *nic, cocoon_error **err)
+{
+        i->host_veth_index = (int) if_nametoindex(i->host_veth_name);
+        if (i->host_veth_index == 0)
+                return error_sys(err, errno, "looking up the veth end %s", i->host_veth_name);
+        int r = create_host_tap(net, i, nic, err);
+        if (r == 0)
+                r = mute_host_link(net, i->host_veth_index, i->host_veth_name, err);
+        if (r == 0)
+                r = mute_host_link(net, i->tap_index, nic->tap_name, err);
+        if (r == 0)
+                r = add_ingress(net->host_nl, i->host_veth_index, "adding an ingress qdisc to the veth's host end", err);
+        if (r == 0)
+                r = redirect_pair(net->host_nl, i->host_veth_index, i->tap_index, nic->tap_name, err);
+        if (r == 0)
+                r = set_link(net->host_nl, i->host_veth_index, 0, IFF_UP | IFF_NOARP, "bringing the veth's host end up",
+                             err);
+        if (r == 0)
+                r = set_link(net->host_nl, i->tap_index, i->mtu, IFF_UP | IFF_NOARP, "bringing the tap up", err);
         return r;
 }
 
@@ -348,7 +551,18 @@ static int setup_inside(struct network *net, cocoon_error **err)
         if (r < 0)
                 return r;
         for (size_t k = 0; k < net->n; k++) {
-                r = plumb(net, &net->ifaces[k], &net->nics[k], err);
+                r = net->host_tag ? plumb_veth(net, &net->ifaces[k], err) : plumb(net, &net->ifaces[k], &net->nics[k], err);
+                if (r < 0)
+                        return error_wrap(err, r, "interface %s", net->ifaces[k].name);
+        }
+        return 0;
+}
+
+/* Back in the host's namespace, with host taps: a tap beside each veth's host end. */
+static int setup_host(struct network *net, cocoon_error **err)
+{
+        for (size_t k = 0; net->host_tag && k < net->n; k++) {
+                int r = plumb_host(net, &net->ifaces[k], &net->nics[k], err);
                 if (r < 0)
                         return error_wrap(err, r, "interface %s", net->ifaces[k].name);
         }
@@ -367,7 +581,25 @@ static int open_netns(const char *path, int *ret_fd, cocoon_error **err)
         return 0;
 }
 
-int network_setup(const struct oci_spec *spec, struct network **ret, cocoon_error **err)
+/* With host taps: the tag, and the host's namespace with an rtnetlink socket in it, kept while we are in the other. */
+static int open_host(struct network *net, const char *host_owner, int own, cocoon_error **err)
+{
+        if (asprintf(&net->host_tag, HOST_TAG "%s", host_owner) < 0) {
+                net->host_tag = NULL;
+                return -ENOMEM;
+        }
+        /* The kernel keeps aliases shorter than IFALIASZ. */
+        if (strlen(net->host_tag) >= IFALIASZ)
+                return error_set(err, ENAMETOOLONG,
+                                 "the sandbox's state directory %s is too long a path to tag its host interfaces with",
+                                 host_owner);
+        net->host_ns = fcntl(own, F_DUPFD_CLOEXEC, 3);
+        if (net->host_ns < 0)
+                return error_sys(err, errno, "duplicating a namespace fd");
+        return nl_open(&net->host_nl, err);
+}
+
+int network_setup(const struct oci_spec *spec, const char *host_owner, struct network **ret, cocoon_error **err)
 {
         *ret = NULL;
         const struct spec_namespace *ns = spec_namespace(spec, "network");
@@ -388,9 +620,14 @@ int network_setup(const struct oci_spec *spec, struct network **ret, cocoon_erro
                 free(net);
                 return -ENOMEM;
         }
-        net->nl = -1;
+        net->nl = net->host_nl = net->host_ns = -1;
         for (size_t k = 0; k < VM_MAX_NICS; k++)
                 net->nics[k].tap_fd = -1;
+        r = host_owner ? open_host(net, host_owner, own, err) : 0;
+        if (r < 0) {
+                network_free(net);
+                return r;
+        }
         if (setns(target, CLONE_NEWNET) < 0) {
                 network_free(net);
                 return error_sys(err, errno, "network namespace %s: entering it", path);
@@ -401,6 +638,8 @@ int network_setup(const struct oci_spec *spec, struct network **ret, cocoon_erro
                 log_error("returning to our own network namespace: %s", strerror(errno));
                 abort();
         }
+        if (r == 0)
+                r = setup_host(net, err);
         if (r < 0) {
                 network_free(net);
                 return error_wrap(err, r, "network namespace %s", path);
@@ -487,15 +726,72 @@ void network_free(struct network *net)
 {
         if (!net)
                 return;
-        /* The taps go with the VMM's fds, their qdiscs with them; the interfaces stay, so ours must go. */
+        /*
+         * The taps in the namespace go with the VMM's fds, their qdiscs with
+         * them; the interfaces stay, so ours must go. Host taps and veth
+         * pairs (either end takes the other) are ours to remove.
+         */
         for (size_t k = 0; k < net->n; k++) {
-                if (net->ifaces[k].redirected)
-                        del_ingress(net->nl, net->ifaces[k].index, net->ifaces[k].name);
-                free(net->ifaces[k].addrs);
+                struct iface *i = &net->ifaces[k];
+                if (i->redirected)
+                        del_ingress(net->nl, i->index, i->name);
+                if (i->veth_index)
+                        del_link(net->nl, i->veth_index, i->veth_name);
+                if (net->host_tag && i->tap_index)
+                        del_link(net->host_nl, i->tap_index, net->nics[k].tap_name);
+                free(i->addrs);
         }
         network_close_taps(net);
         cleanup_closep(&net->nl);
+        cleanup_closep(&net->host_nl);
+        cleanup_closep(&net->host_ns);
+        free(net->host_tag);
         free(net->routes);
         free(net->path);
         free(net);
+}
+
+struct sweep {
+        const char *tag;
+        int found[64];
+        size_t n;
+};
+
+static int on_tagged(const struct nlmsghdr *h, void *userdata)
+{
+        struct sweep *sw = userdata;
+        const struct ifinfomsg *ifi = NLMSG_DATA(h);
+        const struct rtattr *tb[IFLA_MAX + 1];
+        nl_parse(h, sizeof(*ifi), tb, IFLA_MAX);
+        const struct rtattr *alias = tb[IFLA_IFALIAS];
+        size_t len = strlen(sw->tag);
+        /* The kernel's copy may or may not end with its NUL. */
+        if (alias && (RTA_PAYLOAD(alias) == len || (RTA_PAYLOAD(alias) == len + 1 && !((char *) RTA_DATA(alias))[len])) &&
+            memcmp(RTA_DATA(alias), sw->tag, len) == 0 && sw->n < ARRAY_SIZE(sw->found))
+                sw->found[sw->n++] = ifi->ifi_index;
+        return 0;
+}
+
+void network_sweep(const char *host_owner)
+{
+        _cleanup_free_ char *tag = NULL;
+        _cleanup_close_ int nl = -1;
+        _cleanup_error_ cocoon_error *e = NULL;
+        if (asprintf(&tag, HOST_TAG "%s", host_owner) < 0) {
+                tag = NULL;
+                return;
+        }
+        struct sweep sw = {.tag = tag};
+        struct nl_msg m;
+        nl_begin(&m, RTM_GETLINK, 0, sizeof(struct ifinfomsg));
+        if (nl_open(&nl, &e) < 0 || nl_dump(nl, &m, on_tagged, &sw, "listing the interfaces", &e) < 0) {
+                log_warn("looking for the host interfaces of %s: %s, ignoring", host_owner, e ? e->msg : "failed");
+                return;
+        }
+        for (size_t k = 0; k < sw.n; k++) {
+                char name[IFNAMSIZ] = "";
+                log_debug("removing host interface %s of %s, left by its supervisor",
+                          if_indextoname((unsigned) sw.found[k], name) ? name : "?", host_owner);
+                del_link(nl, sw.found[k], name);
+        }
 }

@@ -18,10 +18,17 @@ struct network;
 
 /*
  * Plumbs the spec's network namespace. *ret is NULL when the spec names
- * none by path; with only lo in it, *ret has no NICs. On failure nothing is left in the
- * namespace; errors name the namespace path and the interface.
+ * none by path; with only lo in it, *ret has no NICs. host_owner NULL: taps
+ * in the namespace, handed to the VMM as fds. Otherwise (a VMM that opens
+ * taps by name, hypervisor_ops.nics_by_name) taps in the host's namespace
+ * joined to the interfaces by veth pairs, every host-side device tagged with
+ * host_owner (the sandbox's state directory, absolute) for network_sweep().
+ * On failure nothing is left in either namespace; errors name the namespace
+ * path and the interface.
  */
-int network_setup(const struct oci_spec *spec, struct network **ret, cocoon_error **err);
+int network_setup(const struct oci_spec *spec, const char *host_owner, struct network **ret, cocoon_error **err);
+/* Removes the host-side devices tagged with host_owner: what a killed supervisor left. */
+void network_sweep(const char *host_owner);
 /* The NICs for the VM (taps still owned by net). */
 size_t network_nics(const struct network *net, const struct vm_nic **ret);
 /* Closes our tap fds once the VMM holds them: each tap then lives as long as the VM. */

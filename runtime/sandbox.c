@@ -209,17 +209,24 @@ static int boot(struct runtime *rt, struct supervisor *sv, const char *id, const
         int r = private_mounts(err);
         if (r < 0)
                 return r;
-        /* The taps must exist before the VMM, which gets them as fds. */
-        r = network_setup(b->spec, &sv->net, err);
+        /*
+         * The taps must exist before the VMM, which gets them as fds, or, for
+         * a VMM that opens them by name, in the host's namespace, tagged
+         * with this state directory (our cwd) for network_sweep().
+         */
+        _cleanup_free_ char *owner = ops->nics_by_name ? realpath(".", NULL) : NULL;
+        if (ops->nics_by_name && !owner)
+                return error_sys(err, errno, "resolving the state directory");
+        r = network_setup(b->spec, owner, &sv->net, err);
         if (r < 0)
                 return r;
         vc.n_nics = network_nics(sv->net, &vc.nics);
         r = vm_size(cfg, b, &vc.vcpus, &vc.memory_mib, err);
         if (r < 0)
                 return r;
+        vc.vmm_memory_max_mib = vc.memory_mib + cfg->vmm_overhead_mib;
         if (cgroup) {
-                r = host_cgroup_limit(cgroup, ((uint64_t) vc.memory_mib + cfg->vmm_overhead_mib) << 20,
-                                      cfg->vmm_pids_max, err);
+                r = host_cgroup_limit(cgroup, (uint64_t) vc.vmm_memory_max_mib << 20, cfg->vmm_pids_max, err);
                 if (r < 0)
                         return r;
         }

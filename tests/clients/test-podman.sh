@@ -6,6 +6,8 @@
 # the host; cocoon keeps its state where podman lets it (root podman passes
 # no --root to a runtime: /run/cocoon/ID). After each case nothing of it is
 # left: no VM, virtiofsd or supervisor, no mount, no state, no host cgroup.
+# podman-libvirt runs it again with backend = libvirt (COCOON_BACKEND=libvirt,
+# COCOON_CONFIG naming a libvirt cocoon.conf).
 . "$(dirname "$0")/lib.sh"
 
 need podman conmon
@@ -15,6 +17,12 @@ mkdir -p "$PD/tmp"
 # No host containers.conf: this one is empty, so podman's own defaults apply
 # (no default_ulimits: RLIMIT_NOFILE 1048576, which runc cannot set here).
 : > "$PD/containers.conf"
+# podman gives conmon, and so the runtime's create, only the environment
+# conmon_env_vars names: a cocoon.conf other than /etc/cocoon's must be named
+# there (podman-libvirt's selects backend = libvirt).
+if [ -n "${COCOON_CONFIG:-}" ]; then
+    printf '[engine]\nconmon_env_vars = ["PATH=%s", "COCOON_CONFIG=%s"]\n' "$PATH" "$COCOON_CONFIG" > "$PD/containers.conf"
+fi
 export CONTAINERS_CONF="$PD/containers.conf"
 # podman with its own storage and state, and cocoon by path; a script, so
 # that a terminal session (on_pty) runs the same.
@@ -71,6 +79,12 @@ pm run -d --name d1 "${run_opts[@]}" "$IMG" \
 id=$(id_of d1)
 check "run -d: logs show the container's output" wait_for 60 logs_have d1 started
 check "run -d: inspect says running" [ "$(state_of d1)" = running ]
+if [ "${COCOON_BACKEND:-qemu}" = libvirt ]; then
+    # podman's environment, COCOON_CONFIG with it, reaches cocoon through conmon: the VM is a libvirt domain.
+    check "run -d: the container's VM is a libvirt domain (backend = libvirt)" \
+        sh -c 'for d in $(virsh -c qemu:///system -q list --name); do
+                   [ "$(virsh -c qemu:///system desc "$d")" = "$1" ] && exit 0; done; exit 1' _ "$RUNTIME_ROOT/$id"
+fi
 out=$(pm exec d1 sh -c 'echo exec-out; echo exec-err >&2; exit 9' 2>&1)
 status=$?
 check "exec: the exit status is the process's (9)" [ "$status" = 9 ]
@@ -156,6 +170,8 @@ check "network: podman's resolv.conf reached the guest" has "$(pm exec web cat /
 pm rm -f -t 0 web > /dev/null 2>&1
 kill "$host_server"
 check "network: nothing left" clean "$id"
+check "network: no cocoon interface left on the host (the libvirt backend's taps and veths)" \
+    sh -c '[ -z "$(ip -o link show | grep -E ": cocoon[tvp][0-9a-f]+[@:]")" ]'
 
 # 8. A podman pod: podman marks its containers with CRI-O's annotations, so
 # the infra container boots the pod's VM and the others join it, sharing

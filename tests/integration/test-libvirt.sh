@@ -2,7 +2,9 @@
 # The libvirt backend seen from the host: each sandbox is a libvirt domain
 # that `virsh list` shows while it runs and never after (delete, a killed
 # supervisor), whose QEMU runs as libvirt's unprivileged user under seccomp;
-# a backend that cannot be used is a clear error that leaves nothing behind.
+# a backend that cannot be used is a clear error that leaves nothing behind;
+# a networked sandbox's host-side tap and veth go at delete, also after a
+# killed supervisor.
 # COCOON_CONFIG selects backend = libvirt (meson passes libvirt.conf); run
 # under with-libvirtd.sh, which makes sure the daemon answers.
 . "$(dirname "$0")/lib.sh"
@@ -67,6 +69,27 @@ if [ -r /sys/module/apparmor/parameters/enabled ] && [ "$(cat /sys/module/apparm
 else
     echo "AppArmor is off on this host: no profile to check" | diag
 fi
+# The QEMU backend's host cgroup bound on the VMM's memory (the guest's plus
+# vmm_overhead_mib, 320 MiB by default) is the domain's memtune hard_limit,
+# which libvirt writes into the cgroup it made for the domain.
+xml=$(virsh -c "$URI" dumpxml "$dom" 2> /dev/null)
+mem_kib=$(echo "$xml" | sed -n "s|.*<memory unit='KiB'>\([0-9]*\)</memory>.*|\1|p")
+hard_kib=$(echo "$xml" | sed -n "s|.*<hard_limit unit='KiB'>\([0-9]*\)</hard_limit>.*|\1|p")
+echo "domain memory ${mem_kib:-?} KiB, hard_limit ${hard_kib:-?} KiB" | diag
+check "the domain's memtune hard_limit is its memory plus 320 MiB" \
+    sh -c '[ -n "$1" ] && [ "$2" = $(($1 + 320 * 1024)) ]' _ "$mem_kib" "$hard_kib"
+# memory_limit: the limit of QEMU's memory cgroup (v2 memory.max or v1 memory.limit_in_bytes).
+memory_limit() {
+    local rel
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        rel=$(sed -n 's|^0::||p' "/proc/$1/cgroup"); cat "/sys/fs/cgroup$rel/memory.max"
+    else
+        rel=$(sed -n 's|^[0-9]*:[^:]*\bmemory\b[^:]*:||p' "/proc/$1/cgroup"); cat "/sys/fs/cgroup/memory$rel/memory.limit_in_bytes"
+    fi
+}
+limit=$(memory_limit "$pid" 2> /dev/null)
+echo "QEMU's cgroup: $(grep -E '(^0::|memory)' "/proc/$pid/cgroup" 2> /dev/null | tr '\n' ' ') limit ${limit:-?}" | diag
+check "libvirt's cgroup of QEMU has that memory limit" sh -c '[ -n "$1" ] && [ "$2" = $(($1 * 1024)) ]' _ "$hard_kib" "$limit"
 cocoon start c1
 check "the container runs in the domain" wait_for 120 sh -c '[ "$("$1" --root "$2" state c1 | python3 -c "import json,sys; print(json.load(sys.stdin)[\"status\"])")" = running ]' _ "$COCOON" "$STATE"
 cocoon delete --force c1
@@ -96,16 +119,29 @@ check "a QEMU user that does not exist is a clear error" \
     expect_fail "QEMU user no-such-user" env COCOON_CONFIG="$TEST_ROOT/bad-user.conf" "$COCOON" --root "$STATE" create --bundle "$B" c4
 check "bad user: nothing left on the host" nothing_left
 
-# Networking is not there yet: a spec whose network namespace has an
-# interface is refused with the reason, and no tap stays in the namespace.
+# A networked sandbox: its host-side tap and veth end (tagged with its state
+# directory) go at delete also when its supervisor was SIGKILLed and could
+# not remove them; a second VM on the same namespace fails and leaves none.
+host_links() { ip -o link show | grep -E '^[0-9]+: cocoon[tvp][0-9a-f]+[@:]' | cut -d' ' -f2 | cut -d@ -f1 | tr -d :; }
 ip netns add "$NS"
 ip link add "$HOST_IF" type veth peer name eth0 netns "$NS"
 ip -n "$NS" link set eth0 up
 edit_config "$B" "[n.update(path='/run/netns/$NS') for n in c['linux']['namespaces'] if n['type'] == 'network']"
-check "a networked container is refused clearly" \
-    expect_fail "does not give a VM network interfaces" "$COCOON" --root "$STATE" run --bundle "$B" c5
-check "networked: no tap left in the namespace" sh -c '[ -z "$(ip -n "$1" -o link show type tun)" ]' _ "$NS"
-check "networked: no domain" no_domain
+cocoon create --bundle "$B" c5 > /dev/null 2> "$TEST_ROOT/c5.err"; status=$?
+[ "$status" -eq 0 ] || diag < "$TEST_ROOT/c5.err"
+links=$(host_links | tr '\n' ' ')
+check "a networked sandbox runs, with a tap and a veth end on the host ($links)" \
+    sh -c '[ "$1" -eq 0 ] && echo "$2" | grep -q cocoont && echo "$2" | grep -q cocoonv' _ "$status" "$links"
+check "a second VM on the same namespace fails, naming the interface" \
+    expect_fail "interface eth0: adding an ingress qdisc" "$COCOON" --root "$STATE" run --bundle "$B" c5b
+check "the failed one left no interface on the host" [ "$(host_links | tr '\n' ' ')" = "$links" ]
+sup=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["supervisorPid"])' "$STATE/c5/state.json")
+kill -9 "$sup"
+check "networked, supervisor SIGKILLed: the domain goes" wait_for 30 no_domain
+cocoon delete --force c5
+check "networked, killed supervisor: delete removes the host's tap and veth" sh -c '[ -z "$(ip -o link show | grep -E ": cocoon[tvp][0-9a-f]+[@:]")" ]'
+check "networked, killed supervisor: no veth end left in the namespace" \
+    sh -c '[ -z "$(ip -n "$1" -o link show | grep cocoonp)" ]' _ "$NS"
 check "networked: nothing left on the host" nothing_left
 
 # The next sandbox sweeps the log the killed supervisor could not collect, and collects its own.

@@ -87,7 +87,20 @@ static void domain(void)
         };
         for (size_t i = 0; i < ARRAY_SIZE(want); i++)
                 TAP_OK(strstr(xml, want[i].text), "domain XML: %s", want[i].what);
-        TAP_OK(!strstr(xml, "<interface"), "domain XML: no NIC");
+        TAP_OK(!strstr(xml, "<interface"), "domain XML: no NIC without one");
+
+        struct vm_nic nics[2] = {{.tap_fd = -1, .tap_name = "cocoont3", .mac = {0x02, 0x42, 0x0a, 0xff, 0x00, 0x01}},
+                                 {.tap_fd = -1, .tap_name = "a'b", .mac = {0xde, 0xad, 0xbe, 0xef, 0x00, 0x02}}};
+        cfg.nics = nics;
+        cfg.n_nics = 2;
+        _cleanup_free_ char *net = libvirt_domain_xml(&cfg, &p);
+        TAP_OK(net && strstr(net, "<interface type='ethernet'><mac address='02:42:0a:ff:00:01'/><target dev='cocoont3' "
+                                  "managed='no'/><model type='virtio'/><rom enabled='no'/></interface>"),
+               "domain XML: a NIC on the supervisor's tap, unmanaged, with the interface's MAC, virtio, no ROM");
+        TAP_OK(net && strstr(net, "<mac address='de:ad:be:ef:00:02'/><target dev='a&apos;b' managed='no'/>"),
+               "domain XML: a second NIC, its tap's name escaped");
+        cfg.nics = NULL;
+        cfg.n_nics = 0;
 
         p.kvm = true;
         _cleanup_free_ char *kvm = libvirt_domain_xml(&cfg, &p);
