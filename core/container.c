@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <sched.h>
+#include <time.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -701,6 +702,30 @@ static _Noreturn void spawned(const struct spawn *s, struct sync_channels *ch)
 }
 
 /*
+ * A new time namespace for this process's children with the spec's clock
+ * offsets: they can be written only before a process is in it, so the
+ * intermediate unshares it, writes them and then clones the container's
+ * process, which is the first to enter.
+ */
+static int enter_time_namespace(const struct oci_spec *spec, cocoon_error **err)
+{
+        static const int clock_ids[] = {CLOCK_MONOTONIC, CLOCK_BOOTTIME};
+        if (unshare(CLONE_NEWTIME) < 0)
+                return error_sys(err, errno, "linux.timeOffsets: creating the time namespace");
+        _cleanup_close_ int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return error_sys(err, errno, "linux.timeOffsets: opening /proc/self/timens_offsets");
+        for (size_t i = 0; i < ARRAY_SIZE(clock_ids); i++) {
+                char line[96];
+                int n = snprintf(line, sizeof(line), "%d %lld %u\n", clock_ids[i], spec->time_offsets[i].secs,
+                                 spec->time_offsets[i].nanosecs);
+                if (write(fd, line, (size_t) n) != n)
+                        return error_sys(err, errno, "linux.timeOffsets: writing \"%.*s\"", n - 1, line);
+        }
+        return 0;
+}
+
+/*
  * Creates the process. Joining namespaces needs an intermediate process: a
  * pid namespace joined with setns() holds only the children of the one that
  * joined, and the caller's own namespaces must not change. That process
@@ -716,7 +741,8 @@ static int spawn(struct spawn *s, struct container_init *ret, cocoon_error **err
                 return r;
         }
         const struct oci_spec *maps = (s->flags & CLONE_NEWUSER) ? s->spec : NULL;
-        if (!any_fd(s->ns_fds)) {
+        bool offsets = s->rootfs && (s->flags & CLONE_NEWTIME) && s->spec->has_time_offsets;
+        if (!any_fd(s->ns_fds) && !offsets) {
                 pid_t pid = clone_child(s->flags, s->cgroup_fd);
                 if (pid < 0) {
                         int e = errno;
@@ -743,7 +769,14 @@ static int spawn(struct spawn *s, struct container_init *ret, cocoon_error **err
                 r = join_namespaces(s->ns_fds, &jerr);
                 if (r < 0)
                         child_fail(ch.status[1], r, jerr);
-                pid_t pid = clone_child(s->flags | CLONE_PARENT, s->cgroup_fd);
+                int flags = s->flags;
+                if (offsets) {
+                        r = enter_time_namespace(s->spec, &jerr);
+                        if (r < 0)
+                                child_fail(ch.status[1], r, jerr);
+                        flags &= ~CLONE_NEWTIME;
+                }
+                pid_t pid = clone_child(flags | CLONE_PARENT, s->cgroup_fd);
                 if (pid < 0) {
                         /* Not in child_fail's arguments: jerr must be read after error_sys set it. */
                         r = error_sys(&jerr, errno, "creating the process in the container");

@@ -12,6 +12,7 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -544,6 +545,49 @@ static int parse_sysctl(yajl_val linux_obj, struct oci_spec *spec, cocoon_error 
 }
 
 /* The parts of "linux" that say how the container's world looks, beyond namespaces. */
+/*
+ * linux.timeOffsets: {"monotonic"|"boottime": {"secs": N, "nanosecs": M}}.
+ * They are written into a time namespace before anything enters it, so they
+ * need one the container creates (runc refuses them otherwise too).
+ */
+static int parse_time_offsets(yajl_val linux_obj, struct oci_spec *spec, cocoon_error **err)
+{
+        static const char path[] = "linux.timeOffsets";
+        static const char *const clocks[] = {"monotonic", "boottime"};
+        yajl_val offsets = NULL;
+        int r = json_get_object(linux_obj, "linux", "timeOffsets", &offsets, err);
+        if (r < 0 || !offsets)
+                return r;
+        for (size_t i = 0; i < offsets->u.object.len; i++) {
+                const char *name = offsets->u.object.keys[i];
+                size_t c = 0;
+                while (c < ARRAY_SIZE(clocks) && strcmp(name, clocks[c]) != 0)
+                        c++;
+                if (c == ARRAY_SIZE(clocks))
+                        return json_field_error(err, path, name, "unknown clock (expected monotonic or boottime)");
+                yajl_val o = offsets->u.object.values[i];
+                char where[64];
+                snprintf(where, sizeof(where), "%s.%s", path, name);
+                if (!YAJL_IS_OBJECT(o))
+                        return json_field_error(err, path, name, "expected an object, got %s", json_type_name(o));
+                long long secs = 0;
+                unsigned long long nsecs = 0;
+                yajl_val v = json_get(o, "secs");
+                if (v && (r = json_parse_int(v, LLONG_MIN, LLONG_MAX, where, "secs", &secs, err)) < 0)
+                        return r;
+                v = json_get(o, "nanosecs");
+                if (v && (r = json_parse_uint(v, 999999999, where, "nanosecs", &nsecs, err)) < 0)
+                        return r;
+                spec->time_offsets[c] = (struct spec_time_offset) {.secs = secs, .nanosecs = (unsigned) nsecs};
+        }
+        const struct spec_namespace *time = spec_namespace(spec, "time");
+        if (!time || time->path)
+                return json_field_error(err, "linux", "timeOffsets",
+                                        "needs a new time namespace (linux.namespaces type \"time\" without a path)");
+        spec->has_time_offsets = true;
+        return 0;
+}
+
 static int parse_linux_setup(yajl_val linux_obj, struct oci_spec *spec, cocoon_error **err)
 {
         static const char path[] = "linux";
@@ -571,9 +615,9 @@ static int parse_linux_setup(yajl_val linux_obj, struct oci_spec *spec, cocoon_e
         if (r < 0)
                 return r;
 
-        /* A time namespace starts from the guest's clocks; silently ignoring offsets would lie. */
-        if (json_get(linux_obj, "timeOffsets"))
-                return json_field_error(err, path, "timeOffsets", "clock offsets for a time namespace are not supported");
+        r = parse_time_offsets(linux_obj, spec, err);
+        if (r < 0)
+                return r;
 
         yajl_val personality = NULL;
         r = json_get_object(linux_obj, path, "personality", &personality, err);

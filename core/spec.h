@@ -195,6 +195,12 @@ struct oci_spec {
         size_t n_sysctl;
         struct spec_id_mapping *uid_mappings, *gid_mappings;
         size_t n_uid_mappings, n_gid_mappings;
+        /* linux.timeOffsets: [0] monotonic, [1] boottime; only with a new time namespace */
+        bool has_time_offsets;
+        struct spec_time_offset {
+                long long secs;
+                unsigned nanosecs;
+        } time_offsets[2];
         bool has_personality;
         unsigned long personality; /* linux.personality.domain: PER_LINUX or PER_LINUX32 */
         unsigned long rootfs_propagation; /* MS_* propagation flags; 0: not set (cocoon uses rslave) */

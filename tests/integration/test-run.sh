@@ -162,6 +162,24 @@ out=$(cocoon run --bundle "$TEST_ROOT/bad" noroot 2>&1); status=$?
 check "a missing rootfs is a clear error" sh -c 'echo "$1" | grep -q "root.path" && [ "$2" -ne 0 ]' _ "$out" "$status"
 out=$(cocoon run --bundle "$B" "../escape" 2>&1); status=$?
 check "an invalid container id is refused" sh -c 'echo "$1" | grep -q "invalid container id" && [ "$2" -ne 0 ]' _ "$out" "$status"
+# linux.timeOffsets: written into the new time namespace before the process
+# enters it; an exec joins the same namespace and sees them too.
+mkbundle "$TEST_ROOT/timens" sh -c 'cat /proc/self/timens_offsets; sleep 30'
+edit_config "$TEST_ROOT/timens" "c['linux']['namespaces'].append({'type': 'time'})
+c['linux']['timeOffsets'] = {'monotonic': {'secs': 7881, 'nanosecs': 2718281}, 'boottime': {'secs': 1337, 'nanosecs': 3141519}}"
+offsets_ok() { echo "$1" | grep -Eq '^monotonic +7881 +2718281$' && echo "$1" | grep -Eq '^boottime +1337 +3141519$'; }
+cocoon create --bundle "$TEST_ROOT/timens" timens < /dev/null > "$TEST_ROOT/timens.out" 2>&1
+out=$(cocoon exec timens cat /proc/self/timens_offsets 2>&1)
+check "linux.timeOffsets: an exec sees the container's clock offsets" offsets_ok "$out"
+cocoon delete -f timens > /dev/null 2>&1
+edit_config "$TEST_ROOT/timens" "c['process']['args'] = ['cat', '/proc/self/timens_offsets']"
+out=$(cocoon run --bundle "$TEST_ROOT/timens" timens 2>&1)
+check "linux.timeOffsets: the container's process runs with them" offsets_ok "$out"
+edit_config "$TEST_ROOT/timens" "c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != 'time']"
+check "linux.timeOffsets without a time namespace is refused" \
+    expect_fail "linux.timeOffsets: needs a new time namespace" cocoon run --bundle "$TEST_ROOT/timens" timens
+check "timens: nothing left on the host" nothing_left
+
 # A read-only rootfs whose mount point is a chain of dangling symlinks: the
 # mount point is made where the chain ends, inside the rootfs, as runc makes it.
 mkbundle "$TEST_ROOT/dangle" cat /tmp/foo/bar/baz/hosts

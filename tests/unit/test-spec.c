@@ -201,8 +201,12 @@ static const struct {
         { "seccomp defaultErrnoRet with allow",
           "{" BASE ", 'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'defaultErrnoRet': 1}}}",
           "linux.seccomp.defaultErrnoRet: only a defaultAction of SCMP_ACT_ERRNO or SCMP_ACT_TRACE takes an errno" },
-        { "timeOffsets refused", "{" BASE ", 'linux': {'timeOffsets': {'monotonic': {'secs': 10}}}}",
-          "linux.timeOffsets: clock offsets for a time namespace are not supported" },
+        { "timeOffsets without a time namespace", "{" BASE ", 'linux': {'timeOffsets': {'monotonic': {'secs': 10}}}}",
+          "linux.timeOffsets: needs a new time namespace" },
+        { "timeOffsets unknown clock", "{" BASE ", 'linux': {'namespaces': [{'type': 'time'}], 'timeOffsets': {'realtime': {'secs': 1}}}}",
+          "linux.timeOffsets.realtime: unknown clock (expected monotonic or boottime)" },
+        { "timeOffsets nanosecs too large", "{" BASE ", 'linux': {'namespaces': [{'type': 'time'}], 'timeOffsets': {'boottime': {'nanosecs': 1000000000}}}}",
+          "linux.timeOffsets.boottime.nanosecs: expected an integer between 0 and 999999999" },
         { "personality domain unknown", "{" BASE ", 'linux': {'personality': {'domain': 'BSD'}}}",
           "linux.personality.domain: expected \"LINUX\" or \"LINUX32\", got \"BSD\"" },
         { "personality flags", "{" BASE ", 'linux': {'personality': {'domain': 'LINUX', 'flags': ['x']}}}",
@@ -596,6 +600,19 @@ static void test_minimal(void)
                "absent security and linux fields: nothing set, capabilities left alone");
 }
 
+static void test_time_offsets(void)
+{
+        _cleanup_free_ char *json = dq("{" BASE ", 'linux': {'namespaces': [{'type': 'time'}], 'timeOffsets': "
+                                       "{'monotonic': {'secs': -7881, 'nanosecs': 2718281}, 'boottime': {'secs': 1337}}}}");
+        _cleanup_spec_ struct oci_spec *spec = NULL;
+        _cleanup_error_ cocoon_error *err = NULL;
+        int r = spec_parse(json, strlen(json), &spec, &err);
+        TAP_OK(r == 0 && spec && spec->has_time_offsets && spec->time_offsets[0].secs == -7881 &&
+                       spec->time_offsets[0].nanosecs == 2718281 && spec->time_offsets[1].secs == 1337 &&
+                       spec->time_offsets[1].nanosecs == 0,
+               "linux.timeOffsets with a new time namespace: both clocks, a negative offset");
+}
+
 static void test_uid_without_gid(void)
 {
         _cleanup_free_ char *json = dq("{" BASE ", " PROCESS(", 'user': {'uid': 33}") "}");
@@ -822,6 +839,7 @@ int main(void)
         test_full();
         test_minimal();
         test_uid_without_gid();
+        test_time_offsets();
         test_linux_fields();
         test_duplicate_keys();
         test_label_warnings();
