@@ -39,6 +39,8 @@ struct vmm_settings {
 #define VMM_SETTINGS_DEFAULTS \
         { .jail = true, .uid_first = JAIL_UID_FIRST_DEFAULT, .uid_count = JAIL_UID_COUNT_DEFAULT, .tcg_buffer_mib = 64 }
 int vmm_settings_set(struct vmm_settings *v, const char *key, const char *value);
+/* Replaces *field with a copy of value: 0, or -ENOMEM (the old value stays). */
+int settings_set_string(char **field, const char *value);
 
 /* libvirt.c, when built (meson option libvirt); the domain's XML is exposed for its unit test. */
 extern const struct hypervisor_ops libvirt_ops;

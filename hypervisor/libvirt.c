@@ -756,33 +756,23 @@ static int settings_new(struct hypervisor_settings **ret)
         return 0;
 }
 
-static int set_string(char **field, const char *value)
-{
-        char *v = strdup(value);
-        if (!v)
-                return -ENOMEM;
-        free(*field);
-        *field = v;
-        return 0;
-}
-
 static int settings_set(struct hypervisor_settings *s, const char *key, const char *value)
 {
         if (strcmp(key, "uri") == 0)
-                return *value ? set_string(&s->uri, value) : -EINVAL;
+                return *value ? settings_set_string(&s->uri, value) : -EINVAL;
         char **path = strcmp(key, "qemu") == 0        ? &s->qemu
                       : strcmp(key, "virtiofsd") == 0 ? &s->virtiofsd
                       : strcmp(key, "log_dir") == 0   ? &s->log_dir
                                                       : NULL;
         if (path)
-                return *value == '/' ? set_string(path, value) : -EINVAL;
+                return *value == '/' ? settings_set_string(path, value) : -EINVAL;
         if (strcmp(key, "qemu_user") == 0)
-                return *value ? set_string(&s->qemu_user, value) : -EINVAL;
+                return *value ? settings_set_string(&s->qemu_user, value) : -EINVAL;
         if (strcmp(key, "machine") == 0) {
                 /* libvirt's x86 machines with PCI: virtio-pci is what the guest finds its devices on. */
                 if (strcmp(value, "pc") != 0 && strcmp(value, "q35") != 0)
                         return -EINVAL;
-                return set_string(&s->machine, value);
+                return settings_set_string(&s->machine, value);
         }
         return vmm_settings_set(&s->vmm, key, value);
 }

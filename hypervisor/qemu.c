@@ -672,6 +672,16 @@ static int settings_new(struct hypervisor_settings **ret)
         return 0;
 }
 
+int settings_set_string(char **field, const char *value)
+{
+        char *v = strdup(value);
+        if (!v)
+                return -ENOMEM;
+        free(*field);
+        *field = v;
+        return 0;
+}
+
 int vmm_settings_set(struct vmm_settings *v, const char *key, const char *value)
 {
         if (strcmp(key, "jail") == 0) {
@@ -694,24 +704,12 @@ int vmm_settings_set(struct vmm_settings *v, const char *key, const char *value)
         return -ENOENT;
 }
 
-static int set_path(char **field, const char *value)
-{
-        if (*value != '/')
-                return -EINVAL;
-        char *v = strdup(value);
-        if (!v)
-                return -ENOMEM;
-        free(*field);
-        *field = v;
-        return 0;
-}
-
 static int settings_set(struct hypervisor_settings *s, const char *key, const char *value)
 {
         if (strcmp(key, "qemu") == 0)
-                return set_path(&s->qemu, value);
+                return *value == '/' ? settings_set_string(&s->qemu, value) : -EINVAL;
         if (strcmp(key, "virtiofsd") == 0)
-                return set_path(&s->virtiofsd, value);
+                return *value == '/' ? settings_set_string(&s->virtiofsd, value) : -EINVAL;
         return vmm_settings_set(&s->vmm, key, value);
 }
 

@@ -362,11 +362,7 @@ static int cmd_delete(struct shim *s)
                 fprintf(stderr, "containerd-shim-cocoon-v2: delete %s: %s\n", s->args.id, err ? err->msg : strerror(-r));
                 return 1;
         }
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        Cocoon__Shim__Timestamp at = COCOON__SHIM__TIMESTAMP__INIT;
-        at.seconds = now.tv_sec;
-        at.nanos = now.tv_nsec;
+        Cocoon__Shim__Timestamp at = timestamp_now();
         Cocoon__Shim__DeleteResponse resp = COCOON__SHIM__DELETE_RESPONSE__INIT;
         resp.exit_status = 128 + SIGKILL;
         resp.exited_at = &at;

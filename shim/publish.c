@@ -118,11 +118,7 @@ static int forward(struct shim *s, const char *topic, Cocoon__Shim__Any *any)
                 if (r < 0)
                         return r;
         }
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        Cocoon__Shim__Timestamp ts = COCOON__SHIM__TIMESTAMP__INIT;
-        ts.seconds = now.tv_sec;
-        ts.nanos = now.tv_nsec;
+        Cocoon__Shim__Timestamp ts = timestamp_now();
         Cocoon__Shim__EventEnvelope env = COCOON__SHIM__EVENT_ENVELOPE__INIT;
         env.timestamp = &ts;
         env.namespace_ = (char *) s->args.ns;

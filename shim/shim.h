@@ -17,6 +17,22 @@
 #include "runtime.h"
 #include "shim.pb-c.h"
 
+/* A protobuf Timestamp of t; timestamp_now() of the wall clock now. */
+static inline Cocoon__Shim__Timestamp timestamp_of(const struct timespec *t)
+{
+        Cocoon__Shim__Timestamp ts = COCOON__SHIM__TIMESTAMP__INIT;
+        ts.seconds = t->tv_sec;
+        ts.nanos = t->tv_nsec;
+        return ts;
+}
+
+static inline Cocoon__Shim__Timestamp timestamp_now(void)
+{
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        return timestamp_of(&now);
+}
+
 /* What containerd passes on the command line. */
 struct shim_args {
         const char *ns, *address, *publish_binary, *id, *bundle;

@@ -59,14 +59,6 @@ static int code_of(int r)
         }
 }
 
-static Cocoon__Shim__Timestamp timestamp_of(const struct timespec *t)
-{
-        Cocoon__Shim__Timestamp ts = COCOON__SHIM__TIMESTAMP__INIT;
-        ts.seconds = t->tv_sec;
-        ts.nanos = t->tv_nsec;
-        return ts;
-}
-
 static void reply(int fd, uint32_t stream, int r, const cocoon_error *err, const ProtobufCMessage *msg)
 {
         if (r < 0) {
