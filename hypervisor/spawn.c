@@ -185,7 +185,15 @@ static void drop_privileges(const struct jail *j, int efd)
                 bits |= SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED;
         if (prctl(PR_SET_SECUREBITS, bits) < 0)
                 child_fail(efd, errno, "setting the securebits%s", NULL);
-        if (setgroups(0, NULL) < 0 || setresgid(j->uid, j->uid, j->uid) < 0 || setresuid(j->uid, j->uid, j->uid) < 0)
+        /*
+         * The system calls, not glibc's wrappers: those change every thread
+         * glibc believes the process has, and the parent's threads (libvirt's
+         * event loop, say) are in our copy of its memory but not in this
+         * process. One that was being created at the clone is a thread glibc
+         * waits for forever.
+         */
+        if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, j->uid, j->uid, j->uid) < 0 ||
+            syscall(SYS_setresuid, j->uid, j->uid, j->uid) < 0)
                 child_fail(efd, errno, "changing to the jail's uid and gid%s", NULL);
         struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
         struct __user_cap_data_struct d[2] = {0};

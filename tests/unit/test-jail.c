@@ -5,6 +5,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +179,64 @@ static void test_real_jail(void)
         error_free(err);
 }
 
+/*
+ * A jailed spawn while another thread of ours keeps starting threads, as
+ * libvirt's event loop does beside the supervisor: glibc's set*id wrappers in
+ * the clone3 child waited forever for a thread that was being created at the
+ * clone (it hung a CI run). The alarm turns a hang into a failure.
+ */
+static atomic_bool churning;
+static void *nothing(void *arg)
+{
+        return arg;
+}
+static void *churn(void *arg)
+{
+        while (atomic_load(&churning)) {
+                pthread_t t;
+                if (pthread_create(&t, NULL, nothing, NULL) == 0)
+                        pthread_join(t, NULL);
+        }
+        return arg;
+}
+
+static void test_spawn_beside_threads(void)
+{
+        if (geteuid() != 0) {
+                printf("ok %d - # SKIP a jail needs root\n", ++tap_n);
+                return;
+        }
+        struct jail_bind binds[16];
+        size_t n = jail_common_binds(binds, ARRAY_SIZE(binds));
+        char root[] = "/tmp/test-jail.XXXXXX";
+        TAP_OK(mkdtemp(root) != NULL, "a directory for the jail's root");
+        struct jail j = {.root = root, .uid = 2000000001u, .binds = binds, .n_binds = n, .nofile = 64, .fsize = 4096};
+        char *argv[] = {"/usr/bin/true", NULL};
+        struct spawn_req req = {.argv = argv, .out_fd = -1, .jail = &j};
+        atomic_store(&churning, true);
+        pthread_t t;
+        TAP_OK(pthread_create(&t, NULL, churn, NULL) == 0, "a thread that keeps starting threads");
+        alarm(50);
+        int started = 0, exited = 0;
+        for (int i = 0; i < 300; i++) {
+                pid_t pid;
+                int pidfd = -1;
+                cocoon_error *err = NULL;
+                if (spawn_process(&req, &pid, &pidfd, &err) == 0) {
+                        started++;
+                        exited += reap_or_kill(pidfd, 5000) == 0;
+                        close(pidfd);
+                }
+                error_free(err);
+        }
+        alarm(0);
+        atomic_store(&churning, false);
+        pthread_join(t, NULL);
+        TAP_OK(started == 300 && exited == 300, "300 jailed processes start and exit beside it (%d started, %d exited)",
+               started, exited);
+        TAP_OK(rmdir(root) == 0, "the host directory is left empty");
+}
+
 int main(void)
 {
         struct hypervisor_settings *set = NULL;
@@ -186,6 +247,7 @@ int main(void)
         qemu_ops.settings_free(set);
         test_uids();
         test_real_jail();
+        test_spawn_beside_threads();
         printf("1..%d\n", tap_n);
         return tap_failed ? 1 : 0;
 }
