@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <libvirt/libvirt.h>
@@ -100,6 +101,64 @@ struct libvirt_vm {
         struct jail_uid uid;
 };
 
+/*
+ * libvirt is loaded when this backend is first used, not linked: linking it
+ * cost every cocoon process (each call an engine makes: create, start,
+ * state, delete) about 14 ms of start-up in its 50-odd libraries' loading
+ * and constructors, for a backend most hosts never select.
+ */
+#define LIBVIRT_SONAME "libvirt.so.0"
+#define LIBVIRT_CALLS(X) \
+        X(virConnectClose) \
+        X(virConnectDomainEventDeregisterAny) \
+        X(virConnectDomainEventRegisterAny) \
+        X(virConnectOpen) \
+        X(virConnectRegisterCloseCallback) \
+        X(virConnectUnregisterCloseCallback) \
+        X(virDomainCreateXML) \
+        X(virDomainDestroy) \
+        X(virDomainFree) \
+        X(virDomainGetName) \
+        X(virDomainGetState) \
+        X(virDomainIsActive) \
+        X(virDomainLookupByName) \
+        X(virDomainResume) \
+        X(virDomainSetMemoryParameters) \
+        X(virEventRegisterDefaultImpl) \
+        X(virEventRunDefaultImpl) \
+        X(virGetLastErrorCode) \
+        X(virGetLastErrorMessage) \
+        X(virInitialize) \
+        X(virSetErrorFunc)
+#define LIBVIRT_POINTER(f) __typeof__(f) *f;
+static struct {
+        LIBVIRT_CALLS(LIBVIRT_POINTER)
+} lv;
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static char load_error[256];
+
+static void load_libvirt(void)
+{
+        void *h = dlopen(LIBVIRT_SONAME, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+                snprintf(load_error, sizeof(load_error), "%s", dlerror());
+                return;
+        }
+#define LIBVIRT_RESOLVE(f)                                                                                            \
+        if (!load_error[0] && !(lv.f = (__typeof__(f) *) dlsym(h, #f)))                                                \
+                snprintf(load_error, sizeof(load_error), "%s has no %s", LIBVIRT_SONAME, #f);
+        LIBVIRT_CALLS(LIBVIRT_RESOLVE)
+}
+
+static int libvirt_load(cocoon_error **err)
+{
+        (void) pthread_once(&load_once, load_libvirt);
+        if (load_error[0])
+                return error_set(err, ENOENT, "the libvirt backend cannot load libvirt: %s (apt-get install libvirt0)",
+                                 load_error);
+        return 0;
+}
+
 /* libvirt prints every error on stderr unless told otherwise; we report them ourselves. */
 static void quiet(void *data, virErrorPtr e)
 {
@@ -107,7 +166,7 @@ static void quiet(void *data, virErrorPtr e)
 
 static const char *last_error(void)
 {
-        const char *m = virGetLastErrorMessage();
+        const char *m = lv.virGetLastErrorMessage();
         return m ? m : "unknown libvirt error";
 }
 
@@ -117,15 +176,15 @@ static int events_status;
 static void *run_events(void *data)
 {
         for (;;)
-                (void) virEventRunDefaultImpl();
+                (void) lv.virEventRunDefaultImpl();
         return NULL;
 }
 
 /* Once per process: libvirt's event loop, in a thread, for the domain's lifecycle events. */
 static void start_events(void)
 {
-        virSetErrorFunc(NULL, quiet);
-        if (virEventRegisterDefaultImpl() < 0) {
+        lv.virSetErrorFunc(NULL, quiet);
+        if (lv.virEventRegisterDefaultImpl() < 0) {
                 events_status = -EIO;
                 return;
         }
@@ -139,10 +198,13 @@ static void start_events(void)
 
 static int connect_libvirt(const char *uri, virConnectPtr *ret, cocoon_error **err)
 {
-        if (virInitialize() < 0)
+        int r = libvirt_load(err);
+        if (r < 0)
+                return r;
+        if (lv.virInitialize() < 0)
                 return error_set(err, EIO, "initialising libvirt: %s", last_error());
-        virSetErrorFunc(NULL, quiet);
-        virConnectPtr c = virConnectOpen(uri);
+        lv.virSetErrorFunc(NULL, quiet);
+        virConnectPtr c = lv.virConnectOpen(uri);
         if (!c)
                 return error_set(err, ECONNREFUSED,
                                  "connecting to libvirt at %s: %s (is libvirtd or virtqemud running, and may this user "
@@ -168,7 +230,7 @@ static void tell_end(struct watch *w, unsigned char code)
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *data)
 {
         struct watch *w = data;
-        const char *name = virDomainGetName(dom);
+        const char *name = lv.virDomainGetName(dom);
         if (event == VIR_DOMAIN_EVENT_STOPPED && name && strcmp(name, w->name) == 0)
                 tell_end(w, (unsigned char) detail);
         return 0;
@@ -199,7 +261,7 @@ static int watch_domain(struct libvirt_vm *vm, int end_wr, cocoon_error **err)
         struct watch *w = watch_new(end_wr, vm->name);
         if (!w)
                 return -ENOMEM;
-        vm->lifecycle_cb = virConnectDomainEventRegisterAny(vm->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+        vm->lifecycle_cb = lv.virConnectDomainEventRegisterAny(vm->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                                             VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), w, watch_free);
         if (vm->lifecycle_cb < 0) {
                 watch_free(w);
@@ -208,7 +270,7 @@ static int watch_domain(struct libvirt_vm *vm, int end_wr, cocoon_error **err)
         w = watch_new(end_wr, vm->name);
         if (!w)
                 return -ENOMEM;
-        if (virConnectRegisterCloseCallback(vm->conn, on_close, w, watch_free) < 0) {
+        if (lv.virConnectRegisterCloseCallback(vm->conn, on_close, w, watch_free) < 0) {
                 watch_free(w);
                 return error_set(err, EIO, "watching the libvirt connection: %s", last_error());
         }
@@ -428,12 +490,12 @@ static bool stale_name(struct libvirt_vm *vm, const char *name)
 {
         if (strncmp(name, "cocoon-", 7) != 0 || strlen(name) != 7 + 16 || strspn(name + 7, "0123456789abcdef") != 16)
                 return false;
-        virDomainPtr dom = virDomainLookupByName(vm->conn, name);
+        virDomainPtr dom = lv.virDomainLookupByName(vm->conn, name);
         if (dom) {
-                virDomainFree(dom);
+                lv.virDomainFree(dom);
                 return false;
         }
-        return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
+        return lv.virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
 }
 
 /* A sandbox starting a while ago has its domain by now: a socket directory this old without one is a leftover. */
@@ -486,9 +548,9 @@ static int bound_memory(struct libvirt_vm *vm, unsigned mib, cocoon_error **err)
 {
         virTypedParameter p = {.field = VIR_DOMAIN_MEMORY_HARD_LIMIT, .type = VIR_TYPED_PARAM_ULLONG};
         p.value.ul = (unsigned long long) mib * 1024; /* KiB */
-        if (virDomainSetMemoryParameters(vm->dom, &p, 1, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        if (lv.virDomainSetMemoryParameters(vm->dom, &p, 1, VIR_DOMAIN_AFFECT_LIVE) < 0)
                 return error_set(err, EIO, "bounding domain %s's memory to %u MiB: %s", vm->name, mib, last_error());
-        if (virDomainResume(vm->dom) < 0)
+        if (lv.virDomainResume(vm->dom) < 0)
                 return error_set(err, EIO, "resuming domain %s: %s", vm->name, last_error());
         return 0;
 }
@@ -541,6 +603,9 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
         log_rd = pfd[0];
         vm->log_wr = pfd[1];
 
+        r = libvirt_load(err);
+        if (r < 0)
+                goto fail;
         r = pthread_once(&events_once, start_events);
         if (r == 0 && events_status < 0)
                 r = events_status;
@@ -620,7 +685,7 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
                 goto fail;
         }
         /* Paused until its memory is bounded (bound_memory). */
-        vm->dom = virDomainCreateXML(vm->conn, xml,
+        vm->dom = lv.virDomainCreateXML(vm->conn, xml,
                                      VIR_DOMAIN_START_AUTODESTROY | (cfg->vmm_memory_max_mib ? VIR_DOMAIN_START_PAUSED : 0));
         if (!vm->dom) {
                 r = error_set(err, EIO, "libvirt could not start the domain: %s", last_error());
@@ -681,10 +746,10 @@ static int libvirt_stop(struct vm *base, cocoon_error **err)
         int r = 0;
         if (vm->dom) {
                 int state = VIR_DOMAIN_NOSTATE;
-                if (virDomainGetState(vm->dom, &state, NULL, 0) == 0 && state != VIR_DOMAIN_SHUTOFF &&
-                    virDomainDestroy(vm->dom) < 0 && virDomainIsActive(vm->dom) == 1)
+                if (lv.virDomainGetState(vm->dom, &state, NULL, 0) == 0 && state != VIR_DOMAIN_SHUTOFF &&
+                    lv.virDomainDestroy(vm->dom) < 0 && lv.virDomainIsActive(vm->dom) == 1)
                         r = error_set(err, EIO, "destroying domain %s: %s", vm->name, last_error());
-                virDomainFree(vm->dom);
+                lv.virDomainFree(vm->dom);
                 vm->dom = NULL;
                 collect_domain_log(vm);
         }
@@ -709,10 +774,10 @@ static void libvirt_free(struct vm *base)
         remove_sock_dir(vm);
         if (vm->conn) {
                 if (vm->lifecycle_cb >= 0)
-                        (void) virConnectDomainEventDeregisterAny(vm->conn, vm->lifecycle_cb);
+                        (void) lv.virConnectDomainEventDeregisterAny(vm->conn, vm->lifecycle_cb);
                 if (vm->close_cb)
-                        (void) virConnectUnregisterCloseCallback(vm->conn, on_close);
-                (void) virConnectClose(vm->conn);
+                        (void) lv.virConnectUnregisterCloseCallback(vm->conn, on_close);
+                (void) lv.virConnectClose(vm->conn);
         }
         cleanup_closep(&vm->end_rd);
         cleanup_closep(&vm->log_wr);
@@ -726,7 +791,7 @@ static int libvirt_status(struct vm *base, char **ret_status)
 {
         struct libvirt_vm *vm = (struct libvirt_vm *) base;
         int state;
-        if (!vm->dom || virDomainGetState(vm->dom, &state, NULL, 0) < 0)
+        if (!vm->dom || lv.virDomainGetState(vm->dom, &state, NULL, 0) < 0)
                 return -ESRCH;
         /* In QMP's words, as the runtime phrases them. */
         const char *s = state == VIR_DOMAIN_RUNNING   ? "running"
@@ -841,7 +906,7 @@ static int libvirt_check_host(const struct vm_config *cfg, cocoon_error **err)
         r = connect_libvirt(s->uri, &conn, err);
         if (r < 0)
                 return r;
-        (void) virConnectClose(conn);
+        (void) lv.virConnectClose(conn);
         if (!s->vmm.jail && cfg->warn)
                 cfg->warn("jail = off: virtiofsd runs as root with every capability; a guest that breaks out of it "
                           "owns the host");
