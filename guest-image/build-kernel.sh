@@ -6,13 +6,16 @@
 # pinned in guest-image/kernel/source, fetched with apt-get download; the
 # configuration is `make allnoconfig` with every guest-image/kernel/*.config
 # fragment forced on (KCONFIG_ALLCONFIG), and the build fails if kconfig
-# dropped any option a fragment asks for. No loadable modules.
+# dropped any option a fragment asks for. No loadable modules. The few
+# changes to the source itself are guest-image/kernel/patches/*.patch,
+# applied in name order (each says why at its top).
 #
 # Cached under $COCOON_CACHE_DIR (default /var/cache/cocoon), keyed by the
-# package version, the fragments, this script and the compiler, so a second
-# setup or a fresh build dir copies the kernel instead of building it:
+# package version, the fragments, the patches, this script and the compiler,
+# so a second setup or a fresh build dir copies the kernel instead of
+# building it:
 #   linux-source-*.deb        the downloaded source package
-#   kernel-src/VERSION/       its unpacked tree
+#   kernel-src/VERSION/       its unpacked tree, with the patches applied
 #   kernel-build/VERSION/     the object tree (make O=), kept so that a change
 #                             to a fragment rebuilds only what it touches
 #   kernel/KEY/               finished kernels: vmlinux, config, info
@@ -29,7 +32,7 @@ out=$1
 here=$(cd -- "$(dirname -- "$0")" && pwd)
 conf_dir=$here/kernel
 
-for tool in apt-get apt-cache dpkg-deb flock make gcc bc bison flex xz sha256sum; do
+for tool in apt-get apt-cache dpkg-deb flock make gcc bc bison flex xz sha256sum patch; do
     command -v "$tool" >/dev/null ||
         die "$tool not found (tools/setup.sh installs the kernel's build dependencies)"
 done
@@ -41,6 +44,9 @@ ver=$(sed -n 's/^version=//p' "$conf_dir/source")
     die "$conf_dir/source must name package=linux-source-X.Y and version=DEBIAN-VERSION"
 mapfile -t fragments < <(cd "$conf_dir" && ls -- *.config | LC_ALL=C sort)
 (( ${#fragments[@]} )) || die "no *.config fragments in $conf_dir"
+mapfile -t patches < <(cd "$conf_dir" && ls -- patches/*.patch 2>/dev/null | LC_ALL=C sort)
+# What the unpacked tree must have had applied; it is unpacked afresh when that changes.
+patch_sum=$( { for p in "${patches[@]}"; do echo "== $p"; cat -- "$conf_dir/$p"; done; } | sha256sum | cut -c1-16)
 
 . "$(dirname -- "$0")/cache-dir.sh"
 
@@ -48,7 +54,7 @@ mapfile -t fragments < <(cd "$conf_dir" && ls -- *.config | LC_ALL=C sort)
 # change to how the kernel is built is a new key too.
 key=$( { echo "$pkg $ver"; gcc --version | head -n1; ld --version | head -n1
          for f in "${fragments[@]}"; do echo "== $f"; cat -- "$conf_dir/$f"; done
-         cat -- "$0"; } | sha256sum | cut -c1-16)
+         echo "patches $patch_sum"; cat -- "$0"; } | sha256sum | cut -c1-16)
 done_dir=$cache/kernel/$key
 
 publish() {
@@ -94,7 +100,10 @@ run the test suites; docs/guest.md says more."
 fi
 
 src=$cache/kernel-src/$ver
-if [[ ! -f $src/.cocoon-unpacked ]]; then
+# The stamp holds the patch set applied. A tree unpacked again keeps the
+# tarball's file times, so the kept object tree rebuilds only what the
+# patches touch.
+if [[ ! -f $src/.cocoon-unpacked || $(cat -- "$src/.cocoon-unpacked") != "$patch_sum" ]]; then
     note "unpacking $pkg $ver"
     rm -rf -- "$src"
     mkdir -p -- "$src"
@@ -102,7 +111,12 @@ if [[ ! -f $src/.cocoon-unpacked ]]; then
         xz -dc | tar -x --strip-components=1 -C "$src" ||
         die "cannot unpack the kernel tree from $deb"
     [[ -f $src/Makefile ]] || die "$deb holds no kernel tree"
-    touch -- "$src/.cocoon-unpacked"
+    for p in "${patches[@]}"; do
+        note "applying $p"
+        patch -d "$src" -p1 --batch --forward --quiet --no-backup-if-mismatch < "$conf_dir/$p" ||
+            die "$p does not apply to $pkg $ver: update it with the pin (docs/guest.md)"
+    done
+    echo "$patch_sum" > "$src/.cocoon-unpacked"
 fi
 
 obj=$cache/kernel-build/$ver
@@ -161,6 +175,7 @@ cp -- "$obj/.config" "$new/config"
     echo "source=$pkg $ver"
     echo "release=$(cat "$obj/include/config/kernel.release")"
     echo "fragments=${fragments[*]}"
+    echo "patches=${patches[*]##*/}"
     echo "key=$key"
     echo "compiler=$(gcc --version | head -n1)"
     echo "vmlinux_sha256=$(sha256sum "$new/vmlinux" | cut -d' ' -f1)"

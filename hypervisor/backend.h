@@ -76,6 +76,20 @@ int vm_base_init(struct vm *vm, const struct hypervisor_ops *ops, const struct v
 /* Closes and frees what the base holds; the backend's free calls it. */
 void vm_base_release(struct vm *vm);
 
+/*
+ * boot-files.c: the guest's kernel and initrd, which the VMM keeps mapped
+ * only to load them again on a reset, given back to the host once the guest
+ * is up. A file is known by its device and inode, which a jail's bind mount
+ * keeps.
+ */
+struct boot_file {
+        dev_t dev;
+        ino_t ino;
+};
+int boot_file_id(const char *path, struct boot_file *ret);
+/* MADV_PAGEOUT on the VMM's mappings of these files, on a thread of its own: 0 once it runs, or -errno. */
+int vmm_release_boot_files(int pidfd, pid_t pid, const struct boot_file *files, size_t n_files);
+
 /* jail.c: the uids the jailed processes run as, one per live sandbox. */
 #define JAIL_UID_FIRST_DEFAULT 1879048192u /* 0x70000000: just above systemd-nspawn's container range */
 #define JAIL_UID_COUNT_DEFAULT 65536u

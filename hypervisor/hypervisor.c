@@ -88,6 +88,11 @@ int vm_status(struct vm *vm, char **ret_status)
         return vm->ops->status(vm, ret_status);
 }
 
+int vm_booted(struct vm *vm)
+{
+        return vm->ops->booted ? vm->ops->booted(vm) : 0;
+}
+
 void vm_report(struct vm *vm, struct vm_report *ret)
 {
         *ret = (struct vm_report) {.vmm_exit = vm->vmm_exit};

@@ -96,6 +96,8 @@ struct hypervisor_ops {
         int (*stop)(struct vm *vm, cocoon_error **err);
         /* The VMM's view of the guest: "running", "paused", "shutdown", "guest-panicked"... (malloc'd) */
         int (*status)(struct vm *vm, char **ret_status);
+        /* The guest is up (its agent answered): give back what only its boot needed, in the background; optional. */
+        int (*booted)(struct vm *vm);
         void (*free)(struct vm *vm);
 };
 
@@ -129,6 +131,8 @@ int vm_wait_fd(struct vm *vm);
 bool vm_accelerated(struct vm *vm);
 int vm_stop(struct vm *vm, cocoon_error **err);
 int vm_status(struct vm *vm, char **ret_status);
+/* Tells the backend the guest is up, so that it gives back the VMM's boot-only memory (in the background): 0 or -errno. */
+int vm_booted(struct vm *vm);
 /* What the backend knows of the VM's end (best after stop, once the logs are complete); strings malloc'd. */
 void vm_report(struct vm *vm, struct vm_report *ret);
 void vm_report_done(struct vm_report *r);

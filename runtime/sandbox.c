@@ -330,6 +330,9 @@ static int supervisor_main(struct runtime *rt, const char *id, const struct bund
         ready_send(ready_fd, 0, NULL);
         close(ready_fd);
         ready_fd = -1;
+        int released = vm_booted(sv.vm);
+        if (released < 0)
+                log_debug("giving back the VMM's boot-only memory: %s", strerror(-released));
         r = supervisor_loop(&sv);
 
 out:

@@ -12,7 +12,7 @@ packages=(
     # guest image and test bundles; cocoon's guest kernel is compiled from
     # Debian's linux-source package (guest-image/build-kernel.sh)
     kmod cpio busybox-static binutils
-    make bc bison flex libelf-dev libssl-dev xz-utils
+    make bc bison flex libelf-dev libssl-dev xz-utils patch
     # the VM
     qemu-system-x86 qemu-system-common
     # the optional libvirt backend (docs/libvirt.md): built when libvirt-dev is

@@ -1,0 +1,143 @@
+/*
+ * Giving back the VMM's copy of the guest's kernel and initrd once the guest
+ * is up.
+ *
+ * QEMU maps the kernel ELF and reads the initrd when it builds the machine,
+ * and keeps both for as long as it runs: they are what it would load again on
+ * a reset. A sandbox's VMM never resets (-no-reboot makes a guest reboot an
+ * exit), so those pages, 16 MiB and more with cocoon's kernel, are host
+ * memory spent on nothing for the VM's whole life. They are clean pages of
+ * the files, so MADV_PAGEOUT drops them without writing anything; should the
+ * VMM ever read them again, they come back from the file.
+ *
+ * It runs on a thread of its own: reclaiming 20-odd MiB takes milliseconds
+ * that the container's start, which follows at once, should not wait for.
+ *
+ * The VMM is hostile input like the guest: its /proc/PID/maps is written by
+ * the host kernel, and the only thing taken from it is address ranges, which
+ * are only ever handed back, as advice, to the same process (by its pidfd).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cleanup.h"
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+int boot_file_id(const char *path, struct boot_file *ret)
+{
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return -errno;
+        *ret = (struct boot_file) {.dev = st.st_dev, .ino = st.st_ino};
+        return 0;
+}
+
+static bool is_boot_file(const struct boot_file *files, size_t n, dev_t dev, ino_t ino)
+{
+        for (size_t i = 0; i < n; i++)
+                if (files[i].ino == ino && files[i].dev == dev)
+                        return true;
+        return false;
+}
+
+/* The VMM's mappings of files: up to max ranges; how many, or -errno. */
+static ssize_t mapped_ranges(pid_t pid, const struct boot_file *files, size_t n_files, struct iovec *iov, size_t max)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/maps", (int) pid);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0, n = 0;
+        while (n < max && getline(&line, &cap, f) > 0) {
+                uintptr_t start, end;
+                unsigned long long offset, ino;
+                unsigned major, minor;
+                char perms[5];
+                if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %4s %llx %x:%x %llu", &start, &end, perms, &offset, &major,
+                           &minor, &ino) != 7 ||
+                    end <= start || ino == 0)
+                        continue;
+                if (is_boot_file(files, n_files, makedev(major, minor), (ino_t) ino))
+                        iov[n++] = (struct iovec) {.iov_base = (void *) start, .iov_len = end - start};
+        }
+        return (ssize_t) n;
+}
+
+static ssize_t release(int pidfd, pid_t pid, const struct boot_file *files, size_t n_files)
+{
+        struct iovec iov[16];
+        ssize_t n = mapped_ranges(pid, files, n_files, iov, sizeof(iov) / sizeof(iov[0]));
+        if (n <= 0)
+                return n;
+        /* The pid was read before the maps: a pidfd that is readable means it ended (and the pid may be another's). */
+        struct pollfd ended = {.fd = pidfd, .events = POLLIN};
+        if (poll(&ended, 1, 0) != 0)
+                return -ESRCH;
+        ssize_t done = syscall(SYS_process_madvise, pidfd, iov, (size_t) n, MADV_PAGEOUT, 0u);
+        return done < 0 ? -errno : done;
+}
+
+struct release_job {
+        int pidfd; /* our own copy: the VM's may be closed while we run */
+        pid_t pid;
+        size_t n_files;
+        struct boot_file files[];
+};
+
+static void *release_thread(void *arg)
+{
+        struct release_job *job = arg;
+        (void) release(job->pidfd, job->pid, job->files, job->n_files);
+        close(job->pidfd);
+        free(job);
+        return NULL;
+}
+
+int vmm_release_boot_files(int pidfd, pid_t pid, const struct boot_file *files, size_t n_files)
+{
+        if (n_files == 0)
+                return 0;
+        struct release_job *job = malloc(sizeof(*job) + n_files * sizeof(job->files[0]));
+        if (!job)
+                return -ENOMEM;
+        job->pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+        if (job->pidfd < 0) {
+                free(job);
+                return -errno;
+        }
+        job->pid = pid;
+        job->n_files = n_files;
+        memcpy(job->files, files, n_files * sizeof(files[0]));
+        pthread_attr_t attr;
+        pthread_t t;
+        int r = pthread_attr_init(&attr);
+        if (r == 0) {
+                (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                r = pthread_create(&t, &attr, release_thread, job);
+                pthread_attr_destroy(&attr);
+        }
+        if (r != 0) {
+                close(job->pidfd);
+                free(job);
+                return -r;
+        }
+        return 0;
+}
