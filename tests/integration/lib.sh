@@ -81,6 +81,16 @@ nothing_left() {
     fi
 }
 
+# boot_files_rss PID KERNEL INITRD: "MAPPINGS RESIDENT-KiB" of the VMM's
+# mappings of those two files, told by inode (in a jail they have other
+# paths). Once the guest is up the supervisor has them paged out
+# (hypervisor/boot-files.c).
+boot_files_rss() {
+    awk -v k="$(stat -Lc %i "$2")" -v i="$(stat -Lc %i "$3")" '
+        /^[0-9a-f]+-/ { m = ($5 == k || $5 == i); n += m } m && /^Rss:/ { s += $2 } END { print n + 0, s + 0 }' \
+        "/proc/$1/smaps" 2>/dev/null || echo "0 0"
+}
+
 # edit_config BUNDLE EXPR: runs the python statements EXPR over c, the bundle's config.json.
 edit_config() {
     python3 - "$1/config.json" "$2" <<'PY'

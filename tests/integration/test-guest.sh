@@ -165,18 +165,8 @@ check "freed guest memory goes back to the host (>= 200 MiB)" [ $((peak - low)) 
 # paged out (hypervisor/boot-files.c). Mappings are told by the files' inodes
 # (in the jail they are /vm/kernel and /vm/initrd).
 guest_dir=$(dirname "$KERNEL_INFO")
-boot_files_rss() { # "MAPPINGS RESIDENT-KiB" of QEMU's mappings of the kernel and initrd
-    local p
-    for p in $(pids_in_root); do
-        [[ $(cat "/proc/$p/comm" 2>/dev/null) == qemu-system-* ]] || continue
-        awk -v k="$(stat -Lc %i "$guest_dir/vmlinux")" -v i="$(stat -Lc %i "$guest_dir/initrd.img")" '
-            /^[0-9a-f]+-/ { m = ($5 == k || $5 == i); n += m } m && /^Rss:/ { s += $2 } END { print n + 0, s + 0 }' \
-            "/proc/$p/smaps"
-        return
-    done
-    echo "0 0"
-}
-read -r maps rss <<< "$(boot_files_rss)"
+qemu=$(for p in $(pids_in_root); do [[ $(cat "/proc/$p/comm" 2>/dev/null) == qemu-system-* ]] && echo "$p"; done)
+read -r maps rss <<< "$(boot_files_rss "${qemu:-0}" "$guest_dir/vmlinux" "$guest_dir/initrd.img")"
 echo "QEMU maps the kernel and initrd $maps times, $rss KiB resident" | diag
 check "QEMU still maps the kernel and initrd" [ "$maps" -ge 2 ]
 check "none of their pages stays resident in QEMU once the guest is up" [ "$rss" -eq 0 ]

@@ -69,6 +69,17 @@ if [ -r /sys/module/apparmor/parameters/enabled ] && [ "$(cat /sys/module/apparm
 else
     echo "AppArmor is off on this host: no profile to check" | diag
 fi
+# libvirt's QEMU keeps the kernel and initrd mapped as ours does; the
+# supervisor finds it by its -name and has them paged out too.
+kernel=$(sed -n 's/^kernel *= *//p' "$COCOON_CONFIG") initrd=$(sed -n 's/^initrd *= *//p' "$COCOON_CONFIG")
+# (on a thread of the supervisor's, right after create returned)
+for _ in $(seq 50); do
+    read -r maps rss <<< "$(boot_files_rss "${pid:-0}" "$kernel" "$initrd")"
+    [ "$rss" -eq 0 ] && break
+    sleep 0.1
+done
+echo "the domain's QEMU maps the kernel and initrd $maps times, $rss KiB resident" | diag
+check "none of the kernel's and initrd's pages stays resident in the domain's QEMU" [ "$maps" -ge 2 -a "$rss" -eq 0 ]
 # The QEMU backend's host cgroup bound on the VMM's memory (the guest's plus
 # vmm_overhead_mib, 320 MiB by default) is the domain's memtune hard_limit,
 # which libvirt writes into the cgroup it made for the domain.
