@@ -25,16 +25,16 @@
 # pod (a sandbox task and one container task with `ctr run -d`, annotated as
 # containerd's CRI does) and the host PSS of that running pod (shims and
 # their children, supervisor, QEMU, virtiofsd).
-# Usage: tools/bench.sh [RUNS] [backends|containerd|no-containerd]
-#   (default 7; backends, containerd: that section alone; no-containerd:
+# Usage: tools/bench.sh [RUNS] [backends|containerd|kernels|no-containerd]
+#   (default 7; backends, containerd, kernels: that section alone; no-containerd:
 #   everything else; needs a build: tools/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-7}
 section=${2:-}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench: RUNS must be a positive number, not '$runs'" >&2; exit 2; }
-[[ $section =~ ^(|backends|containerd|no-containerd)$ ]] ||
-    { echo "bench: unknown section '$section' (backends, containerd or no-containerd)" >&2; exit 2; }
+[[ $section =~ ^(|backends|containerd|kernels|no-containerd)$ ]] ||
+    { echo "bench: unknown section '$section' (backends, containerd, kernels or no-containerd)" >&2; exit 2; }
 for f in build/runtime/cocoon build/tools/vm-floor build/tools/floor-initrd.img build/guest-image/vmlinux \
          build/guest-image/vmlinux-cloud build/guest-image/cloud.conf build/guest-image/lean.conf \
          build/shim/containerd-shim-cocoon-v2; do
@@ -189,9 +189,74 @@ containerd_section() {
     # shellcheck disable=SC2086
     printf '  %-32s %8d KiB %8d KiB\n' "pod PSS" "$(median ${pod_kib[native]})" "$(median ${pod_kib[runc]})"
 }
-# `tools/bench.sh RUNS backends|containerd`: that section alone.
+# ---- guest kernels: Debian's cloud kernel beside cocoon's own ----
+# qemu_split PID: "GUEST TCG OTHER", QEMU's PSS in KiB split by mapping: the
+# guest RAM (the memfd backend), the TCG translation buffer (QEMU's one
+# anonymous executable mapping; absent under KVM) and everything else (heap,
+# libraries, stacks).
+qemu_split() {
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { c = "other"; if ($0 ~ /memfd:mem/) c = "guest"; else if ($2 ~ /x/ && NF == 5) c = "tcg"; next }
+         /^Pss:/ { k[c] += $2 }
+         END { printf "%d %d %d\n", k["guest"], k["tcg"], k["other"] }' "/proc/$1/smaps" 2>/dev/null || echo "0 0 0"
+}
+# kernel_idle CONFIG: "TOTAL GUEST TCG QEMU-OTHER" of one idle container (KiB), settled for 3 s.
+kernel_idle() {
+    local pids p qemu=
+    env ${1:+COCOON_CONFIG="$1"} build/runtime/cocoon --root "$work/state" run -d -b "$work/sleeper" bench-idle \
+        < /dev/null > /dev/null 2>&1 || { echo "bench: idle container failed to start" >&2; exit 1; }
+    sleep 3
+    pids=$(sandbox_pids bench-idle)
+    for p in $pids; do [[ $(cat "/proc/$p/comm" 2>/dev/null) == qemu-system-* ]] && qemu=$p; done
+    echo "$(pss $pids) $(qemu_split "${qemu:-0}")"
+    build/runtime/cocoon --root "$work/state" delete --force bench-idle > /dev/null 2>&1
+}
+kernel_section() {
+    mkdir -p "$work/floor"
+    local cloud=$PWD/build/guest-image/cloud.conf lean=$PWD/build/guest-image/lean.conf n i
+    local cl_floor=() co_floor=() cl_run=() co_run=() cl_idle=() co_idle=()
+    cloud_floor() { build/tools/vm-floor "$PWD/build/guest-image/vmlinux-cloud" "$PWD/build/tools/floor-initrd.img" "$work/floor"; }
+    cloud_run() { COCOON_CONFIG=$cloud build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-k$n"; }
+    own_floor() { build/tools/vm-floor "$PWD/build/guest-image/vmlinux" "$PWD/build/tools/floor-initrd.img" "$work/floor"; }
+    own_run() { COCOON_CONFIG=$lean build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-k$n"; }
+    for ((n = 0; n < runs; n++)); do
+        cl_floor+=("$(run_timed cloud_floor)")
+        co_floor+=("$(run_timed own_floor)")
+        cl_run+=("$(run_timed cloud_run)")
+        co_run+=("$(run_timed own_run)")
+    done
+    for ((i = 0; i < (runs + 1) / 2; i++)); do
+        cl_idle+=("$(kernel_idle "$cloud")")
+        co_idle+=("$(kernel_idle "$lean")")
+    done
+    # median_of FIELD LINE...: the line with the median value of FIELD.
+    median_of() { local f=$1; shift; printf '%s\n' "$@" | sort -n -k"$f","$f" | sed -n "$(( ($# + 1) / 2 ))p"; }
+    local clf cof clr cor cli coi
+    clf=$(median "${cl_floor[@]}") cof=$(median "${co_floor[@]}")
+    clr=$(median "${cl_run[@]}") cor=$(median "${co_run[@]}")
+    cli=$(median_of 1 "${cl_idle[@]}") coi=$(median_of 1 "${co_idle[@]}")
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+    mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+    printf 'guest kernels, median of %d runs (start) and %d idle containers (PSS)\n' "$runs" "${#co_idle[@]}"
+    printf '  %-34s %12s %12s\n' "" "Debian cloud" "cocoon"
+    printf '  %-34s %9d ms %9d ms\n' "floor (QEMU boot, init powers off)" "$clf" "$cof" \
+        "cocoon run /bin/true" "$clr" "$cor"
+    read -r clt clg clc clo <<< "$cli"
+    read -r cot cog coc coo <<< "$coi"
+    printf '  %-34s %8s MiB %8s MiB\n' "idle container PSS" "$(mib "$clt")" "$(mib "$cot")" \
+        "  QEMU: guest RAM" "$(mib "$clg")" "$(mib "$cog")" \
+        "  QEMU: TCG translation buffer" "$(mib "$clc")" "$(mib "$coc")" \
+        "  QEMU: the rest" "$(mib "$clo")" "$(mib "$coo")" \
+        "  supervisor, virtiofsd, stub" "$(mib $((clt - clg - clc - clo)))" "$(mib $((cot - cog - coc - coo)))" \
+        "  without the TCG buffer (as KVM)" "$(mib $((clt - clc)))" "$(mib $((cot - coc)))"
+    printf '  %-34s %12s (goal <= 0.60)\n' "cocoon run, cocoon / cloud floor" "$(ratio "$cor" "$clf")"
+    printf '  %-34s %12s (goal <= 1.10)\n' "cocoon run, cocoon / own floor" "$(ratio "$cor" "$cof")"
+    printf '  %-34s %12s\n' "floor, cocoon / cloud" "$(ratio "$cof" "$clf")" \
+        "idle PSS, cocoon / cloud" "$(ratio "$cot" "$clt")"
+}
+# `tools/bench.sh RUNS backends|containerd|kernels`: that section alone.
 case $section in
 backends) backend_section; exit 0 ;;
+kernels) kernel_section; exit 0 ;;
 containerd) containerd_section; exit $? ;;
 esac
 
@@ -296,69 +361,6 @@ printf '  %-28s %10s %10s\n' "" "jail on" "jail off"
 printf '  %-28s %7d ms %7d ms\n' "cocoon run /bin/true" "$(median "${jail_t[@]}")" "$(median "${nojail_t[@]}")"
 printf '  %-28s %6d KiB %6d KiB\n' "idle container PSS" "$(median "${jail_pss[@]}")" "$(median "${nojail_pss[@]}")"
 
-# ---- guest kernels: Debian's cloud kernel beside cocoon's own ----
-# qemu_split PID: "GUEST TCG OTHER", QEMU's PSS in KiB split by mapping: the
-# guest RAM (the memfd backend), the TCG translation buffer (QEMU's one
-# anonymous executable mapping; absent under KVM) and everything else (heap,
-# libraries, stacks).
-qemu_split() {
-    awk '/^[0-9a-f]+-[0-9a-f]+ / { c = "other"; if ($0 ~ /memfd:mem/) c = "guest"; else if ($2 ~ /x/ && NF == 5) c = "tcg"; next }
-         /^Pss:/ { k[c] += $2 }
-         END { printf "%d %d %d\n", k["guest"], k["tcg"], k["other"] }' "/proc/$1/smaps" 2>/dev/null || echo "0 0 0"
-}
-# kernel_idle CONFIG: "TOTAL GUEST TCG QEMU-OTHER" of one idle container (KiB), settled for 3 s.
-kernel_idle() {
-    local pids p qemu=
-    env ${1:+COCOON_CONFIG="$1"} build/runtime/cocoon --root "$work/state" run -d -b "$work/sleeper" bench-idle \
-        < /dev/null > /dev/null 2>&1 || { echo "bench: idle container failed to start" >&2; exit 1; }
-    sleep 3
-    pids=$(sandbox_pids bench-idle)
-    for p in $pids; do [[ $(cat "/proc/$p/comm" 2>/dev/null) == qemu-system-* ]] && qemu=$p; done
-    echo "$(pss $pids) $(qemu_split "${qemu:-0}")"
-    build/runtime/cocoon --root "$work/state" delete --force bench-idle > /dev/null 2>&1
-}
-kernel_section() {
-    local cloud=$PWD/build/guest-image/cloud.conf lean=$PWD/build/guest-image/lean.conf n i
-    local cl_floor=() co_floor=() cl_run=() co_run=() cl_idle=() co_idle=()
-    cloud_floor() { build/tools/vm-floor "$PWD/build/guest-image/vmlinux-cloud" "$PWD/build/tools/floor-initrd.img" "$work/floor"; }
-    cloud_run() { COCOON_CONFIG=$cloud build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-k$n"; }
-    own_floor() { build/tools/vm-floor "$PWD/build/guest-image/vmlinux" "$PWD/build/tools/floor-initrd.img" "$work/floor"; }
-    own_run() { COCOON_CONFIG=$lean build/runtime/cocoon --root "$work/state" run -b "$work/bundle" "bench-k$n"; }
-    for ((n = 0; n < runs; n++)); do
-        cl_floor+=("$(run_timed cloud_floor)")
-        co_floor+=("$(run_timed own_floor)")
-        cl_run+=("$(run_timed cloud_run)")
-        co_run+=("$(run_timed own_run)")
-    done
-    for ((i = 0; i < (runs + 1) / 2; i++)); do
-        cl_idle+=("$(kernel_idle "$cloud")")
-        co_idle+=("$(kernel_idle "$lean")")
-    done
-    # median_of FIELD LINE...: the line with the median value of FIELD.
-    median_of() { local f=$1; shift; printf '%s\n' "$@" | sort -n -k"$f","$f" | sed -n "$(( ($# + 1) / 2 ))p"; }
-    local clf cof clr cor cli coi
-    clf=$(median "${cl_floor[@]}") cof=$(median "${co_floor[@]}")
-    clr=$(median "${cl_run[@]}") cor=$(median "${co_run[@]}")
-    cli=$(median_of 1 "${cl_idle[@]}") coi=$(median_of 1 "${co_idle[@]}")
-    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-    mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
-    printf 'guest kernels, median of %d runs (start) and %d idle containers (PSS)\n' "$runs" "${#co_idle[@]}"
-    printf '  %-34s %12s %12s\n' "" "Debian cloud" "cocoon"
-    printf '  %-34s %9d ms %9d ms\n' "floor (QEMU boot, init powers off)" "$clf" "$cof" \
-        "cocoon run /bin/true" "$clr" "$cor"
-    read -r clt clg clc clo <<< "$cli"
-    read -r cot cog coc coo <<< "$coi"
-    printf '  %-34s %8s MiB %8s MiB\n' "idle container PSS" "$(mib "$clt")" "$(mib "$cot")" \
-        "  QEMU: guest RAM" "$(mib "$clg")" "$(mib "$cog")" \
-        "  QEMU: TCG translation buffer" "$(mib "$clc")" "$(mib "$coc")" \
-        "  QEMU: the rest" "$(mib "$clo")" "$(mib "$coo")" \
-        "  supervisor, virtiofsd, stub" "$(mib $((clt - clg - clc - clo)))" "$(mib $((cot - cog - coc - coo)))" \
-        "  without the TCG buffer (as KVM)" "$(mib $((clt - clc)))" "$(mib $((cot - coc)))"
-    printf '  %-34s %12s (goal <= 0.60)\n' "cocoon run, cocoon / cloud floor" "$(ratio "$cor" "$clf")"
-    printf '  %-34s %12s (goal <= 1.10)\n' "cocoon run, cocoon / own floor" "$(ratio "$cor" "$cof")"
-    printf '  %-34s %12s\n' "floor, cocoon / cloud" "$(ratio "$cof" "$clf")" \
-        "idle PSS, cocoon / cloud" "$(ratio "$cot" "$clt")"
-}
 kernel_section
 backend_section
 [[ $section == no-containerd ]] || containerd_section || true
