@@ -89,6 +89,8 @@ struct boot_file {
 int boot_file_id(const char *path, struct boot_file *ret);
 /* MADV_PAGEOUT on the VMM's mappings of these files, on a thread of its own: 0 once it runs, or -errno. */
 int vmm_release_boot_files(int pidfd, pid_t pid, const struct boot_file *files, size_t n_files);
+/* The same for a VMM that is not our child, found on that thread by its "-name guest=NAME" (libvirt's QEMU). */
+int vmm_release_boot_files_named(const char *name, const struct boot_file *files, size_t n_files);
 
 /* jail.c: the uids the jailed processes run as, one per live sandbox. */
 #define JAIL_UID_FIRST_DEFAULT 1879048192u /* 0x70000000: just above systemd-nspawn's container range */

@@ -17,10 +17,12 @@
  * the host kernel, and the only thing taken from it is address ranges, which
  * are only ever handed back, as advice, to the same process (by its pidfd).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,9 +97,61 @@ static ssize_t release(int pidfd, pid_t pid, const struct boot_file *files, size
         return done < 0 ? -errno : done;
 }
 
+/* Whether pid's command line has "-name guest=NAME[,...]", as libvirt starts a domain's QEMU. */
+static bool named(pid_t pid, const char *name)
+{
+        char path[64], buf[8192];
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        size_t len = strlen(name);
+        for (const char *a = buf, *end = buf + n; a < end; a += strlen(a) + 1) {
+                const char *next = a + strlen(a) + 1;
+                if (strcmp(a, "-name") != 0 || next >= end)
+                        continue;
+                return strncmp(next, "guest=", 6) == 0 && strncmp(next + 6, name, len) == 0 &&
+                       (next[6 + len] == '\0' || next[6 + len] == ',');
+        }
+        return false;
+}
+
+/* The VMM named name, held by a pidfd that is checked against the name again (the pid may be reused in between). */
+static int find_named(const char *name, pid_t *ret_pid)
+{
+        DIR *d = opendir("/proc");
+        if (!d)
+                return -errno;
+        struct dirent *e;
+        long pid = 0;
+        while ((e = readdir(d))) {
+                char *endp;
+                long p = strtol(e->d_name, &endp, 10);
+                if (!*endp && p > 0 && named((pid_t) p, name)) {
+                        pid = p;
+                        break;
+                }
+        }
+        closedir(d);
+        if (pid == 0)
+                return -ESRCH;
+        int pidfd = (int) syscall(SYS_pidfd_open, (pid_t) pid, 0);
+        if (pidfd < 0)
+                return -errno;
+        if (!named((pid_t) pid, name)) {
+                close(pidfd);
+                return -ESRCH;
+        }
+        *ret_pid = (pid_t) pid;
+        return pidfd;
+}
+
 struct release_job {
-        int pidfd; /* our own copy: the VM's may be closed while we run */
+        int pidfd; /* our own copy: the VM's may be closed while we run; -1: find the VMM by name */
         pid_t pid;
+        char name[64];
         size_t n_files;
         struct boot_file files[];
 };
@@ -105,21 +159,29 @@ struct release_job {
 static void *release_thread(void *arg)
 {
         struct release_job *job = arg;
-        (void) release(job->pidfd, job->pid, job->files, job->n_files);
-        close(job->pidfd);
+        if (job->pidfd < 0)
+                job->pidfd = find_named(job->name, &job->pid);
+        if (job->pidfd >= 0) {
+                (void) release(job->pidfd, job->pid, job->files, job->n_files);
+                close(job->pidfd);
+        }
         free(job);
         return NULL;
 }
 
-int vmm_release_boot_files(int pidfd, pid_t pid, const struct boot_file *files, size_t n_files)
+static int start_job(int pidfd, pid_t pid, const char *name, const struct boot_file *files, size_t n_files)
 {
         if (n_files == 0)
                 return 0;
-        struct release_job *job = malloc(sizeof(*job) + n_files * sizeof(job->files[0]));
+        struct release_job *job = calloc(1, sizeof(*job) + n_files * sizeof(job->files[0]));
         if (!job)
                 return -ENOMEM;
-        job->pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
-        if (job->pidfd < 0) {
+        job->pidfd = -1;
+        if (name && snprintf(job->name, sizeof(job->name), "%s", name) >= (int) sizeof(job->name)) {
+                free(job);
+                return -ENAMETOOLONG;
+        }
+        if (!name && (job->pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3)) < 0) {
                 free(job);
                 return -errno;
         }
@@ -135,9 +197,20 @@ int vmm_release_boot_files(int pidfd, pid_t pid, const struct boot_file *files, 
                 pthread_attr_destroy(&attr);
         }
         if (r != 0) {
-                close(job->pidfd);
+                if (job->pidfd >= 0)
+                        close(job->pidfd);
                 free(job);
                 return -r;
         }
         return 0;
+}
+
+int vmm_release_boot_files(int pidfd, pid_t pid, const struct boot_file *files, size_t n_files)
+{
+        return start_job(pidfd, pid, NULL, files, n_files);
+}
+
+int vmm_release_boot_files_named(const char *name, const struct boot_file *files, size_t n_files)
+{
+        return start_job(-1, 0, name, files, n_files);
 }

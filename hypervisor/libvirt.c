@@ -35,7 +35,6 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -795,55 +794,11 @@ static void libvirt_free(struct vm *base)
         free(vm);
 }
 
-/* Whether pid's command line has "-name guest=NAME[,...]", as libvirt starts the domain's QEMU. */
-static bool is_domain_qemu(pid_t pid, const char *name)
-{
-        char path[64], buf[8192];
-        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-        if (n <= 0)
-                return false;
-        buf[n] = '\0';
-        size_t len = strlen(name);
-        for (const char *a = buf, *end = buf + n; a < end; a += strlen(a) + 1) {
-                const char *next = a + strlen(a) + 1;
-                if (strcmp(a, "-name") != 0 || next >= end)
-                        continue;
-                return strncmp(next, "guest=", 6) == 0 && strncmp(next + 6, name, len) == 0 &&
-                       (next[6 + len] == '\0' || next[6 + len] == ',');
-        }
-        return false;
-}
-
-/*
- * libvirt's QEMU keeps the kernel and initrd mapped as ours does: found by
- * its -name among the host's processes, held by a pidfd that is checked
- * again against the name (the pid may have been reused in between).
- */
+/* libvirt's QEMU keeps the kernel and initrd mapped as ours does; it is found by its -name. */
 static int libvirt_booted(struct vm *base)
 {
         struct libvirt_vm *vm = (struct libvirt_vm *) base;
-        DIR *d = opendir("/proc");
-        if (!d)
-                return -errno;
-        struct dirent *e;
-        long pid = 0;
-        while ((e = readdir(d))) {
-                char *endp;
-                long p = strtol(e->d_name, &endp, 10);
-                if (!*endp && p > 0 && is_domain_qemu((pid_t) p, vm->name)) {
-                        pid = p;
-                        break;
-                }
-        }
-        closedir(d);
-        if (pid == 0)
-                return -ESRCH;
-        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, (pid_t) pid, 0);
-        if (pidfd < 0 || !is_domain_qemu((pid_t) pid, vm->name))
-                return -ESRCH;
-        return vmm_release_boot_files(pidfd, (pid_t) pid, vm->boot_files, vm->n_boot_files);
+        return vmm_release_boot_files_named(vm->name, vm->boot_files, vm->n_boot_files);
 }
 
 static int libvirt_status(struct vm *base, char **ret_status)
