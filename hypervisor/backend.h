@@ -86,7 +86,8 @@ struct boot_file {
         dev_t dev;
         ino_t ino;
 };
-int boot_file_id(const char *path, struct boot_file *ret);
+/* cfg's kernel and initrd, as far as they exist: how many of ret were filled. */
+size_t boot_files_of(const struct vm_config *cfg, struct boot_file ret[2]);
 /* MADV_PAGEOUT on the VMM's mappings of these files, on a thread of its own: 0 once it runs, or -errno. */
 int vmm_release_boot_files(int pidfd, pid_t pid, const struct boot_file *files, size_t n_files);
 /* The same for a VMM that is not our child, found on that thread by its "-name guest=NAME" (libvirt's QEMU). */

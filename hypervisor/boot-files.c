@@ -41,13 +41,23 @@
 #define MADV_PAGEOUT 21
 #endif
 
-int boot_file_id(const char *path, struct boot_file *ret)
+static int boot_file_id(const char *path, struct boot_file *ret)
 {
         struct stat st;
         if (stat(path, &st) < 0)
                 return -errno;
         *ret = (struct boot_file) {.dev = st.st_dev, .ino = st.st_ino};
         return 0;
+}
+
+size_t boot_files_of(const struct vm_config *cfg, struct boot_file ret[2])
+{
+        size_t n = 0;
+        if (boot_file_id(cfg->kernel, &ret[n]) == 0)
+                n++;
+        if (boot_file_id(cfg->initrd, &ret[n]) == 0)
+                n++;
+        return n;
 }
 
 static bool is_boot_file(const struct boot_file *files, size_t n, dev_t dev, ino_t ino)

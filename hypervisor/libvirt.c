@@ -688,10 +688,7 @@ static int libvirt_start(const struct vm_config *cfg, struct vm **ret, cocoon_er
         }
         /* Paused until its memory is bounded (bound_memory). */
         /* Known before QEMU opens them: what booted() looks for in its mappings. */
-        if (boot_file_id(cfg->kernel, &vm->boot_files[vm->n_boot_files]) == 0)
-                vm->n_boot_files++;
-        if (boot_file_id(cfg->initrd, &vm->boot_files[vm->n_boot_files]) == 0)
-                vm->n_boot_files++;
+        vm->n_boot_files = boot_files_of(cfg, vm->boot_files);
         vm->dom = lv.virDomainCreateXML(vm->conn, xml,
                                      VIR_DOMAIN_START_AUTODESTROY | (cfg->vmm_memory_max_mib ? VIR_DOMAIN_START_PAUSED : 0));
         if (!vm->dom) {

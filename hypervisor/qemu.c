@@ -570,11 +570,7 @@ static int qemu_start(const struct vm_config *cfg, struct vm **ret, cocoon_error
                 .jail = vm->set->vmm.jail ? &jail : NULL,
         };
         /* Known before QEMU opens them: what booted() looks for in its mappings. */
-        vm->n_boot_files = 0;
-        if (boot_file_id(cfg->kernel, &vm->boot_files[vm->n_boot_files]) == 0)
-                vm->n_boot_files++;
-        if (boot_file_id(cfg->initrd, &vm->boot_files[vm->n_boot_files]) == 0)
-                vm->n_boot_files++;
+        vm->n_boot_files = boot_files_of(cfg, vm->boot_files);
         r = spawn_process(&req, &vm->vmm_pid, &vm->vmm_pidfd, err);
         /* QEMU has its ends now; holding ours would hide its exit from us. */
         cleanup_closep(&qmp_peer);
