@@ -156,7 +156,7 @@ pod_runs() { status_is p1 RUNNING && status_is p2 RUNNING; }
 check "pod: the sandbox and its container run" pod_runs
 check "pod: one shim process serves both" [ "$(shims | wc -l)" = 1 ]
 check "pod: no stub or other host process under the shim (ps)" no_stub
-qemus=$(for p in $(pids_in_root); do cat "/proc/$p/comm"; done | grep -c '^qemu-system')
+qemus=$(pids_named 'qemu-system*' | wc -l)
 check "pod: one VM (QEMU) for both" [ "$qemus" = 1 ]
 check "pod: exec in the container" has "$(c task exec --exec-id e1 p2 sh -c 'echo in-p2' < /dev/null 2>&1)" '^in-p2$'
 c task kill -s SIGKILL p2

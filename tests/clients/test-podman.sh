@@ -188,7 +188,7 @@ check "pod: it has the pod's address on eth0" \
     has "$out" "inet $(pm inspect --format '{{.NetworkSettings.IPAddress}}' "$infra")/"
 pm run -d --name pm1 --pod pod1 "$IMG" sleep 1000 > /dev/null
 member=$(id_of pm1)
-qemus=$(for p in $(pids_in_root "$RUNTIME_ROOT/$infra"); do cat "/proc/$p/comm"; done | grep -c '^qemu-system')
+qemus=$(pids_named 'qemu-system*' "$RUNTIME_ROOT/$infra" | wc -l)
 check "pod: one QEMU for the infra container and its members" [ "$qemus" = 1 ]
 check "pod: the member's state names the infra container as its sandbox" \
     grep -q "\"sandbox\":\"$infra\"" "$RUNTIME_ROOT/$member/state.json"

@@ -65,6 +65,16 @@ pids_in_root() {
     done
 }
 
+# pids_named PATTERN [DIR]: those of pids_in_root DIR whose command name
+# (/proc/PID/comm) matches the shell pattern, such as qemu-system-* or virtiofsd.
+pids_named() {
+    local p
+    for p in $(pids_in_root "${2:-$STATE}"); do
+        [[ $(cat "/proc/$p/comm" 2>/dev/null) == $1 ]] && echo "$p"
+    done
+    return 0
+}
+
 # What a user checks after a run: no VM, no virtiofsd, no supervisor, no
 # mount and no state left in DIR (default: this run's state root; a caller
 # such as podman that uses the runtime's default root names its container's

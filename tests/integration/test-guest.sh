@@ -135,8 +135,7 @@ cocoon run -d --bundle "$B" guest-mem < /dev/null > /dev/null 2>&1
 # guest_rss: the resident KiB of this sandbox's QEMU guest RAM (the memfd mapping).
 guest_rss() {
     local p
-    for p in $(pids_in_root); do
-        [[ $(cat "/proc/$p/comm" 2>/dev/null) == qemu-system-* ]] || continue
+    for p in $(pids_named 'qemu-system-*'); do
         awk '/^[0-9a-f]+-/ { m = ($0 ~ /memfd:mem/) } m && /^Rss:/ { s += $2 } END { print s + 0 }' "/proc/$p/smaps"
         return
     done
@@ -165,7 +164,7 @@ check "freed guest memory goes back to the host (>= 200 MiB)" [ $((peak - low)) 
 # paged out (hypervisor/boot-files.c). Mappings are told by the files' inodes
 # (in the jail they are /vm/kernel and /vm/initrd).
 guest_dir=$(dirname "$KERNEL_INFO")
-qemu=$(for p in $(pids_in_root); do [[ $(cat "/proc/$p/comm" 2>/dev/null) == qemu-system-* ]] && echo "$p"; done)
+qemu=$(pids_named 'qemu-system-*')
 read -r maps rss <<< "$(boot_files_rss "${qemu:-0}" "$guest_dir/vmlinux" "$guest_dir/initrd.img")"
 echo "QEMU maps the kernel and initrd $maps times, $rss KiB resident" | diag
 check "QEMU still maps the kernel and initrd" [ "$maps" -ge 2 ]

@@ -36,12 +36,6 @@ no_domain() {
 }
 # The socket directory goes as soon as QEMU is connected.
 no_socket_dir() { [ -z "$(ls -A /run/cocoon-libvirt 2> /dev/null)" ]; }
-qemu_pid() {
-    local p
-    for p in $(pids_in_root); do
-        case $(cat "/proc/$p/comm") in qemu-system-*) echo "$p" ;; esac
-    done
-}
 
 check "cocoon --version names the libvirt backend" sh -c '"$1" --version | grep -qx "backends: qemu libvirt"' _ "$COCOON"
 check "cocoon features names the backends" sh -c '"$1" features | grep -q "\"io.github.cocoon.backends\": \"qemu libvirt\""' _ "$COCOON"
@@ -56,7 +50,7 @@ check "create with the libvirt backend succeeds" [ "$status" -eq 0 ]
 dom=$(domains)
 check "virsh list shows the sandbox's domain" sh -c '[ -n "$1" ] && virsh -c "$2" -q list --name | grep -qx "$1"' _ "$dom" "$URI"
 check "the domain's socket directory is gone once QEMU is connected" no_socket_dir
-pid=$(qemu_pid)
+pid=$(pids_named 'qemu-system-*')
 status_of() { sed -n "s/^$1:[[:space:]]*//p" "/proc/$pid/status"; }
 echo "QEMU pid ${pid:-none}: Uid $(status_of Uid) Gid $(status_of Gid) Seccomp $(status_of Seccomp) CapEff $(status_of CapEff)" | diag
 check "the domain's QEMU runs as libvirt's user (uid $QEMU_UID), every uid of it" \

@@ -251,7 +251,7 @@ rt run -d --bundle "$B/sleeper" --pid-file "$TEST_ROOT/c6.pid" c6 < /dev/null > 
 if [ "$name" = runc ]; then
     victim=$(cat "$TEST_ROOT/c6.pid")
 else
-    victim=$(for p in $(pids_in_root); do [ "$(cat /proc/$p/comm)" = qemu-system-x86 ] && echo $p; done)
+    victim=$(pids_named qemu-system-x86)
 fi
 check "$name: found the process to kill ($victim)" [ -n "$victim" ]
 kill -9 $victim
@@ -275,7 +275,7 @@ if [ "$name" != runc ]; then
     # vanish: the container's status must still say it died with its VM.
     bundle looper plain -- sh -c 'while sleep 0.2; do :; done'
     rt run -d --bundle "$B/looper" --pid-file "$TEST_ROOT/c9.pid" c9 < /dev/null > /dev/null 2>&1
-    vfs=$(for p in $(pids_in_root); do [ "$(cat /proc/$p/comm)" = virtiofsd ] && echo $p; done)
+    vfs=$(pids_named virtiofsd)
     kill -9 $vfs
     check "$name: with virtiofsd killed, the pid-file process exits 137, never 0" [ "$(wait_reaped "$(cat "$TEST_ROOT/c9.pid")")" = 137 ]
     check "$name: ... the container is stopped" wait_status c9 stopped

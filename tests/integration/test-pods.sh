@@ -12,7 +12,6 @@ c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] not
 c['linux']['namespaces'] += [{'type': t, 'path': p} for t, p in pairs.items()]"
 }
 
-qemus() { for p in $(pids_in_root); do [ "$(cat /proc/$p/comm)" = qemu-system-x86 ] && echo "$p"; done; }
 state_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 # ---- containerd's annotations: the sandbox's namespaces by /proc/PID/ns ----
@@ -46,7 +45,7 @@ check "it shares the sandbox's network namespace" [ "$(echo "$out" | sed -n 2p)"
 check "it shares the sandbox's ipc namespace" [ "$(echo "$out" | sed -n 3p)" = "$sandbox_ipc" ]
 check "with a shared pid namespace it sees the sandbox's process" \
     sh -c 'echo "$1" | grep -qx "sleep 1000"' _ "$out"
-check "one QEMU for the pod" [ "$(qemus | wc -l)" -eq 1 ]
+check "one QEMU for the pod" [ "$(pids_named qemu-system-x86 | wc -l)" -eq 1 ]
 check "the member that ran is gone from the state" [ ! -e "$STATE/c1" ]
 
 # A member whose rootfs is mounted after the sandbox started, under a
@@ -75,7 +74,7 @@ out=$(cocoon exec c2 ps -o args)
 check "with its own pid namespace it sees only its own processes" \
     sh -c 'echo "$1" | grep -qx "sleep 999" && ! echo "$1" | grep -q "sleep 1000"' _ "$out"
 check "its network namespace is still the pod's" [ "$(cocoon exec c2 readlink /proc/self/ns/net)" = "$sandbox_net" ]
-check "still one QEMU for the pod" [ "$(qemus | wc -l)" -eq 1 ]
+check "still one QEMU for the pod" [ "$(pids_named qemu-system-x86 | wc -l)" -eq 1 ]
 check "list shows the sandbox and the member" [ "$(cocoon list -q | sort | tr '\n' ' ')" = "c2 pa " ]
 supervisor=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["supervisorPid"])' "$STATE/pa/state.json")
 check "the member's rootfs is in the sandbox's share" grep -q "/shared/c2/rootfs" "/proc/$supervisor/mountinfo"
@@ -168,7 +167,7 @@ if command -v unshare > /dev/null && command -v ip > /dev/null; then
 $(cocoon exec pb readlink /proc/self/ns/net)"
     check "CRI-O: a member naming the sandbox's pinned namespaces shares them in the VM" \
         [ "$status" -eq 0 -a "$out" = "$expected" ]
-    check "CRI-O: one QEMU for the pod" [ "$(qemus | wc -l)" -eq 1 ]
+    check "CRI-O: one QEMU for the pod" [ "$(pids_named qemu-system-x86 | wc -l)" -eq 1 ]
     cocoon delete --force pb
     check "CRI-O: nothing left" nothing_left
     umount "$pins/ipc" "$pins/uts"

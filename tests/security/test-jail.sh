@@ -107,7 +107,7 @@ mkbundle --config-only "$B" sleep 100000
 COCOON_CONFIG="$TEST_ROOT/off.conf" "$COCOON" --root "$STATE" run -d -b "$B" off < /dev/null > /dev/null 2> "$TEST_ROOT/off.err"
 check "jail = off: the container runs" sh -c '"$COCOON" --root "$1" state off | grep -q running' _ "$STATE"
 check "jail = off: it warns" grep -q "^cocoon: warning: jail = off: QEMU and virtiofsd run as root" "$TEST_ROOT/off.err"
-qoff=$(for p in $(pids_in_root); do [ "$(cat /proc/$p/comm)" = qemu-system-x86 ] && echo $p; done)
+qoff=$(pids_named qemu-system-x86)
 check "jail = off: QEMU runs as root" [ -n "$qoff" -a "$(status_field "${qoff:-0}" Uid 2>/dev/null | cut -d' ' -f1)" = 0 ]
 COCOON_CONFIG="$TEST_ROOT/off.conf" "$COCOON" --root "$STATE" delete -f off > /dev/null 2>&1
 check "jail = off: nothing left on the host" nothing_left

@@ -48,7 +48,6 @@ c['mounts'] += [{'destination': '/vol/rw', 'type': 'bind', 'source': '$T/rw', 'o
                 {'destination': '/vol/ro', 'type': 'bind', 'source': '$T/ro', 'options': ['rbind', 'ro']}]"
 }
 
-virtiofsd_pid() { for p in $(pids_in_root); do [ "$(cat /proc/$p/comm)" = virtiofsd ] && echo "$p"; done; }
 
 # verdict NAME EXPECT CHECK...: the attack's guest-side outcome must be EXPECT
 # (blocked, allowed or any) and CHECK must hold on the host.
@@ -176,7 +175,7 @@ hostile "$T/b" True sh -c "attack cocoon lone /vol/rw /vol/ro $T/target; exec sl
 OUT=$T/lone.out
 cocoon create -b "$T/b" lone > "$OUT" 2>&1 && cocoon start lone
 wait_for 120 grep -q '^DONE' "$OUT"
-VFSD=$(virtiofsd_pid)
+VFSD=$(pids_named virtiofsd)
 check "lone: the attacks ran to the end" grep -q '^DONE' "$OUT"
 check "lone: virtiofsd runs without CAP_MKNOD, CAP_SETFCAP, CAP_FSETID" virtiofsd_caps_dropped
 check "lone: the share's top holds the container's directory and nothing else" top_holds_only lone
@@ -205,7 +204,7 @@ cocoon create -b "$T/pod" pod > "$T/pod.out" 2>&1 && cocoon start pod &&
     cocoon create -b "$T/rwm" rwm > "$T/rwm.out" 2>&1 && cocoon start rwm &&
     cocoon create -b "$T/m" m > "$OUT" 2>&1 && cocoon start m
 wait_for 120 grep -q '^DONE' "$OUT"
-VFSD=$(virtiofsd_pid)
+VFSD=$(pids_named virtiofsd)
 check "pod member: the attacks ran to the end" grep -q '^DONE' "$OUT"
 check "pod: virtiofsd runs without CAP_MKNOD, CAP_SETFCAP, CAP_FSETID" virtiofsd_caps_dropped
 check "pod: the share's top holds the three containers' directories and nothing else" top_holds_only pod rwm m
