@@ -56,12 +56,17 @@ touch /vol/probe-file 2>/dev/null; echo "vol_write_rc=$?"
 touch /vol/sub/probe-file 2>/dev/null; echo "vol_sub_write_rc=$?"
 echo "mynull=$(ls -ln /dev/mynull 2>&1 | awk '{print $1, $5 $6}')"
 echo "lo_flags=$(cat /sys/class/net/lo/flags 2>&1)"
-nc -l -p 7777 > /tmp/nc-got 2>/dev/null & ncpid=$!
-# Under load (TCG, a busy host) the listener may take a while: retry, then wait for what it got.
-i=0; until echo hello | nc 127.0.0.1 7777 2>/dev/null || [ $i -ge 50 ]; do i=$((i+1)); sleep 0.2; done
+# The listener's stdin is a fifo this shell holds open: at EOF on its stdin
+# busybox nc closes the connection, and a client that sent its line later than
+# that (a busy host) lost it. Under load the listener may take a while to
+# start: retry, then wait for what it got.
+mkfifo /tmp/nc-in && exec 9<>/tmp/nc-in
+nc -l -p 7777 < /tmp/nc-in > /tmp/nc-got 2>/dev/null & ncpid=$!
+i=0; until echo hello | nc -w 1 127.0.0.1 7777 2>/dev/null || [ $i -ge 50 ]; do i=$((i+1)); sleep 0.2; done
 i=0; until [ -s /tmp/nc-got ] || [ $i -ge 50 ]; do i=$((i+1)); sleep 0.2; done
-kill $ncpid 2>/dev/null; wait $ncpid 2>/dev/null; echo "localhost_server=$(cat /tmp/nc-got 2>/dev/null)"
-[ -x /syscall-errno ] && /syscall-errno kcmp:312 process_mrelease:448
+kill $ncpid 2>/dev/null; wait $ncpid 2>/dev/null; exec 9>&-
+echo "localhost_server=$(cat /tmp/nc-got 2>/dev/null)"
+if [ -x /syscall-errno ]; then /syscall-errno kcmp:312 process_mrelease:448; echo "syscall_errno_rc=$?"; fi
 echo "nested_proc=$(unshare -U -m -p -f sh -c 'mount -t proc -o nosuid,nodev,noexec proc /proc 2>/dev/null && echo mounted || echo refused' 2>&1)"
 echo "made_mount=$(grep -c ' /made/by/runtime ' /proc/self/mountinfo)"
 echo "probe=done"

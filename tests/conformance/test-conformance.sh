@@ -37,6 +37,7 @@ run_bundle() {
     status=$?
     out=$(cat "$TEST_ROOT/out")
     err=$(cat "$TEST_ROOT/err")
+    err_shown=
     if [ "$status" -ne 0 ] || ! grep -q '^probe=done$' "$TEST_ROOT/out"; then
         { echo "$kind: status $status"; echo "$err"; } | diag
     fi
@@ -52,6 +53,11 @@ expect() {
     else
         not_ok "$RT: $3"
         echo "$1: got '$got', want '$2'" | diag
+        # The run's stderr, once per bundle: what the probe's shell said about the step that failed.
+        if [ -z "$err_shown" ]; then
+            err_shown=1
+            { echo "stderr of the run (status $status):"; echo "$err" | tail -n 40; } | diag
+        fi
     fi
 }
 
@@ -141,6 +147,7 @@ else
 fi
 expect nnp 0 "seccomp without noNewPrivileges leaves no_new_privs off"
 expect seccomp 2 "seccomp: the filter is loaded without no_new_privs"
+expect syscall_errno_rc 0 "seccomp: a static program runs under the profile"
 expect kcmp EPERM "seccomp: a syscall the profile does not name gets the default errno"
 expect process_mrelease ENOSYS "seccomp: a syscall newer than the profile's last (434) gets ENOSYS"
 expect cwd /private/made/here "process.cwd: created, and entered while still root (0700, another owner)"

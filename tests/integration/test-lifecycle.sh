@@ -326,8 +326,13 @@ if [ "$name" != runc ]; then
     writer_gone() { local o; o=$(rt exec c10 ps -o args 2>&1) && echo "$o" | grep -q "sleep 302" && ! echo "$o" | grep -q writer-loop; }
     check "$name: a detached exec with a writing child runs" wait_for 10 writer_runs
     kill -9 "$(cat "$TEST_ROOT/e10b.pid")"
-    check "$name: ... once its stub is killed, the child writing to its stdout ends too (EPIPE)" \
-        wait_for 15 writer_gone
+    if wait_for 15 writer_gone; then
+        ok "$name: ... once its stub is killed, the child writing to its stdout ends too (EPIPE)"
+    else
+        not_ok "$name: ... once its stub is killed, the child writing to its stdout ends too (EPIPE)"
+        { echo "the container's processes:"; rt exec c10 ps -o pid,stat,args 2>&1
+          echo "the supervisor's log:"; tail -n 20 "$STATE"/c10/supervisor.log 2>&1; } | diag
+    fi
 fi
 kill -9 "$(cat "$TEST_ROOT/c10.pid")"
 check "$name: a container whose pid-file process is killed (SIGKILL) is stopped" wait_status c10 stopped
