@@ -1,8 +1,10 @@
 #!/bin/bash
-# build-kernel.sh OUTPUT
+# build-kernel.sh OUTPUT [DEPFILE]
 #
 # Builds cocoon's guest kernel and writes it to OUTPUT (a PVH vmlinux) and
-# OUTPUT.info (what it was built from). The source is the Debian package
+# OUTPUT.info (what it was built from). DEPFILE, for the build system, names
+# every input read: the pin, each fragment and patch, and their directories,
+# so that a fragment added or removed rebuilds too. The source is the Debian package
 # pinned in guest-image/kernel/source, fetched with apt-get download; the
 # configuration is `make allnoconfig` with every guest-image/kernel/*.config
 # fragment forced on (KCONFIG_ALLCONFIG), and the build fails if kconfig
@@ -27,8 +29,8 @@ prog=${0##*/}
 die() { echo "$prog: error: $*" >&2; exit 1; }
 note() { echo "$prog: $*" >&2; }
 
-[[ $# -eq 1 && -n $1 && $1 != -* ]] || { echo "usage: $prog OUTPUT" >&2; exit 2; }
-out=$1
+[[ ($# -eq 1 || $# -eq 2) && -n $1 && $1 != -* ]] || { echo "usage: $prog OUTPUT [DEPFILE]" >&2; exit 2; }
+out=$1 depfile=${2:-}
 here=$(cd -- "$(dirname -- "$0")" && pwd)
 conf_dir=$here/kernel
 
@@ -59,6 +61,11 @@ done_dir=$cache/kernel/$key
 
 publish() {
     mkdir -p -- "$(dirname -- "$out")"
+    if [[ -n $depfile ]]; then
+        local f deps=("$0" "$here/cache-dir.sh" "$conf_dir" "$conf_dir/patches" "$conf_dir/source")
+        for f in "${fragments[@]}" "${patches[@]}"; do deps+=("$conf_dir/$f"); done
+        { printf '%s:' "${out// /\\ }"; printf ' %s' "${deps[@]// /\\ }"; echo; } >"$depfile"
+    fi
     cp -- "$done_dir/vmlinux" "$out.tmp.$$" && mv -f -- "$out.tmp.$$" "$out"
     cp -- "$done_dir/info" "$out.info.tmp.$$" && mv -f -- "$out.info.tmp.$$" "$out.info"
 }
