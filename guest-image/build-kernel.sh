@@ -4,13 +4,15 @@
 # Builds cocoon's guest kernel and writes it to OUTPUT (a PVH vmlinux) and
 # OUTPUT.info (what it was built from). DEPFILE, for the build system, names
 # every input read: the pin, each fragment and patch, and their directories,
-# so that a fragment added or removed rebuilds too. The source is the Debian package
-# pinned in guest-image/kernel/source, fetched with apt-get download; the
-# configuration is `make allnoconfig` with every guest-image/kernel/*.config
-# fragment forced on (KCONFIG_ALLCONFIG), and the build fails if kconfig
-# dropped any option a fragment asks for. No loadable modules. The few
-# changes to the source itself are guest-image/kernel/patches/*.patch,
-# applied in name order (each says why at its top).
+# so that a fragment added or removed rebuilds too.
+#
+# The source is the Debian package pinned in guest-image/kernel/source,
+# fetched with apt-get download; the configuration is `make allnoconfig` with
+# every guest-image/kernel/*.config fragment forced on (KCONFIG_ALLCONFIG),
+# and the build fails if kconfig dropped any option a fragment asks for. No
+# loadable modules. The few changes to the source itself are
+# guest-image/kernel/patches/*.patch, applied in name order (each says why at
+# its top).
 #
 # Cached under $COCOON_CACHE_DIR (default /var/cache/cocoon), keyed by the
 # package version, the fragments, the patches, this script and the compiler,
