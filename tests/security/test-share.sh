@@ -48,7 +48,6 @@ c['mounts'] += [{'destination': '/vol/rw', 'type': 'bind', 'source': '$T/rw', 'o
                 {'destination': '/vol/ro', 'type': 'bind', 'source': '$T/ro', 'options': ['rbind', 'ro']}]"
 }
 
-
 # verdict NAME EXPECT CHECK...: the attack's guest-side outcome must be EXPECT
 # (blocked, allowed or any) and CHECK must hold on the host.
 verdict() {
