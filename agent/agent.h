@@ -71,7 +71,9 @@ struct agent {
 /* init.c: early boot as PID 1 */
 int agent_early_init(cocoon_error **err);
 
-/* modules.c: loads the named modules (and what they depend on) from dir */
+/* modules.c: whether the kernel takes loadable modules (cocoon's own does not) */
+bool modules_supported(void);
+/* Loads the named modules (and what they depend on) from dir. */
 int modules_load(const char *dir, const char *const *wanted, cocoon_error **err);
 
 /* transport.c: the link to the host */

@@ -133,11 +133,13 @@ static bool builtin(const char *dir, const char *name)
         return false;
 }
 
+bool modules_supported(void)
+{
+        return access("/proc/modules", F_OK) == 0;
+}
+
 int modules_load(const char *dir, const char *const *wanted, cocoon_error **err)
 {
-        /* A kernel built without loadable modules (cocoon's own) has all it has built in. */
-        if (access("/proc/modules", F_OK) < 0 && errno == ENOENT)
-                return 0;
         _cleanup_free_ char *dep_path = path_join(dir, "modules.dep");
         _cleanup_free_ char *text = NULL;
         if (!dep_path)
