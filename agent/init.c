@@ -4,12 +4,10 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -94,33 +92,6 @@ static bool has_virtio_pci(void)
         return any_device("/sys/bus/pci/devices", "vendor", "0x1af4");
 }
 
-/*
- * Readahead on the share, in KiB. The kernel gives a FUSE mount a 128 KiB
- * window, so a process faulting in a 2 MB binary over virtio-fs waits for
- * 16 requests to virtiofsd in turn, each a guest exit, a wake-up on the
- * host and an interrupt back; with 1 MiB windows it is 3 (the first exec
- * of a container is 20 ms sooner under TCG, docs/guest.md).
- */
-#define SHARE_READAHEAD_KIB 1024
-
-/* Sets it through the share's backing device in sysfs; without it the share is slower, not wrong. */
-static void share_readahead(const char *dir)
-{
-        struct stat st;
-        char path[64], value[16];
-        int r = stat(dir, &st) < 0 ? -errno : 0;
-        if (r == 0) {
-                snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
-                snprintf(value, sizeof(value), "%d", SHARE_READAHEAD_KIB);
-                int fd = open(path, O_WRONLY | O_CLOEXEC);
-                r = fd < 0 ? -errno : write_all(fd, value, strlen(value));
-                if (fd >= 0)
-                        close(fd);
-        }
-        if (r < 0)
-                fprintf(stderr, "cocoon-agent: setting the share's readahead: %s\n", strerror(-r));
-}
-
 /* The drivers a kernel with loadable modules (Debian's cloud kernel) has as modules. */
 static int load_drivers(cocoon_error **err)
 {
@@ -186,6 +157,5 @@ int agent_early_init(cocoon_error **err)
                 return error_sys(err, -r, "creating %s", GUEST_SHARED_DIR);
         if (mount(GUEST_VIRTIOFS_TAG, GUEST_SHARED_DIR, "virtiofs", 0, NULL) < 0)
                 return error_sys(err, errno, "mounting the sandbox share (virtio-fs tag %s)", GUEST_VIRTIOFS_TAG);
-        share_readahead(GUEST_SHARED_DIR);
         return 0;
 }

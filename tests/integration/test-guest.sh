@@ -3,8 +3,7 @@
 # from its config): a privileged container builds a bridge with two network
 # namespaces on it and filters and NATs their traffic with iptables, both the
 # legacy (x_tables) and the nf_tables front end; the guest reports the kernel
-# the build recorded; the share's readahead is the agent's; and guest memory
-# a workload frees goes back to the host.
+# the build recorded; and guest memory a workload frees goes back to the host.
 # Runs against the default guest kernel (cocoon's own, guest-image/kernel/).
 . "$(dirname "$0")/lib.sh"
 : "${KERNEL_INFO:?set KERNEL_INFO to vmlinux.info of the built kernel}"
@@ -94,9 +93,6 @@ for ipt in iptables-legacy iptables-nft; do
 done
 echo "release=$(uname -r)"
 echo "modules=$(test -e /proc/modules && echo yes || echo no)"
-# The rootfs is a bind of the share: its backing device's readahead window.
-d=$(stat -c %d /)
-echo "readahead=$(cat /sys/class/bdi/$(( (d >> 8) & 0xfff )):$(( (d & 0xff) | ((d >> 12) & 0xfff00) ))/read_ahead_kb)"
 kill $pid1 $pid2
 echo done
 SH
@@ -124,7 +120,6 @@ done
 want_release=$(sed -n 's/^release=//p' "$KERNEL_INFO")
 expect release "$want_release" "the guest runs the kernel the build recorded ($want_release)"
 expect modules no "the guest kernel has no loadable modules"
-expect readahead 1024 "the share reads ahead 1 MiB at a time (agent/init.c)"
 check "guest-net: nothing left on the host" nothing_left
 
 # Free page reporting: a container fills 256 MiB of tmpfs in guest RAM, then
